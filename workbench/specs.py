@@ -15,7 +15,7 @@ from workbench.errors import SpecError
 DIAGONAL_INITS = ("s4d-legs", "s4d-lin", "s4d-inv", "s4d-real", "random", "lru-ring", "ptd-legs")
 DENSE_INITS = ("hippo-legs", "hippo-legt", "hippo-lagt", "hippo-fout")
 # Inits that store N/2 complex modes and take 2·Re of the sum (conjugate symmetry).
-CONJUGATE_INITS = ("s4d-legs", "s4d-lin", "s4d-inv", "random", "lru-ring")
+CONJUGATE_INITS = ("s4d-legs", "s4d-lin", "s4d-inv", "random")
 
 
 class Spec(param.Parameterized):

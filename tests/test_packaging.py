@@ -1,0 +1,53 @@
+"""Packaging: environment.yml agrees with pyproject.toml; `import workbench` stays light."""
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}  # pip name -> conda-forge name where they differ
+
+
+def split(req: str) -> tuple[str, str]:
+    m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)$", req.strip())
+    return m.group(1).lower(), m.group(3).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(split(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.update(split(r) for r in dep["pip"] if not r.startswith("-e"))
+        else:
+            conda.update([split(dep)])
+    conda.pop("python"), conda.pop("pip")
+    have = {**pip}
+    for name, spec in conda.items():
+        pip_name = {v: k for k, v in CONDA_NAMES.items()}.get(name, name)
+        have[pip_name] = spec
+    # dask[distributed] is two conda packages with the same bound
+    assert have.pop("distributed") == wanted["dask"]
+    assert have == wanted
+
+
+def test_constraints_pin_torch_cpu_build():
+    pins = (ROOT / "constraints.txt").read_text().splitlines()
+    assert "torch==2.13.0" in pins
+
+
+def test_import_workbench_loads_no_ui_stack():
+    code = ("import sys, workbench, workbench.specs, workbench.ssm.build, workbench.analysis, workbench.cli;"
+            "bad=[m for m in ('panel','holoviews','bokeh') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_specs_import_without_torch():
+    code = "import sys, workbench.specs; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
