@@ -1,0 +1,129 @@
+"""The selective scan h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t (REFERENCE §6).
+
+Calling convention of mamba_ssm's `selective_scan_fn`, so the two can be swapped:
+    u, delta, z: (batch, D, L)   A: (D, N)   B, C: (batch, N, L) or (D, N)   D: (D,)
+returns y (batch, D, L). A complex A (with complex B, C) runs in complex arithmetic and
+returns 2·Re, as mamba_ssm does.
+
+Fast path: `linear_scan`, a two-level chunked scan (√L sequential steps within chunks,
+then √L across chunk carries) wrapped in an autograd Function whose backward is the same
+scan run in reverse, so no O(L) autograd graph is built. Reference: `selective_scan_ref`,
+the plain sequential loop.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _chunked_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t over the leading (time) dim. a, b (L, *S) -> h (L, *S)."""
+    L = a.shape[0]
+    T = max(1, math.isqrt(L - 1) + 1)  # chunk length ≈ √L
+    n_chunks = -(-L // T)
+    pad = n_chunks * T - L
+    if pad:
+        a = torch.cat([a, a.new_ones(pad, *a.shape[1:])])
+        b = torch.cat([b, b.new_zeros(pad, *b.shape[1:])])
+    a = a.view(n_chunks, T, *a.shape[1:])  # (C, T, *S)
+    b = b.view(n_chunks, T, *b.shape[1:])
+    h = torch.empty_like(b)
+    P = torch.empty_like(a)  # prefix products of a within each chunk
+    h[:, 0], P[:, 0] = b[:, 0], a[:, 0]
+    for j in range(1, T):  # all chunks advance together
+        torch.addcmul(b[:, j], a[:, j], h[:, j - 1], out=h[:, j])
+        torch.mul(P[:, j - 1], a[:, j], out=P[:, j])
+    # carries between chunks: H_c = P_c,last · H_{c-1} + h_c,last
+    carry = h0 if h0 is not None else torch.zeros_like(b[0, 0])
+    carries = []
+    for c in range(n_chunks):
+        carries.append(carry)
+        carry = torch.addcmul(h[c, -1], P[c, -1], carry)
+    h += P * torch.stack(carries)[:, None]  # (C, T, *S)
+    return h.view(n_chunks * T, *h.shape[2:])[:L]
+
+
+class LinearScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, h0):
+        h = _chunked_scan(a, b, h0)
+        ctx.save_for_backward(a, h, h0)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        a, h, h0 = ctx.saved_tensors
+        # g_t = ∂ℓ/∂h_t + conj(a_{t+1}) g_{t+1}: the same scan, run backwards in time
+        a_next = torch.cat([a[1:], torch.zeros_like(a[:1])]).conj()
+        g = _chunked_scan(a_next.flip(0), grad_h.flip(0), None).flip(0)
+        h_prev = torch.cat([(h0 if h0 is not None else torch.zeros_like(h[0]))[None], h[:-1]])
+        grad_a = g * h_prev.conj()
+        grad_h0 = (a[0].conj() * g[0]) if h0 is not None else None
+        return grad_a, g, grad_h0
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t with time the leading dim: a, b (L, *S) -> (L, *S)."""
+    return LinearScan.apply(a.contiguous(), b.contiguous(), h0)
+
+
+def linear_scan_ref(a, b, h0=None):
+    """The sequential loop over contiguous time slices."""
+    h = h0 if h0 is not None else torch.zeros_like(b[0])
+    out = []
+    for a_t, b_t in zip(a.unbind(0), b.unbind(0)):  # unbind: one gradient buffer, not one per step
+        h = a_t * h + b_t
+        out.append(h)
+    return torch.stack(out)
+
+
+def _prepare(u, delta, A, B, C, delta_bias, delta_softplus):
+    """Time-first Ā (L, b, D, N), B̄u (L, b, D, N) and C (L, b, 1, N) or (1, 1, D, N)."""
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    dt = delta.permute(2, 0, 1)[..., None]  # (L, b, D, 1)
+    complex_ = A.is_complex()
+    if complex_:
+        dt = dt.to(A.dtype)
+    A_bar = torch.exp(dt * A)  # (L, b, D, N)
+    Bt = B.permute(2, 0, 1)[:, :, None, :] if B.dim() == 3 else B[None, None]  # (L, b, 1, N) | (1, 1, D, N)
+    Ct = C.permute(2, 0, 1)[:, :, None, :] if C.dim() == 3 else C[None, None]
+    Bu = dt * Bt * u.permute(2, 0, 1)[..., None].to(dt.dtype)  # (L, b, D, N)
+    return A_bar, Bu, Ct
+
+
+def _finish(y, u, D, z):
+    """y (L, b, D) complex or real -> (b, D, L) with skip and gate."""
+    y = 2 * y.real if y.is_complex() else y
+    y = y.permute(1, 2, 0)
+    if D is not None:
+        y = y + D[:, None] * u
+    if z is not None:
+        y = y * F.silu(z)
+    return y
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   return_last_state=False):
+    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus)
+    h = linear_scan(A_bar, Bu)  # (L, b, D, N)
+    y = _finish((h * Ct).sum(-1), u, D, z)
+    return (y, h[-1]) if return_last_state else y
+
+
+def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                       return_last_state=False):
+    """Sequential reference with the same signature."""
+    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus)
+    h = torch.zeros_like(Bu[0])
+    ys = []
+    Cs = Ct.unbind(0) if Ct.shape[0] > 1 else [Ct[0]] * A_bar.shape[0]
+    for a_t, b_t, c_t in zip(A_bar.unbind(0), Bu.unbind(0), Cs):
+        h = a_t * h + b_t
+        ys.append((h * c_t).sum(-1))
+    y = _finish(torch.stack(ys), u, D, z)
+    return (y, h) if return_last_state else y
