@@ -28,6 +28,10 @@ class Spec(param.Parameterized):
     def to_dict(self) -> dict:
         return {k: v for k, v in self.param.values().items() if k != "name"}
 
+    def replace(self, **changes) -> "Spec":
+        """A validated copy with some fields changed."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
@@ -137,3 +141,55 @@ class SSMSpec(Spec):
     @property
     def is_dense(self) -> bool:
         return self.init in DENSE_INITS
+
+
+LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention")
+
+
+def default_ssm(layer: str) -> SSMSpec:
+    """The published defaults of each layer kind's SSM (Mamba: S4D-Real, softplus Δ, its own mix)."""
+    if layer == "mamba":
+        return SSMSpec(init="s4d-real", d_state=16, discretization="mamba", dt_transform="softplus")
+    if layer in ("mamba2", "mega-ema"):
+        return SSMSpec(init="s4d-real", d_state=16, dt_transform="softplus")
+    if layer == "lru":
+        return SSMSpec(init="lru-ring", d_state=64)
+    return SSMSpec()
+
+
+class ModelSpec(Spec):
+    """A sequence model: encoder, n_layers residual blocks (pre-norm mixer [+ MLP]), decoder.
+
+    The SSM settings (init, d_state, Δ, discretization) live in SSMSpec; `default_ssm(layer)`
+    gives each layer kind's published defaults.
+    """
+
+    prefix = "model"
+
+    layer = param.Selector(default="s4d", objects=list(LAYERS), doc="Sequence mixer of every block.")
+    d_model = param.Integer(default=64, bounds=(1, 8192), doc="Width H of the residual stream.")
+    n_layers = param.Integer(default=2, bounds=(1, 64), doc="Number of residual blocks.")
+    expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2).")
+    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla); must divide d_model.")
+    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2).")
+    dt_rank = param.Integer(default=0, bounds=(0, 1024), doc="Rank of Mamba's Δ projection; 0 = ceil(d_model/16).")
+    selective_delta = param.Boolean(default=True, doc="Mamba: Δ_t depends on the input (else a learned constant).")
+    selective_B = param.Boolean(default=True, doc="Mamba: B_t depends on the input (else a learned constant).")
+    selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
+    gate = param.Selector(default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z).")
+    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Mamba-2 (SSD) chunk length.")
+    norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm"], doc="Pre-norm of each block.")
+    mlp = param.Boolean(default=False, doc="Add a GELU MLP (4·d_model) after each mixer.")
+    dropout = param.Number(default=0.0, bounds=(0, 1), inclusive_bounds=(True, False), doc="Dropout after mixers.")
+    vocab_size = param.Integer(default=0, bounds=(0, 1_000_000), doc="Token vocabulary; 0 for continuous inputs.")
+    d_input = param.Integer(default=1, bounds=(1, 65536), doc="Continuous input size (when vocab_size = 0).")
+    d_output = param.Integer(default=1, bounds=(1, 1_000_000), doc="Output size (continuous, or classes); vocab_size when tokens.")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization.")
+
+    def validate(self) -> "ModelSpec":
+        if self.d_model % self.heads:
+            raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model})")
+        if self.layer == "attention" and (self.d_model // self.heads) % 2:
+            raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
+                                                       "leaving an even head size (rotary positions)")
+        return self

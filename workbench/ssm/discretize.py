@@ -1,6 +1,7 @@
 """Continuous (A, B, Δ) to discrete (Ā, B̄), REFERENCE §4.
 
-Diagonal versions work elementwise on modes: A (H, M) complex, B (H, M), dt (H,).
+Diagonal versions work elementwise: A, B and dt broadcast together (e.g. A (H, M), dt (H, 1);
+or per token in a selective scan, A (D, N), dt (L, b, D, 1)).
 Dense versions take A (N, N), B (N,), dt (H,) and return Ā (H, N, N), B̄ (H, N).
 """
 from __future__ import annotations
@@ -10,24 +11,25 @@ import torch
 
 def discretize_zoh(A, B, dt):
     """Ā = e^{ΔA}, B̄ = (e^{ΔA} - 1)/A · B (exact for piecewise-constant input)."""
-    dtA = dt[:, None] * A  # (H, M)
-    return torch.exp(dtA), (torch.exp(dtA) - 1) / A * B
+    dtA = dt * A
+    A_bar = torch.exp(dtA)
+    return A_bar, (A_bar - 1) / A * B
 
 
 def discretize_bilinear(A, B, dt):
     """Ā = (1 + ΔA/2)/(1 - ΔA/2), B̄ = Δ/(1 - ΔA/2) · B (Tustin)."""
-    dtA = dt[:, None] * A  # (H, M)
-    return (1 + dtA / 2) / (1 - dtA / 2), dt[:, None] / (1 - dtA / 2) * B
+    dtA = dt * A
+    return (1 + dtA / 2) / (1 - dtA / 2), dt / (1 - dtA / 2) * B
 
 
 def discretize_euler(A, B, dt):
     """Ā = 1 + ΔA, B̄ = ΔB (unstable where |1 + ΔA| > 1)."""
-    return 1 + dt[:, None] * A, dt[:, None] * B
+    return 1 + dt * A, dt * B
 
 
 def discretize_mamba(A, B, dt):
     """Mamba's mix: Ā = e^{ΔA}, B̄ = ΔB."""
-    return torch.exp(dt[:, None] * A), dt[:, None] * B
+    return torch.exp(dt * A), dt * B
 
 
 def discretize_zoh_dense(A, B, dt):

@@ -106,7 +106,7 @@ class DiagonalSSM(LTIBase):
         A = torch.complex(self.re_a(self.w), self.A_im)  # (H, M)
         B, C = torch.view_as_complex(self.B), torch.view_as_complex(self.C)  # (H, M)
         dt = self.dt_fn(self.dt_param)  # (H,)
-        A_bar, B_bar = self.discretize(A, B, dt)
+        A_bar, B_bar = self.discretize(A, B, dt[:, None])
         if self.gamma_normalized:
             B_bar = torch.sqrt(torch.clamp(1 - A_bar.abs() ** 2, min=0)) * B
         return SSMParams(A, B, C, self.D, dt, A_bar, B_bar, self.conjugate, False, dict(self.info))

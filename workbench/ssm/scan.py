@@ -3,7 +3,8 @@
 Calling convention of mamba_ssm's `selective_scan_fn`, so the two can be swapped:
     u, delta, z: (batch, D, L)   A: (D, N)   B, C: (batch, N, L) or (D, N)   D: (D,)
 returns y (batch, D, L). A complex A (with complex B, C) runs in complex arithmetic and
-returns 2·Re, as mamba_ssm does.
+returns 2·Re, as mamba_ssm does. `discretization` (an extra keyword, default Mamba's mix
+Ā = e^{ΔA}, B̄ = ΔB) takes any of workbench.ssm.discretize's diagonal rules.
 
 Fast path: `linear_scan`, a two-level chunked scan (√L sequential steps within chunks,
 then √L across chunk carries) wrapped in an autograd Function whose backward is the same
@@ -16,6 +17,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from workbench.ssm.discretize import DISCRETIZE
 
 
 def _chunked_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
@@ -79,7 +82,7 @@ def linear_scan_ref(a, b, h0=None):
     return torch.stack(out)
 
 
-def _prepare(u, delta, A, B, C, delta_bias, delta_softplus):
+def _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization):
     """Time-first Ā (L, b, D, N), B̄u (L, b, D, N) and C (L, b, 1, N) or (1, 1, D, N)."""
     if delta_bias is not None:
         delta = delta + delta_bias[:, None]
@@ -89,10 +92,10 @@ def _prepare(u, delta, A, B, C, delta_bias, delta_softplus):
     complex_ = A.is_complex()
     if complex_:
         dt = dt.to(A.dtype)
-    A_bar = torch.exp(dt * A)  # (L, b, D, N)
+    A_bar, B_fac = DISCRETIZE[discretization](A, 1.0, dt)  # (L, b, D, N), (L, b, D, N|1)
     Bt = B.permute(2, 0, 1)[:, :, None, :] if B.dim() == 3 else B[None, None]  # (L, b, 1, N) | (1, 1, D, N)
     Ct = C.permute(2, 0, 1)[:, :, None, :] if C.dim() == 3 else C[None, None]
-    Bu = dt * Bt * u.permute(2, 0, 1)[..., None].to(dt.dtype)  # (L, b, D, N)
+    Bu = B_fac * Bt * u.permute(2, 0, 1)[..., None].to(dt.dtype)  # (L, b, D, N)
     return A_bar, Bu, Ct
 
 
@@ -108,17 +111,17 @@ def _finish(y, u, D, z):
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                   return_last_state=False):
-    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus)
+                   return_last_state=False, discretization="mamba"):
+    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization)
     h = linear_scan(A_bar, Bu)  # (L, b, D, N)
     y = _finish((h * Ct).sum(-1), u, D, z)
     return (y, h[-1]) if return_last_state else y
 
 
 def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                       return_last_state=False):
+                       return_last_state=False, discretization="mamba"):
     """Sequential reference with the same signature."""
-    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus)
+    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization)
     h = torch.zeros_like(Bu[0])
     ys = []
     Cs = Ct.unbind(0) if Ct.shape[0] > 1 else [Ct[0]] * A_bar.shape[0]

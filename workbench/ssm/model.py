@@ -1,0 +1,75 @@
+"""`build_model(model, ssm)`: the only place specs become a sequence model.
+
+SequenceModel: encoder (token embedding or linear) -> n_layers pre-norm residual blocks
+(mixer [+ MLP]) -> final norm -> decoder. x (B, L) tokens or (B, L, d_input) -> (B, L, d_out).
+Each block has a `resid` probe (the residual stream after it), for token dynamics.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from workbench.specs import ModelSpec, SSMSpec, default_ssm
+from workbench.ssm.mamba2 import RMSNorm
+from workbench.ssm.mixers import MIXERS
+from workbench.ssm.probe import probes
+
+NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}
+
+
+class Block(nn.Module):
+    def __init__(self, mixer: nn.Module, d_model: int, norm: str, mlp: bool, dropout: float):
+        super().__init__()
+        self.norm, self.mixer, self.drop = NORMS[norm](d_model), mixer, nn.Dropout(dropout)
+        self.mlp = nn.Sequential(NORMS[norm](d_model), nn.Linear(d_model, 4 * d_model), nn.GELU(),
+                                 nn.Linear(4 * d_model, d_model), nn.Dropout(dropout)) if mlp else None
+        self.probes = probes("resid")
+
+    def _finish(self, x):
+        if self.mlp is not None:
+            x = x + self.mlp(x)
+        return self.probes["resid"](x)
+
+    def forward(self, x, reference: bool = False):
+        mix = self.mixer.forward_ref if reference else self.mixer
+        return self._finish(x + self.drop(mix(self.norm(x))))
+
+    def step(self, x_t, state=None):
+        y, state = self.mixer.step(self.norm(x_t), state)
+        return self._finish(x_t + self.drop(y)), state
+
+
+class SequenceModel(nn.Module):
+    def __init__(self, encoder: nn.Module, blocks: list[Block], norm: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder, self.layers, self.norm, self.decoder = encoder, nn.ModuleList(blocks), norm, decoder
+
+    def forward(self, x: torch.Tensor, reference: bool = False) -> torch.Tensor:
+        """`reference=True` runs every mixer through its sequential reference path."""
+        h = self.encoder(x)  # (B, L, H)
+        for block in self.layers:
+            h = block(h, reference=reference)
+        return self.decoder(self.norm(h))
+
+    def step(self, x_t: torch.Tensor, state: list | None = None):
+        """One token: x_t (B,) or (B, d_input) -> (out (B, d_out), per-layer states)."""
+        h = self.encoder(x_t)
+        state = state or [None] * len(self.layers)
+        new = []
+        for block, s in zip(self.layers, state):
+            h, s = block.step(h, s)
+            new.append(s)
+        return self.decoder(self.norm(h)), new
+
+
+def build_model(model: ModelSpec, ssm: SSMSpec | None = None) -> SequenceModel:
+    """ssm=None takes `default_ssm(model.layer)`, the layer kind's published defaults."""
+    model.validate()
+    ssm = (ssm or default_ssm(model.layer)).validate()
+    torch.manual_seed(model.seed)  # nn.Linear/Embedding default inits; layers seed their own SSM parts
+    H = model.d_model
+    encoder = nn.Embedding(model.vocab_size, H) if model.vocab_size else nn.Linear(model.d_input, H)
+    d_out = model.vocab_size if model.vocab_size and model.d_output == 1 else model.d_output
+    blocks = [Block(MIXERS[model.layer](model, ssm, seed=model.seed * 1000 + ssm.seed * 100 + i),
+                    H, model.norm, model.mlp, model.dropout) for i in range(model.n_layers)]
+    return SequenceModel(encoder, blocks, NORMS[model.norm](H), nn.Linear(H, d_out))
