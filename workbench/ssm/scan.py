@@ -6,10 +6,11 @@ returns y (batch, D, L). A complex A (with complex B, C) runs in complex arithme
 returns 2·Re, as mamba_ssm does. `discretization` (an extra keyword, default Mamba's mix
 Ā = e^{ΔA}, B̄ = ΔB) takes any of workbench.ssm.discretize's diagonal rules.
 
-Fast path: `linear_scan`, a two-level chunked scan (√L sequential steps within chunks,
-then √L across chunk carries) wrapped in an autograd Function whose backward is the same
-scan run in reverse, so no O(L) autograd graph is built. Reference: `selective_scan_ref`,
-the plain sequential loop.
+Fast paths: for Mamba's discretization with input-dependent B and C (the common case),
+`scan_fused.fused_selective_scan`, which walks time in cache-sized chunks and recomputes in
+backward; otherwise `linear_scan`, a two-level chunked scan (√L sequential steps within
+chunks, then √L across chunk carries) whose backward is the same scan run in reverse.
+Reference: `selective_scan_ref`, the plain sequential loop.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from workbench.ssm.discretize import DISCRETIZE
+from workbench.ssm.scan_fused import fused_selective_scan
 
 
 def _chunked_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
@@ -101,7 +103,10 @@ def _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization):
 
 def _finish(y, u, D, z):
     """y (L, b, D) complex or real -> (b, D, L) with skip and gate."""
-    y = 2 * y.real if y.is_complex() else y
+    return _finish_real(2 * y.real if y.is_complex() else y, u, D, z)
+
+
+def _finish_real(y, u, D, z):
     y = y.permute(1, 2, 0)
     if D is not None:
         y = y + D[:, None] * u
@@ -112,6 +117,15 @@ def _finish(y, u, D, z):
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False, discretization="mamba"):
+    if discretization == "mamba" and B.dim() == 3 and C.dim() == 3:
+        if delta_bias is not None:
+            delta = delta + delta_bias[:, None]
+        if delta_softplus:
+            delta = F.softplus(delta)
+        t_first = lambda x: x.permute(2, 0, 1)  # (b, ·, L) -> (L, b, ·)
+        y, last = fused_selective_scan(t_first(u), t_first(delta), A, t_first(B), t_first(C))
+        y = _finish_real(y, u, D, z)
+        return (y, last) if return_last_state else y
     A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization)
     h = linear_scan(A_bar, Bu)  # (L, b, D, N)
     y = _finish((h * Ct).sum(-1), u, D, z)

@@ -1,0 +1,150 @@
+"""Every layer: fast path = sequential reference (values and gradients), step loop = forward."""
+import math
+
+import pytest
+import torch
+
+from workbench.errors import SpecError
+from workbench.specs import LAYERS, ModelSpec, SSMSpec, default_ssm
+from workbench.ssm.kernel import causal_fft_conv, vandermonde_kernel
+from workbench.ssm.mixers import MIXERS
+from workbench.ssm.model import build_model
+from workbench.ssm.probe import capture, probe_names
+
+TOL = {torch.float64: 1e-8, torch.float32: 1e-4}
+
+
+def mixer(layer, dtype=torch.float64, d_model=8, **model_kw):
+    m = ModelSpec(layer=layer, d_model=d_model, heads=2, **model_kw)
+    ssm = default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8)
+    return MIXERS[layer](m, ssm, seed=1).to(dtype)
+
+
+def close(a, b, tol):
+    a, b = a.detach(), b.detach()
+    return float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("layer", LAYERS)
+def test_fast_equals_reference_values_and_gradients(layer, dtype):
+    torch.manual_seed(0)
+    m = mixer(layer, dtype)
+    x = torch.randn(2, 19, 8, dtype=dtype, requires_grad=True)
+    y, y_ref = m(x), m.forward_ref(x)
+    assert close(y, y_ref.detach(), TOL[dtype])
+    w = torch.randn_like(y)
+    params = [x] + [p for p in m.parameters() if p.requires_grad]
+    g = torch.autograd.grad((y * w).sum(), params)
+    g_ref = torch.autograd.grad((y_ref * w).sum(), params)
+    for a, b in zip(g, g_ref):
+        assert close(a, b, TOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_step_loop_equals_forward(layer):
+    torch.manual_seed(0)
+    m = mixer(layer)
+    x = torch.randn(2, 17, 8, dtype=torch.float64)
+    state, ys = None, []
+    with torch.no_grad():
+        for x_t in x.unbind(1):
+            y, state = m.step(x_t, state)
+            ys.append(y)
+        assert close(torch.stack(ys, 1), m(x), 1e-10)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_gradcheck_fast_path(layer):
+    torch.manual_seed(0)
+    m = mixer(layer, d_model=4)
+    x = torch.randn(1, 6, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: m(t), (x,), atol=1e-6)
+
+
+@pytest.mark.parametrize("init, discretization", [("s4d-real", "mamba"), ("s4d-lin", "zoh"), ("s4d-legs", "bilinear")])
+def test_hidden_attention_reproduces_scan(init, discretization):
+    from workbench.ssm.hidden_attention import hidden_attention
+    from workbench.ssm.mamba import Mamba
+    torch.manual_seed(0)
+    m = Mamba(d_model=6, d_state=4, init=init, discretization=discretization).double()
+    x = torch.randn(2, 15, 6, dtype=torch.float64)
+    with capture(m, ["u", "y"]) as seen:
+        m(x)
+    alpha = hidden_attention(m, x)  # (B, D, L, L)
+    y = torch.einsum("bdij,bdj->bdi", alpha, seen["u"]) + m.D[:, None] * seen["u"]
+    assert close(y, seen["y"], 1e-9)
+    assert float(alpha.triu(1).abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("init", ["s4d-real", "s4d-lin"])
+def test_no_selectivity_is_lti_convolution(init):
+    from workbench.ssm.mamba import Mamba
+    torch.manual_seed(0)
+    m = Mamba(d_model=6, d_state=4, init=init, selective_delta=False, selective_B=False, selective_C=False).double()
+    x = torch.randn(2, 40, 6, dtype=torch.float64)
+    with capture(m, ["u", "y"]) as seen, torch.no_grad():
+        m(x)
+        dt = m.dt_fn(m.dt_bias)[:, None]  # (E, 1)
+        A = m.A
+        A_bar, B_bar = torch.exp(dt * A), dt * m._const(m.B)  # Mamba's mix
+        CB = (m._const(m.C) * B_bar).to(torch.complex128)
+        K = vandermonde_kernel(CB, A_bar.to(torch.complex128), 40, conjugate=A.is_complex())
+        y = causal_fft_conv(seen["u"], K) + m.D[:, None] * seen["u"]
+    assert close(y, seen["y"], 1e-10)
+
+
+def test_mamba_init_fidelity():
+    from workbench.ssm.mamba import Mamba
+    m = Mamba(d_model=8, d_state=16, dt_min=1e-3, dt_max=1e-1)
+    assert torch.allclose(m.A_log, torch.log(torch.arange(1, 17.0)).expand(16, -1))
+    assert m.dt_proj.weight.shape == (16, math.ceil(8 / 16))
+    with capture(m, "delta") as seen, torch.no_grad():
+        m(torch.zeros(1, 5, 8))
+    d = seen["delta"]
+    assert float(d.min()) >= 1e-3 * (1 - 1e-5) and float(d.max()) <= 1e-1 * (1 + 1e-5)
+    assert float(d.max() / d.min()) > 10  # spread over the log-uniform range, not one value
+
+
+def test_probes_named_by_module_path():
+    model = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=10))
+    names = probe_names(model)
+    for want in ["layers.0.mixer.u", "layers.0.mixer.delta", "layers.1.mixer.B", "layers.1.mixer.C",
+                 "layers.0.mixer.z", "layers.0.mixer.y", "layers.0.mixer.out", "layers.1.resid"]:
+        assert want in names
+    with capture(model, ["delta", "layers.1.resid"]) as seen:
+        model(torch.randint(0, 10, (3, 12)))
+    assert set(seen) == {"layers.0.mixer.delta", "layers.1.mixer.delta", "layers.1.resid"}
+    assert seen["layers.0.mixer.delta"].shape == (3, 16, 12)
+    with pytest.raises(SpecError, match="probe"):
+        with capture(model, ["nope"]):
+            pass
+    for layer in ("mlstm", "gla"):
+        gates = probe_names(build_model(ModelSpec(layer=layer, d_model=8, heads=2)))
+        assert any("gate" in n or "alpha" in n for n in gates)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_build_model_tokens_and_continuous(layer):
+    tok = build_model(ModelSpec(layer=layer, d_model=16, vocab_size=12))
+    assert tok(torch.randint(0, 12, (2, 9))).shape == (2, 9, 12)
+    cont = build_model(ModelSpec(layer=layer, d_model=16, d_input=3, d_output=5))
+    assert cont(torch.randn(2, 9, 3)).shape == (2, 9, 5)
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"layer": "transformer-xl"}, "model.layer"),
+    ({"d_model": 10, "heads": 4}, "model.heads"),
+    ({"layer": "attention", "d_model": 12, "heads": 4}, "model.heads"),
+])
+def test_bad_model_specs(values, field):
+    with pytest.raises(SpecError) as err:
+        ModelSpec.from_dict(values)
+    assert err.value.field == field
+
+
+def test_bad_state_size_and_mamba_init():
+    with pytest.raises(SpecError, match="ssm.d_state"):
+        SSMSpec.from_dict({"d_state": 0})
+    with pytest.raises(SpecError, match="ssm.init"):
+        build_model(ModelSpec(layer="mamba"), SSMSpec(init="hippo-legs"))
