@@ -115,8 +115,26 @@ def _finish_real(y, u, D, z):
     return y
 
 
+def _mamba_ssm_kernel():
+    """mamba_ssm's CUDA selective scan when it is installed, else None (looked up once)."""
+    global _CUDA_KERNEL
+    if _CUDA_KERNEL is None:
+        try:
+            from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+        except ImportError:  # not installed, or built without CUDA
+            selective_scan_fn = False
+        _CUDA_KERNEL = selective_scan_fn
+    return _CUDA_KERNEL or None
+
+
+_CUDA_KERNEL = None
+
+
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False, discretization="mamba"):
+    if u.is_cuda and discretization == "mamba" and (kernel := _mamba_ssm_kernel()) is not None:
+        return kernel(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
+                      return_last_state=return_last_state)
     if discretization == "mamba" and B.dim() == 3 and C.dim() == 3:
         if delta_bias is not None:
             delta = delta + delta_bias[:, None]
