@@ -134,7 +134,8 @@ def test_build_model_tokens_and_continuous(layer):
 
 @pytest.mark.parametrize("values, field", [
     ({"layer": "transformer-xl"}, "model.layer"),
-    ({"d_model": 10, "heads": 4}, "model.heads"),
+    ({"layer": "mlstm", "d_model": 10, "heads": 4}, "model.heads"),
+    ({"layer": "mamba2", "d_model": 10, "expand": 1, "heads": 4}, "model.heads"),
     ({"layer": "attention", "d_model": 12, "heads": 4}, "model.heads"),
 ])
 def test_bad_model_specs(values, field):

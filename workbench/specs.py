@@ -178,7 +178,8 @@ class ModelSpec(Spec):
     selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
     gate = param.Selector(default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z).")
     chunk = param.Integer(default=64, bounds=(1, 4096), doc="Mamba-2 (SSD) chunk length.")
-    norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm"], doc="Pre-norm of each block.")
+    norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm", "none"],
+                          doc="Pre-norm of each block (none: the token-dynamics setting).")
     mlp = param.Boolean(default=False, doc="Add a GELU MLP (4·d_model) after each mixer.")
     dropout = param.Number(default=0.0, bounds=(0, 1), inclusive_bounds=(True, False), doc="Dropout after mixers.")
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000), doc="Token vocabulary; 0 for continuous inputs.")
@@ -187,8 +188,10 @@ class ModelSpec(Spec):
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization.")
 
     def validate(self) -> "ModelSpec":
-        if self.d_model % self.heads:
-            raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model})")
+        width = self.expand * self.d_model if self.layer == "mamba2" else self.d_model
+        if self.layer in ("attention", "mlstm", "gla", "mamba2") and width % self.heads:
+            what = "model.expand·model.d_model" if self.layer == "mamba2" else "model.d_model"
+            raise SpecError("model.heads", self.heads, f"a divisor of {what} ({width}) for layer {self.layer!r}")
         if self.layer == "attention" and (self.d_model // self.heads) % 2:
             raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
                                                        "leaving an even head size (rotary positions)")

@@ -1,4 +1,19 @@
-"""Analysis: pure functions from a layer or model to an `xarray.Dataset` with named dims. No plotting."""
-from workbench.analysis.lti import layer_kernels, layer_spectrum, legs_convergence
+"""Analysis: pure functions from a model (or layer) to an `xarray.Dataset` with named dims. No plotting.
 
-__all__ = ["layer_kernels", "layer_spectrum", "legs_convergence"]
+kernels, spectrum, frequency_response            what an LTI layer is (§5, §7)
+memory_function, gradient_memory                 how fast it forgets
+selective_forgetting, hidden_attention           what selective/gated layers do with their input
+token_dynamics                                   depth as time (Vo et al.)
+hippo_reconstruction, legs_convergence           HiPPO and S4D-LegS claims
+init_audit                                       what the initialization realized
+"""
+from workbench.analysis.audit import init_audit
+from workbench.analysis.kernels import frequency_response, kernels, spectrum
+from workbench.analysis.lti import layer_kernels, layer_spectrum, legs_convergence
+from workbench.analysis.memory import gradient_memory, memory_function
+from workbench.analysis.selective import hidden_attention, selective_forgetting
+from workbench.analysis.tokens import token_dynamics
+
+__all__ = ["frequency_response", "gradient_memory", "hidden_attention", "init_audit", "kernels",
+           "layer_kernels", "layer_spectrum", "legs_convergence", "memory_function", "selective_forgetting",
+           "spectrum", "token_dynamics"]

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from workbench.analysis.kernels import kernels, spectrum
 from workbench.ssm.hippo import normal_eig, nplr
 from workbench.ssm.init import s4d_legs
 
@@ -18,41 +19,18 @@ def _attrs(layer, spec=None) -> dict:
     return a
 
 
-@torch.no_grad()
 def layer_kernels(layer, length: int, spec=None) -> xr.Dataset:
-    """K (channel, lag): the convolution kernel of each channel, D not included."""
-    K = layer.kernel(length).double().cpu().numpy()  # (H, L)
-    H = K.shape[0]
-    return xr.Dataset(
-        {"K": (("channel", "lag"), K, {"long_name": "kernel K[ℓ]"})},
-        coords={"channel": np.arange(H), "lag": ("lag", np.arange(length), {"units": "steps"})},
-        attrs=_attrs(layer, spec))
+    """K (channel, lag) of one LTI layer: `kernels` without the layer dimension."""
+    ds = kernels(layer, length).isel(layer=0, drop=True)
+    ds.attrs.update(_attrs(layer, spec))
+    return ds
 
 
-@torch.no_grad()
 def layer_spectrum(layer, spec=None) -> xr.Dataset:
-    """Continuous eigenvalues A, discrete poles Ā, |Ā| and half-lives t½ = ln2/(Δ|Re A|), per (channel, mode)."""
-    p = layer.materialize()
-    if p.dense:
-        A = torch.linalg.eigvals(p.A[0].double())[None].expand(p.dt.shape[0], -1)  # (H, N)
-        A_bar = torch.linalg.eigvals(p.A_bar.double())  # (H, N)
-    else:
-        A, A_bar = p.A.to(torch.complex128), p.A_bar.to(torch.complex128)  # (H, M)
-    dt = p.dt.double()[:, None]
-    half_life = math.log(2) / (dt * A.real.abs())  # (H, M) steps
-    H, M = A.shape
-    f = lambda t: t.cpu().numpy()
-    return xr.Dataset(
-        {"A_real": (("channel", "mode"), f(A.real), {"long_name": "Re A"}),
-         "A_imag": (("channel", "mode"), f(A.imag), {"long_name": "Im A"}),
-         "pole_real": (("channel", "mode"), f(A_bar.real), {"long_name": "Re Ā"}),
-         "pole_imag": (("channel", "mode"), f(A_bar.imag), {"long_name": "Im Ā"}),
-         "pole_abs": (("channel", "mode"), f(A_bar.abs()), {"long_name": "|Ā|"}),
-         "half_life": (("channel", "mode"), f(half_life), {"long_name": "t½", "units": "steps"}),
-         "dt": (("channel",), f(p.dt.double()), {"long_name": "Δ"})},
-        coords={"channel": np.arange(H), "mode": np.arange(M)},
-        attrs={**_attrs(layer, spec), "conjugate_pairs": int(p.conjugate_pairs),
-               "unstable_modes": int((A_bar.abs() > 1).sum())})
+    """Spectrum (channel, mode) of one LTI layer: `spectrum` without the layer dimension."""
+    ds = spectrum(layer).isel(layer=0, drop=True)
+    ds.attrs.update(_attrs(layer, spec))
+    return ds
 
 
 def legs_convergence(sizes=(16, 32, 64, 128), n_basis: int = 8, s_real: float = 1.0,

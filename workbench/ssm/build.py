@@ -12,6 +12,9 @@ def build_layer(spec: SSMSpec, d_model: int):
                   discretization=spec.discretization, learn_a=spec.learn_a,
                   learn_dt=spec.learn_dt, ssm_lr=spec.ssm_lr, seed=spec.seed)
     if spec.is_dense:
-        return DenseSSM(**common)
-    return DiagonalSSM(**common, a_reparam=spec.a_reparam, r_min=spec.r_min, r_max=spec.r_max,
-                       max_phase=spec.max_phase, ptd_eps=spec.ptd_eps)
+        layer = DenseSSM(**common)
+    else:
+        layer = DiagonalSSM(**common, a_reparam=spec.a_reparam, r_min=spec.r_min, r_max=spec.r_max,
+                            max_phase=spec.max_phase, ptd_eps=spec.ptd_eps)
+    layer.spec_json = spec.to_json()
+    return layer

@@ -23,6 +23,7 @@ class LRU(nn.Module):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
         H, N = d_model, d_state
+        self.ring = (r_min, r_max)
         log_lam = lru_ring(1, N, gen, r_min, r_max, max_phase).A[0]  # (N,) = -e^ν + i e^θ
         self.nu_log = hint(nn.Parameter(torch.log(-log_lam.real).float()), ssm_lr)
         self.theta_log = hint(nn.Parameter(torch.log(log_lam.imag.clamp(min=1e-8)).float()), ssm_lr)

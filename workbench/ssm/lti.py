@@ -63,6 +63,8 @@ class DiagonalSSM(LTIBase):
                  "ptd-legs": dict(eps=ptd_eps)}.get(init, {})
         d = DIAGONAL[init](H, N, gen, **extra)
         self.conjugate, self.info, self.init = d.conjugate, d.info, init
+        self.dt_range = (1.0, 1.0) if d.dt is not None else (dt_min, dt_max)  # what was asked, for audits
+        self.ring = (r_min, r_max) if init == "lru-ring" else None
         self.re_a, inv_re_a = RE_A[a_reparam]
         lo, hi = re_a_range(a_reparam)
         re = d.A.real
@@ -122,7 +124,7 @@ class DenseSSM(LTIBase):
         H, N = d_model, d_state
         gen = torch.Generator().manual_seed(seed)
         A, B = dense_hippo(init, N)
-        self.init, self.info = init, {}
+        self.init, self.info, self.dt_range, self.ring = init, {}, (dt_min, dt_max), None
         if learn_a:
             self.A = hint(nn.Parameter(A.float()), ssm_lr)
         else:

@@ -51,6 +51,7 @@ class Mamba(nn.Module):
         nn.init.zeros_(self.conv.bias)  # zero input realizes exactly the initialized Δ
         self.x_proj = nn.Linear(E, sum(self.split), bias=False) if sum(self.split) else None
         self.dt_fn, inv_dt = DT[dt_transform]
+        self.init, self.dt_range = init, (max(dt_min, 1e-4) if dt_transform == "softplus" else dt_min, dt_max)
         dt0 = log_uniform_dt(E, dt_min, dt_max, gen)
         if dt_transform == "softplus":
             dt0 = dt0.clamp(min=1e-4)
@@ -99,6 +100,10 @@ class Mamba(nn.Module):
 
     def _const(self, p: torch.Tensor) -> torch.Tensor:
         return torch.view_as_complex(p) if self.is_complex else p  # (E, M)
+
+    def delta_at_rest(self) -> torch.Tensor:
+        """Δ (E,) for a zero SSM input: what the initialization realized."""
+        return self.dt_fn(self.dt_proj.bias if self.selective[0] else self.dt_bias)
 
     def scan_inputs(self, x: torch.Tensor):
         """Everything the selective scan sees: u, Δ (B, E, L), A (E, M), B, C, D, z."""

@@ -38,6 +38,7 @@ class Mamba2(nn.Module):
         self.conv = nn.Conv1d(E + 2 * d_state, E + 2 * d_state, d_conv, groups=E + 2 * d_state, padding=d_conv - 1)
         nn.init.zeros_(self.conv.bias)
         self.dt_fn, inv_dt = DT[dt_transform]
+        self.dt_range = (max(dt_min, 1e-4), dt_max)
         dt0 = log_uniform_dt(heads, dt_min, dt_max, gen).clamp(min=1e-4)
         self.dt_bias = hint(nn.Parameter(inv_dt(dt0).float()), ssm_lr)
         a = 1 + 15 * torch.rand(heads, generator=gen, dtype=torch.float64)  # a ~ U(1, 16)

@@ -6,6 +6,8 @@ Each block has a `resid` probe (the residual stream after it), for token dynamic
 """
 from __future__ import annotations
 
+import json
+
 import torch
 from torch import nn
 
@@ -14,7 +16,7 @@ from workbench.ssm.mamba2 import RMSNorm
 from workbench.ssm.mixers import MIXERS
 from workbench.ssm.probe import probes
 
-NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}
+NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm, "none": lambda d: nn.Identity()}
 
 
 class Block(nn.Module):
@@ -46,7 +48,10 @@ class SequenceModel(nn.Module):
 
     def forward(self, x: torch.Tensor, reference: bool = False) -> torch.Tensor:
         """`reference=True` runs every mixer through its sequential reference path."""
-        h = self.encoder(x)  # (B, L, H)
+        return self.run_layers(self.encoder(x), reference)
+
+    def run_layers(self, h: torch.Tensor, reference: bool = False) -> torch.Tensor:
+        """From encoded inputs h (B, L, H) to outputs: lets analysis differentiate w.r.t. embeddings."""
         for block in self.layers:
             h = block(h, reference=reference)
         return self.decoder(self.norm(h))
@@ -72,4 +77,6 @@ def build_model(model: ModelSpec, ssm: SSMSpec | None = None) -> SequenceModel:
     d_out = model.vocab_size if model.vocab_size and model.d_output == 1 else model.d_output
     blocks = [Block(MIXERS[model.layer](model, ssm, seed=model.seed * 1000 + ssm.seed * 100 + i),
                     H, model.norm, model.mlp, model.dropout) for i in range(model.n_layers)]
-    return SequenceModel(encoder, blocks, NORMS[model.norm](H), nn.Linear(H, d_out))
+    out = SequenceModel(encoder, blocks, NORMS[model.norm](H), nn.Linear(H, d_out))
+    out.spec_json = json.dumps({"model": model.to_dict(), "ssm": ssm.to_dict()}, sort_keys=True)
+    return out
