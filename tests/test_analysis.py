@@ -31,10 +31,16 @@ def test_frequency_response_is_fft_of_kernel(init):
     K = kernels(layer, L).K.values  # (1, H, L)
     fr = frequency_response(layer, n_freq=L // 2 + 1, length=L)
     H = fr.H_real.values + 1j * fr.H_imag.values
-    # dense closed form solves (I - Āz)x = ...: FouT's DC mode has Ā ≈ 1, so at ω ≈ 0 that
-    # solve is ill-conditioned and float64 keeps ~8 digits there
-    rtol = 1e-6 if init.startswith("hippo") else 1e-8
-    assert np.allclose(H, np.fft.rfft(K, n=L), rtol=rtol, atol=rtol * np.abs(K).max())
+    assert np.allclose(H, np.fft.rfft(K, n=L), rtol=1e-8, atol=1e-10 * np.abs(K).max())
+
+
+def test_dense_infinite_response_matches_long_kernel():
+    layer = lti("hippo-legs", H=2, N=6, dt_min=0.3, dt_max=0.6)  # decays within 4000 lags
+    K = kernels(layer, 4000).K.values
+    fr = frequency_response(layer, n_freq=5)
+    omega = fr.frequency.values
+    direct = (K[..., None] * np.exp(-1j * omega * np.arange(4000)[:, None])).sum(-2)
+    assert np.allclose(fr.H_real.values + 1j * fr.H_imag.values, direct, rtol=1e-8)
 
 
 @pytest.mark.parametrize("layer", ["mega-ema", "lru"])

@@ -143,8 +143,10 @@ def test_hippo_closed_forms():
     assert A[1, 2] == pytest.approx(-0.5 * math.sqrt(3) * math.sqrt(5) * -1) and B[1] == pytest.approx(0.5 * math.sqrt(3))
     A, B = HIPPO["lagt"](3)
     assert A.tolist() == [[-0.5, 0, 0], [-1, -0.5, 0], [-1, -1, -0.5]] and B.tolist() == [1, 1, 1]
-    A, B = HIPPO["fout"](6)
-    assert B.tolist() == pytest.approx([1, math.sqrt(2), 0, math.sqrt(2), 0, math.sqrt(2)])
+    A, B = HIPPO["fout"](6)  # even N: the unpaired last cosine is a decoupled dummy
+    assert B.tolist() == pytest.approx([1, math.sqrt(2), 0, math.sqrt(2), 0, 0])
+    assert float(A[-1].abs().sum() + A[:, -1].abs().sum()) == 0.0
+    assert HIPPO["fout"](5)[1].tolist() == pytest.approx([1, math.sqrt(2), 0, math.sqrt(2), 0])
     assert A[1, 2] == pytest.approx(-math.pi - 0) and A[2, 1] == pytest.approx(math.pi)
 
 

@@ -24,12 +24,8 @@ MEASURES = ("legt", "legs", "fout")
 
 
 def _matrices(measure: str, N: int) -> tuple[np.ndarray, np.ndarray]:
-    A, B = (x.numpy().copy() for x in HIPPO[measure](N))
-    if measure == "fout" and N % 2 == 0:
-        # hippo_fout leaves the last cosine of an even N without its sine partner or rotation;
-        # such a mode corrupts the others through B Bᵀ, so park it at zero (s4's dummy mode).
-        A[-1, :], A[:, -1], B[-1] = 0.0, 0.0, 0.0
-    return A, B
+    # (for even N, hippo_fout already makes the unpaired last cosine a decoupled dummy state)
+    return tuple(x.numpy().copy() for x in HIPPO[measure](N))
 
 
 def _run_translated(A, B, f, h):
@@ -71,7 +67,7 @@ def _basis(measure: str, N: int, s: np.ndarray) -> np.ndarray:
     G = np.where(n[:, None] % 2 == 1, np.sqrt(2) * np.cos(2 * np.pi * j * s), np.sqrt(2) * np.sin(2 * np.pi * j * s))
     G[0] = 1.0
     if N % 2 == 0 and N > 1:
-        G[-1] = 0.0  # the parked mode (see _matrices)
+        G[-1] = 0.0  # hippo_fout's dummy state carries no basis function
     return G
 
 
@@ -80,8 +76,12 @@ def hippo_reconstruction(measure: str, N, signal, *, theta: float = 1.0, n_eval:
     (an int or a sequence), then rebuild the history from the final state; error against N."""
     if measure not in MEASURES:
         raise SpecError("measure", measure, "one of legt, legs, fout")
-    sizes = [int(N)] if np.ndim(N) == 0 else [int(n) for n in N]
-    if not sizes or min(sizes) < 1 or any(n != m for n, m in zip(sizes, np.ravel(N))):
+    try:
+        sizes = [int(n) for n in np.ravel(N)]
+        ok = bool(sizes) and min(sizes) >= 1 and all(n == m for n, m in zip(sizes, np.ravel(N)))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         raise SpecError("N", N, "a positive integer or a non-empty sequence of them")
     f = np.asarray(signal.detach().cpu() if hasattr(signal, "detach") else signal, dtype=np.float64)
     if f.ndim != 1 or f.size < 2 or not np.isfinite(f).all():

@@ -76,12 +76,16 @@ def frequency_response(model, n_freq: int = 257, length: int | None = None) -> x
         core = lti_core(m)
         if core is not None and core.materialize().dense:
             p = core.materialize()
-            Hs.append(_dense_response(p, z, length))
+            if length is not None:  # exact DFT of the finite kernel: no (I - Āz) solve to go singular
+                Hs.append(core.kernel(length).double().to(torch.complex128)
+                          @ z[None, :] ** torch.arange(length, dtype=torch.float64)[:, None])
+            else:
+                Hs.append(_dense_response(p, z))
         else:
             md = layer_modes(m)
             if md is None or md.CB is None:
                 continue
-            g = lambda a: _geometric(a[..., None] * z, length)  # (C, M, F)
+            g = lambda a: _geometric(a, z, length)  # (C, M, F)
             H = 0.5 * md.c * (md.CB[..., None] * g(md.A_bar) + md.CB.conj()[..., None] * g(md.A_bar.conj())).sum(1)
             Hs.append(H)
         idx.append(i)
@@ -97,18 +101,22 @@ def frequency_response(model, n_freq: int = 257, length: int | None = None) -> x
         attrs=model_attrs(model, length=-1 if length is None else length))
 
 
-def _geometric(az: torch.Tensor, length: int | None) -> torch.Tensor:
-    """Σ_{ℓ<L} (az)^ℓ = (1 - (az)^L)/(1 - az), or 1/(1 - az) for L = ∞."""
-    return (1 - az ** length) / (1 - az) if length is not None else 1 / (1 - az)
+def _geometric(a: torch.Tensor, z: torch.Tensor, length: int | None) -> torch.Tensor:
+    """Σ_{ℓ<L} (az)^ℓ = (1 - a^L z^L)/(1 - az), or 1/(1 - az) for L = ∞. a (C, M), z (F,) -> (C, M, F).
+
+    a^L and z^L are taken once each rather than a complex power per (mode, frequency)."""
+    denom = 1 - a[..., None] * z
+    if length is None:
+        return 1 / denom
+    return (1 - (a ** length)[..., None] * z ** length) / denom
 
 
-def _dense_response(p, z, length):
-    """C (I - Āz)⁻¹ (I - (Āz)^L) B̄ for full matrices."""
+def _dense_response(p, z):
+    """C (I - Āz)⁻¹ B̄ for full matrices; NaN where I - Āz is singular (a marginal mode at that ω)."""
     A = p.A_bar.detach().to(torch.complex128)  # (H, N, N)
     eye = torch.eye(A.shape[-1], dtype=A.dtype)
     Az = A[:, None] * z[None, :, None, None]  # (H, F, N, N)
     rhs = p.B_bar.detach().to(A.dtype)[:, None, :, None].expand(-1, z.shape[0], -1, -1)
-    if length is not None:
-        rhs = rhs - torch.linalg.matrix_power(Az, length) @ rhs
-    x = torch.linalg.solve(eye - Az, rhs)[..., 0]  # (H, F, N)
-    return (p.C.detach().to(A.dtype)[:, None, :] * x).sum(-1)  # (H, F)
+    x, info = torch.linalg.solve_ex(eye - Az, rhs)
+    H = (p.C.detach().to(A.dtype)[:, None, :] * x[..., 0]).sum(-1)  # (H, F)
+    return torch.where(info == 0, H, torch.full_like(H, float("nan")))

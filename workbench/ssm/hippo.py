@@ -34,11 +34,15 @@ def hippo_lagt(N: int) -> tuple[torch.Tensor, torch.Tensor]:
 def hippo_fout(N: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Translated Fourier on [DC, cos₁, sin₁, cos₂, sin₂, ...]: rotations at πj minus B Bᵀ.
 
-    B = [1, √2, 0, √2, 0, ...] (the cosines and the DC term see the input).
+    B = [1, √2, 0, √2, 0, ...] (the cosines and the DC term see the input). For even N the
+    last cosine would have no sine partner, yet still couple to every mode through B Bᵀ and
+    spoil the projection; it is kept as a decoupled dummy state (B = 0), as s4 keeps a dummy sine.
     """
     B = torch.zeros(N, dtype=torch.float64)
     B[0] = 1.0
     B[1::2] = math.sqrt(2)
+    if N % 2 == 0 and N > 1:
+        B[-1] = 0.0
     K = torch.zeros(N, N, dtype=torch.float64)  # skew-symmetric rotation generator
     for j in range(1, (N - 1) // 2 + 1):
         c, s = 2 * j - 1, 2 * j
