@@ -8,6 +8,7 @@ import torch
 import workbench
 from workbench.analysis import (frequency_response, gradient_memory, hidden_attention, init_audit, kernels,
                                 memory_function, selective_forgetting, spectrum, token_dynamics)
+from workbench.analysis.kernels import frequency_response_closed_form
 from workbench.errors import SpecError
 from workbench.specs import ModelSpec, SSMSpec
 from workbench.ssm.model import build_model
@@ -29,8 +30,11 @@ def test_half_lives_match_closed_form():
 def test_frequency_response_is_fft_of_kernel(init):
     layer, L = lti(init, H=2, N=8), 64
     K = kernels(layer, L).K.values  # (1, H, L)
-    fr = frequency_response(layer, n_freq=L // 2 + 1, length=L)
+    fr = frequency_response_closed_form(layer, n_freq=L // 2 + 1, length=L)
     H = fr.H_real.values + 1j * fr.H_imag.values
+    fast = frequency_response(layer, length=L)  # the preview's fast path: rFFT of the kernel
+    assert np.allclose(fast.H_real.values + 1j * fast.H_imag.values, H, rtol=1e-8, atol=1e-10 * np.abs(K).max())
+    assert np.allclose(fast.frequency, fr.frequency)
     assert np.allclose(H, np.fft.rfft(K, n=L), rtol=1e-8, atol=1e-10 * np.abs(K).max())
 
 
@@ -48,7 +52,7 @@ def test_frequency_response_other_lti_layers(layer):
     m = build_model(ModelSpec(layer=layer, d_model=4, n_layers=1)).double()
     L = 32
     K = kernels(m, L).K.values
-    fr = frequency_response(m, n_freq=L // 2 + 1, length=L)
+    fr = frequency_response_closed_form(m, n_freq=L // 2 + 1, length=L)
     assert np.allclose(fr.H_real.values + 1j * fr.H_imag.values, np.fft.rfft(K, n=L), atol=1e-10)
 
 
@@ -197,3 +201,11 @@ def test_analysis_rejects_layers_without_the_quantity():
         spectrum(m)
     with pytest.raises(SpecError, match="memory_function"):
         memory_function(m, 10)
+
+
+def test_preview_returns_every_quantity_consistently():
+    from workbench.analysis import preview
+    m = build_model(ModelSpec(d_model=8), SSMSpec(d_state=8)).double()
+    p = preview(m, 64)
+    assert set(p) == {"kernels", "spectrum", "frequency_response", "memory_function", "init_audit"}
+    assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))

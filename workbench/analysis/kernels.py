@@ -63,12 +63,28 @@ def spectrum(model) -> xr.Dataset:
 
 
 @torch.no_grad()
-def frequency_response(model, n_freq: int = 257, length: int | None = None) -> xr.Dataset:
-    """H(e^{iω}) = Σ_ℓ K[ℓ] e^{-iωℓ} on ω ∈ [0, π], in closed form per mode.
+def frequency_response(model, n_freq: int | None = None, length: int | None = None) -> xr.Dataset:
+    """H(e^{iω}) = Σ_ℓ K[ℓ] e^{-iωℓ} on ω ∈ [0, π].
 
-    With `length` the sum stops at L (so it equals the FFT of the length-L kernel);
-    without, it is the infinite sum (1 - Ā e^{-iω})⁻¹ for stable modes.
+    With `length` and the FFT grid (n_freq None or L//2 + 1): the rFFT of the length-L kernels
+    (fast path, what the preview uses). Otherwise the closed form per mode,
+    `frequency_response_closed_form`, which is also the reference the fast path is tested against.
     """
+    if length is not None and n_freq in (None, length // 2 + 1):
+        return response_from_kernels(model, kernels(model, length))
+    return frequency_response_closed_form(model, n_freq or 257, length)
+
+
+def response_from_kernels(model, ds: xr.Dataset) -> xr.Dataset:
+    """The frequency response on the rFFT grid from an already computed `kernels` Dataset."""
+    L = ds.sizes["lag"]
+    H = np.fft.rfft(ds.K.values, axis=-1)
+    return _response_dataset(model, H, ds.layer.values, 2 * np.pi * np.arange(H.shape[-1]) / L, L)
+
+
+@torch.no_grad()
+def frequency_response_closed_form(model, n_freq: int = 257, length: int | None = None) -> xr.Dataset:
+    """Σ_{ℓ<L} (Āz)^ℓ summed in closed form per mode (L = ∞ when length is None)."""
     omega = torch.linspace(0, math.pi, n_freq, dtype=torch.float64)
     z = torch.exp(-1j * omega)  # (F,)
     Hs, idx = [], []
@@ -90,14 +106,18 @@ def frequency_response(model, n_freq: int = 257, length: int | None = None) -> x
             Hs.append(H)
         idx.append(i)
     need(Hs, "frequency_response", "LTI (s4d, mega-ema, lru)", model)
-    H = torch.stack(Hs).numpy()  # (layers, C, F)
+    return _response_dataset(model, torch.stack(Hs).numpy(), idx, omega.numpy(), length)
+
+
+def _response_dataset(model, H, layers, omega, length) -> xr.Dataset:
+    """H (layers, C, F) complex on ω (F,) -> Dataset with gain and phase."""
     dims = ("layer", "channel", "frequency")
     return xr.Dataset(
         {"H_real": (dims, H.real), "H_imag": (dims, H.imag),
          "gain": (dims, np.abs(H), {"long_name": "|H(e^{iω})|"}),
          "phase": (dims, np.angle(H), {"long_name": "arg H", "units": "rad"})},
-        coords={"layer": idx, "channel": np.arange(H.shape[1]),
-                "frequency": ("frequency", omega.numpy(), {"long_name": "ω", "units": "rad/step"})},
+        coords={"layer": list(layers), "channel": np.arange(H.shape[1]),
+                "frequency": ("frequency", omega, {"long_name": "ω", "units": "rad/step"})},
         attrs=model_attrs(model, length=-1 if length is None else length))
 
 
