@@ -209,3 +209,11 @@ def test_preview_returns_every_quantity_consistently():
     p = preview(m, 64)
     assert set(p) == {"kernels", "spectrum", "frequency_response", "memory_function", "init_audit"}
     assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))
+
+
+def test_gradient_memory_projection_estimate_is_close_to_exact():
+    m = build_model(ModelSpec(layer="s4d", d_model=8, vocab_size=40)).double()
+    x = torch.randint(0, 40, (3, 16))
+    exact = gradient_memory(m, x).grad_norm.values
+    est = gradient_memory(m, x, n_projections=400).grad_norm.values
+    assert np.allclose(est, exact, rtol=0.25)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from workbench.errors import SpecError
-from workbench.flags import add_spec_flags, spec_from_args
+from workbench.flags import add_run_flags, add_spec_flags, given_flags, spec_from_args
 from workbench.specs import SSMSpec
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "apps" / "dashboard.py"
@@ -28,6 +28,26 @@ def build_parser() -> Parser:
     serve.add_argument("--show", action="store_true", help="open a browser")
     spec = sub.add_parser("spec", help="validate settings and print the spec as JSON")
     add_spec_flags(spec, SSMSpec)
+    train = sub.add_parser("train", help="train a model on a task, recording metrics and probes in the run store")
+    add_run_flags(train)
+    train.add_argument("--runs-dir", default=None, help="run store root (default ./runs or $WORKBENCH_RUNS_DIR)")
+    train.add_argument("--name", default="", help="a name for the run (default: task, layer and init)")
+    train.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint (spec flags not allowed)")
+    train.add_argument("--detach", action="store_true", help="train in a background process and return at once")
+    runs = sub.add_parser("runs", help="list the runs in the store")
+    runs.add_argument("--runs-dir", default=None)
+    runs.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                      help="keep runs whose FIELD (e.g. model.layer or layer) equals VALUE; repeatable")
+    runs.add_argument("--json", action="store_true", help="print the rows as JSON")
+    show = sub.add_parser("show", help="one run: spec, status, metrics, probes, checkpoints")
+    show.add_argument("run")
+    show.add_argument("--runs-dir", default=None)
+    for verb, what in (("pause", "pause a live run"), ("resume", "unpause, or continue a stopped run"),
+                       ("stop", "stop a run after saving a checkpoint")):
+        p = sub.add_parser(verb, help=what)
+        p.add_argument("run")
+        p.add_argument("--runs-dir", default=None)
     return parser
 
 
@@ -55,7 +75,30 @@ def cmd_serve(ns) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "spec": cmd_spec}
+def cmd_train(ns) -> int:
+    from workbench.cli_train import train_command
+    return train_command(ns, given_flags(ns))
+
+
+def cmd_runs(ns) -> int:
+    from workbench.cli_train import runs_command
+    return runs_command(ns)
+
+
+def cmd_show(ns) -> int:
+    from workbench.cli_train import show_command
+    return show_command(ns)
+
+
+def cmd_control(ns) -> int:
+    from workbench.train import runner
+    getattr(runner, ns.command)(ns.run, ns.runs_dir)
+    print(f"{ns.command}: {ns.run}")
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "spec": cmd_spec, "train": cmd_train, "runs": cmd_runs, "show": cmd_show,
+            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control}
 
 
 def main(argv=None) -> int:

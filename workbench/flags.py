@@ -15,6 +15,28 @@ def add_spec_flags(parser: argparse.ArgumentParser, spec_cls: type[Spec]) -> Non
                            metavar="VALUE", help=f"{p.doc} ({describe(p)}; default {p.default!r})")
 
 
+ALIASES = {"task.name": "task.kind"}  # param reserves `name`, so the task's field is `kind`
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    from workbench.specs import RunSpec
+    for cls in RunSpec.PARTS.values():
+        add_spec_flags(parser, cls)
+    for alias, field in ALIASES.items():
+        parser.add_argument(f"--{alias}", dest=field, default=None, metavar="VALUE", help=f"same as --{field}")
+
+
+def given_flags(ns: argparse.Namespace) -> dict:
+    """{'model': {'layer': 'mamba'}, ...} from the flags actually given."""
+    from workbench.specs import RunSpec
+    out = {}
+    for key, v in vars(ns).items():
+        if v is not None and "." in key and key.split(".", 1)[0] in RunSpec.PARTS:
+            part, field = key.split(".", 1)
+            out.setdefault(part, {})[field] = v
+    return out
+
+
 def spec_from_args(ns: argparse.Namespace, spec_cls: type[Spec]) -> Spec:
     """Build and validate a spec from parsed flags; raises SpecError on a bad value."""
     given = {k.split(".", 1)[1]: v for k, v in vars(ns).items()

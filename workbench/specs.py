@@ -196,3 +196,175 @@ class ModelSpec(Spec):
             raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
                                                        "leaving an even head size (rotary positions)")
         return self
+
+
+class TaskSpec(Spec):
+    """A synthetic task (generated, never downloaded): which one, its lengths, and its data seed.
+
+    The task is chosen by `kind` (param reserves `name` for the object's own label and only
+    lets it be a String). Fields name the task they belong to in their `doc`; a field that
+    does not apply to the chosen task is ignored. `seq_len = 0` and `vocab_size = 0` mean
+    "the task's small setting" from REFERENCE §8; `length()` and `vocab()` resolve them.
+    """
+
+    prefix = "task"
+    KINDS = ("mqar", "selective-copying", "induction-heads", "copying", "adding", "digits",
+             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz")
+    # Small settings (REFERENCE §8). Lengths a task derives from other fields are absent here.
+    SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
+                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100}
+    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20}
+    LISTOPS_MIN_LEN = 20
+
+    kind = param.Selector(default="selective-copying", objects=list(KINDS), doc="Which synthetic task.")
+    seq_len = param.Integer(
+        default=0, bounds=(0, 1 << 22),
+        doc="Sequence length L; 0 = the task's small setting. mqar, induction-heads (training length), "
+            "adding, lf-memory (T), delay, n-parity, n-dms, ar-p, lorenz: the length; copying: padded length "
+            "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
+            "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.")
+    vocab_size = param.Integer(default=0, bounds=(0, 1_000_000),
+                               doc="mqar, induction-heads: vocabulary V incl. special tokens; 0 = small setting (256, 20).")
+    num_kv = param.Integer(default=4, bounds=(1, 65536), doc="mqar: key-value pairs per sequence.")
+    power_a = param.Number(default=0.01, bounds=(0, 1), inclusive_bounds=(False, True),
+                           doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).")
+    noise_len = param.Integer(default=64, bounds=(1, 1 << 22), doc="selective-copying: noise positions among the data.")
+    n_data = param.Integer(default=8, bounds=(1, 65536), doc="selective-copying: data tokens to reproduce (M).")
+    alphabet = param.Integer(default=10, bounds=(2, 65536), doc="selective-copying, copying: number of data symbols.")
+    copy_min = param.Integer(default=5, bounds=(1, 1 << 20), doc="copying: shortest string.")
+    copy_max = param.Integer(default=20, bounds=(1, 1 << 20), doc="copying: longest string.")
+    test_lengths = param.List(default=[256, 1024], item_type=int, bounds=(1, 16),
+                              doc="induction-heads: held-out lengths (absolute; 4× and 16× the small L = 64).")
+    rho = param.Selector(default="exponential", objects=["exponential", "polynomial"],
+                         doc="lf-memory: memory ρ(s) = e^{-s} or (1 + 0.1 s)^{-1.1}.")
+    lag = param.Integer(default=64, bounds=(1, 1 << 22), doc="delay: predict u_{t-lag}.")
+    cutoff = param.Number(default=0.1, bounds=(0, 1), inclusive_bounds=(False, True),
+                          doc="delay: band limit of the white noise as a fraction of the Nyquist frequency.")
+    n_bits = param.Integer(default=4, bounds=(1, 6), doc="n-parity: parity of the last N bits; n-dms: bit t-N equals bit t.")
+    ar_order = param.Integer(default=4, bounds=(1, 32), doc="ar-p: order p of the autoregression.")
+    depth = param.Integer(default=3, bounds=(3, 10),
+                          doc="listops-lite: tree depth as in LRA (node levels, digits included: 3 = two nested operators).")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Data seed: held-out sets and the digits split derive from it.")
+
+    def length(self) -> int:
+        """The resolved sequence length L of every batch of this task."""
+        if self.kind == "selective-copying":
+            return self.noise_len + 2 * self.n_data
+        if self.kind in ("digits", "digits-permuted"):
+            return 64
+        if self.kind == "copying":
+            return self.seq_len or 2 * self.copy_max
+        return self.seq_len or self.SMALL_LENGTH[self.kind]
+
+    def vocab(self) -> int:
+        """The resolved vocabulary of mqar / induction-heads (0 for tasks that do not use vocab_size)."""
+        return self.vocab_size or self.SMALL_VOCAB.get(self.kind, 0)
+
+    def set_field(self, field: str, value) -> None:
+        if field != "test_lengths":
+            return super().set_field(field, value)
+        allowed = "a list of 1 to 16 integers >= 3, e.g. 256,1024"
+        try:
+            if isinstance(value, str):
+                value = [int(v) for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            if not ok or not 1 <= len(value) <= 16 or min(value) < 3:
+                raise ValueError(value)
+            self.test_lengths = list(value)
+        except ValueError:
+            raise SpecError("task.test_lengths", value, allowed) from None
+
+    def validate(self) -> "TaskSpec":
+        k, L = self.kind, self.length()
+        if self.copy_min > self.copy_max:
+            raise SpecError("task.copy_min", self.copy_min, f"a value <= task.copy_max ({self.copy_max})")
+        if k in ("selective-copying", "digits", "digits-permuted") and self.seq_len not in (0, L):
+            how = "noise_len + 2·n_data" if k == "selective-copying" else "64 pixels"
+            raise SpecError("task.seq_len", self.seq_len, f"0 or {L} for task {k!r} (its length is {how})")
+        if k == "mqar":
+            if L < 4 * self.num_kv:
+                raise SpecError("task.seq_len", L, f"at least 4·task.num_kv = {4 * self.num_kv} for mqar "
+                                                   "(kv pairs, then room for as many queries)")
+            V = self.vocab()
+            if V // 2 - 1 < self.num_kv:
+                raise SpecError("task.vocab_size", V, f"at least {2 * self.num_kv + 2} for mqar with num_kv "
+                                                      f"{self.num_kv} (distinct keys from [1, V/2))")
+        if k == "induction-heads":
+            if self.vocab() < 3:
+                raise SpecError("task.vocab_size", self.vocab(), "at least 3 for induction-heads (2 symbols + trigger)")
+            if L < 3:
+                raise SpecError("task.seq_len", L, "at least 3 for induction-heads (trigger, token, final trigger)")
+        if k == "copying" and L < 2 * self.copy_max:
+            raise SpecError("task.seq_len", L, f"at least 2·task.copy_max = {2 * self.copy_max} for copying")
+        if k == "delay" and self.lag >= L:
+            raise SpecError("task.lag", self.lag, f"less than the sequence length {L} for delay")
+        if k in ("n-parity", "n-dms") and L <= self.n_bits:
+            raise SpecError("task.seq_len", L, f"more than task.n_bits ({self.n_bits}) for {k}")
+        if k == "listops-lite" and L < self.LISTOPS_MIN_LEN:
+            raise SpecError("task.seq_len", L, f"at least {self.LISTOPS_MIN_LEN} for listops-lite")
+        if k in ("ar-p", "lorenz", "adding", "lf-memory") and L < 2:
+            raise SpecError("task.seq_len", L, f"at least 2 for {k}")
+        return self
+
+
+class TrainSpec(Spec):
+    """The optimization and what a run records while it trains.
+
+    The SSM parameters' own learning rate is SSMSpec.ssm_lr (a hint carried by the parameters).
+    """
+
+    prefix = "train"
+
+    steps = param.Integer(default=2000, bounds=(1, 10_000_000), doc="Optimizer steps.")
+    batch = param.Integer(default=32, bounds=(1, 65536), doc="Sequences per step.")
+    lr = param.Number(default=3e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Learning rate (non-SSM parameters).")
+    weight_decay = param.Number(default=0.01, bounds=(0, None), doc="AdamW weight decay (never on SSM parameters).")
+    schedule = param.Selector(default="warmup-cosine", objects=["constant", "cosine", "warmup-cosine"],
+                              doc="Learning-rate schedule.")
+    warmup = param.Integer(default=100, bounds=(0, None), doc="Linear warm-up steps (warmup-cosine).")
+    grad_clip = param.Number(default=1.0, bounds=(0, None), doc="Clip the gradient norm to this; 0 = off.")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the data stream and of the model's initialization.")
+    device = param.Selector(default="auto", objects=["auto", "cpu", "cuda", "mps"], doc="auto: CUDA, then MPS, then CPU.")
+    precision = param.Selector(default="auto", objects=["auto", "fp32", "bf16"], doc="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+    probe_every = param.Integer(default=100, bounds=(0, None), doc="Record probes every n steps (0 = only at start and end).")
+    probe_length = param.Integer(default=0, bounds=(0, 65536), doc="Kernel/memory probe length; 0 = the task's length.")
+    eval_every = param.Integer(default=100, bounds=(1, None), doc="Evaluate on the held-out batches every n steps.")
+    checkpoint_every = param.Integer(default=500, bounds=(1, None), doc="Save a checkpoint every n steps.")
+    threads = param.Integer(default=0, bounds=(0, 256), doc="torch CPU threads; 0 = torch's default.")
+
+
+class RunSpec:
+    """Everything a run needs: ssm, model, task and train specs, plus a name. Plain JSON on disk."""
+
+    PARTS = {"ssm": SSMSpec, "model": ModelSpec, "task": TaskSpec, "train": TrainSpec}
+
+    def __init__(self, ssm: SSMSpec | None = None, model: ModelSpec | None = None, task: TaskSpec | None = None,
+                 train: TrainSpec | None = None, name: str = ""):
+        self.model = model or ModelSpec()
+        self.ssm = ssm or default_ssm(self.model.layer)
+        self.task = task or TaskSpec()
+        self.train = train or TrainSpec()
+        self.name = name or f"{self.task.kind} {self.model.layer} {self.ssm.init}"
+
+    def validate(self) -> "RunSpec":
+        for part in self.PARTS:
+            getattr(self, part).validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return {part: getattr(self, part).to_dict() for part in self.PARTS}
+
+    @classmethod
+    def from_dict(cls, d: dict, name: str = "") -> "RunSpec":
+        """Nested dict -> RunSpec. A missing `ssm` part takes the layer's published defaults."""
+        for part in d:
+            if part not in cls.PARTS:
+                raise SpecError(part, d[part], "one of the spec parts " + ", ".join(cls.PARTS))
+        model = ModelSpec.from_dict(d.get("model", {}))
+        ssm_base = default_ssm(model.layer).to_dict()
+        ssm = SSMSpec.from_dict({**ssm_base, **d.get("ssm", {})})
+        task = dict(d.get("task", {}))
+        if "name" in task:  # `task.name` reads better; param reserves `name`, so the field is `kind`
+            task["kind"] = task.pop("name")
+        return cls(ssm=ssm, model=model, task=TaskSpec.from_dict(task),
+                   train=TrainSpec.from_dict(d.get("train", {})), name=name).validate()

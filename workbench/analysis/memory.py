@@ -36,22 +36,29 @@ def memory_function(model, length: int) -> xr.Dataset:
                       attrs=model_attrs(model, input="Heaviside x·1[t≥0], x = ones/√d"))
 
 
-def gradient_memory(model, inputs: torch.Tensor) -> xr.Dataset:
+def gradient_memory(model, inputs: torch.Tensor, n_projections: int | None = None) -> xr.Dataset:
     """‖∂y_T/∂u_{T−t}‖ (Frobenius over output and input dims, mean over samples) against lag t.
 
-    Token models are differentiated w.r.t. their embeddings. Costs one backward pass per
-    output dimension of y_T.
+    Token models are differentiated w.r.t. their embeddings. Exact: one backward pass per output
+    dimension of y_T. With `n_projections` = k: the unbiased estimate ‖J‖²_F ≈ (1/k)Σ‖vᵢᵀJ‖²
+    with seeded Gaussian vᵢ (E[vvᵀ] = I), k backward passes whatever the vocabulary.
     """
     enc = getattr(model, "encoder", None)
     with torch.enable_grad():
         u = (enc(inputs) if isinstance(enc, torch.nn.Embedding) else inputs).detach().requires_grad_()
         run = model.run_layers if isinstance(enc, torch.nn.Embedding) else model
         yT = run(u)[:, -1]  # (B, d_out)
+        if n_projections is None:
+            dirs = torch.eye(yT.shape[1], dtype=yT.dtype, device=yT.device)  # (d_out, d_out)
+        else:
+            g0 = torch.Generator().manual_seed(0)
+            dirs = torch.randn(n_projections, yT.shape[1], generator=g0, dtype=yT.dtype) / n_projections ** 0.5
         sq = torch.zeros_like(u)
-        for k in range(yT.shape[1]):
-            (g,) = torch.autograd.grad(yT[:, k].sum(), u, retain_graph=k + 1 < yT.shape[1])
+        for k, v in enumerate(dirs.to(yT.device)):
+            (g,) = torch.autograd.grad((yT * v).sum(), u, retain_graph=k + 1 < len(dirs))
             sq += g.square()  # samples are independent, so one summed backward gives every row
     norm = sq.sum(-1).sqrt().mean(0).flip(0).double().cpu().numpy()  # (L,) by lag t = T − position
     return xr.Dataset({"grad_norm": (("lag",), norm, {"long_name": "‖∂y_T/∂u_{T−t}‖"})},
                       coords={"lag": ("lag", np.arange(norm.shape[0]), {"units": "steps"})},
-                      attrs=model_attrs(model, samples=int(inputs.shape[0])))
+                      attrs=model_attrs(model, samples=int(inputs.shape[0]),
+                                        estimate="exact" if n_projections is None else f"{n_projections} projections"))

@@ -1,0 +1,36 @@
+"""From a RunSpec to a model sized for its task, on the chosen device."""
+from __future__ import annotations
+
+import torch
+
+from workbench.specs import RunSpec
+from workbench.ssm.model import build_model
+from workbench.tasks import get_task
+
+
+def build_run_model(run: RunSpec):
+    """The task fixes the model's inputs and outputs (vocabulary or continuous sizes)."""
+    io = get_task(run.task.kind).io(run.task)
+    model = build_model(run.model.replace(**io, seed=run.train.seed), run.ssm)
+    model.spec_json = __import__("json").dumps(run.to_dict(), sort_keys=True)
+    return model
+
+
+def pick_device(name: str) -> torch.device:
+    """auto: CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from workbench.errors import SpecError
+        raise SpecError("train.device", name, "auto or cpu: no CUDA device is visible")
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device):
+    """bf16 autocast on CUDA (auto or bf16); None means full precision."""
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.bfloat16
+    return None

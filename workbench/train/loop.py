@@ -1,0 +1,133 @@
+"""The training loop. It emits small event dicts through `emit` and never knows who listens:
+
+  {"kind": "status", "status": "running" | "paused", "step"}
+  {"kind": "metrics", "step", "values": {name: float}}
+  {"kind": "probe", "step", "name", "data": xr.Dataset, "capacity": int}
+  {"kind": "checkpoint", "step", "state": dict of tensors}
+  {"kind": "done", "status": "completed" | "stopped" | "diverged", "step", "final": {...}, "error": str}
+
+A non-finite loss stops the run as `diverged` without checkpointing the broken state, so the
+last checkpoint is the last finite one. `resume` takes a checkpoint dict and continues the same run.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from workbench.specs import RunSpec
+from workbench.ssm.optim_hints import param_groups
+from workbench.tasks import get_task, loss as task_loss, make_batch, metric_value, test_batches
+from workbench.train.build import autocast_dtype, build_run_model, pick_device
+from workbench.train.control import NoControl
+from workbench.train.probes import Probes
+
+
+def lr_factor(schedule: str, step: int, steps: int, warmup: int) -> float:
+    if schedule == "constant":
+        return 1.0
+    if schedule == "warmup-cosine" and step < warmup:
+        return (step + 1) / warmup
+    start = warmup if schedule == "warmup-cosine" else 0
+    progress = min(1.0, (step - start) / max(1, steps - start))
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def evaluate(model, batches: dict, metric: str, device) -> dict:
+    was = model.training
+    model.eval()
+    out = {}
+    with torch.no_grad():
+        for label, b in batches.items():
+            b = type(b)(*(t.to(device) for t in b))
+            out[f"test/{label}/{metric}"] = metric_value(metric, model(b.inputs).float(), b)
+    model.train(was)
+    return out
+
+
+def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
+    """Train `run`, reporting through `emit`; returns the final summary."""
+    control = control or NoControl()
+    tr = run.train
+    if tr.threads:
+        torch.set_num_threads(tr.threads)
+    device = pick_device(tr.device)
+    amp = autocast_dtype(tr.precision, device)
+    task = get_task(run.task.kind)
+    model = build_run_model(run).to(device)
+    opt = torch.optim.AdamW(param_groups(model, tr.lr, tr.weight_decay), lr=tr.lr)
+    for g in opt.param_groups:
+        g["base_lr"] = g["lr"]
+    gen = torch.Generator().manual_seed(tr.seed)  # the data stream, on the CPU for reproducibility
+    step = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["data_rng"])
+        step = int(resume["step"])
+    tests = test_batches(run.task, min(tr.batch, 64))
+    probe_batch = next(iter(test_batches(run.task, 4).values()))
+    L = tr.probe_length or int(probe_batch.inputs.shape[1])
+    probes = Probes(model.cpu(), probe_batch, L)
+    model.to(device)
+    capacity = tr.steps // max(tr.probe_every, tr.steps) + 2 if tr.probe_every == 0 else tr.steps // tr.probe_every + 2
+
+    def record_probes():
+        for name, ds in probes.compute(model.cpu()).items():
+            emit({"kind": "probe", "step": step, "name": name, "data": ds, "capacity": capacity})
+        model.to(device)
+
+    def checkpoint():
+        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                 "optimizer": opt.state_dict(), "data_rng": gen.get_state(), "step": step}
+        emit({"kind": "checkpoint", "step": step, "state": state})
+
+    if resume is None:
+        record_probes()
+        checkpoint()
+    emit({"kind": "status", "status": "running", "step": step})
+    final, t0, seen_tokens = {}, time.perf_counter(), 0
+    while step < tr.steps:
+        cmd = control.command()
+        if cmd == "pause":
+            emit({"kind": "status", "status": "paused", "step": step})
+            while (cmd := control.command()) == "pause":
+                time.sleep(0.1)
+            emit({"kind": "status", "status": "running", "step": step})
+        if cmd == "stop":
+            checkpoint()
+            emit({"kind": "done", "status": "stopped", "step": step, "final": final})
+            return {"status": "stopped", "step": step, "final": final}
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * lr_factor(tr.schedule, step, tr.steps, tr.warmup)
+        batch = make_batch(run.task, tr.batch, gen)
+        batch = type(batch)(*(t.to(device) for t in batch))
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            out = model(batch.inputs)
+        loss = task_loss(out.float(), batch)
+        if not torch.isfinite(loss):
+            err = f"non-finite loss ({loss.item()}) at step {step + 1}; kept the last finite checkpoint"
+            emit({"kind": "done", "status": "diverged", "step": step, "final": final, "error": err})
+            return {"status": "diverged", "step": step, "final": final, "error": err}
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip if tr.grad_clip > 0 else float("inf"))
+        opt.step()
+        step += 1
+        seen_tokens += int(batch.inputs.shape[0] * batch.inputs.shape[1])
+        elapsed = time.perf_counter() - t0
+        values = {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "grad_norm": float(gnorm),
+                  f"train/{task.metric}": metric_value(task.metric, out.detach().float(), batch),
+                  "tokens_per_s": seen_tokens / max(elapsed, 1e-9), "wall_time_s": elapsed}
+        if step % tr.eval_every == 0 or step == tr.steps:
+            final = evaluate(model, tests, task.metric, device)
+            values.update(final)
+        emit({"kind": "metrics", "step": step, "values": values})
+        if (tr.probe_every and step % tr.probe_every == 0) or step == tr.steps:
+            record_probes()
+        if step % tr.checkpoint_every == 0 or step == tr.steps:
+            checkpoint()
+    final = {**final, "wall_time_s": time.perf_counter() - t0}
+    emit({"kind": "done", "status": "completed", "step": step, "final": final})
+    return {"status": "completed", "step": step, "final": final}

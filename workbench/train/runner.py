@@ -1,0 +1,57 @@
+"""Start runs in their own process and steer them: a crash or a busy GPU never freezes the caller,
+and a run outlives the dashboard session (or notebook) that started it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from workbench.specs import RunSpec
+from workbench.store import RunWriter, open_run
+from workbench.train import control
+
+
+def create(run: RunSpec, root=None) -> Path:
+    """Write the run's folder and index row; nothing trains yet."""
+    run.validate()
+    w = RunWriter.create(run.to_dict(), run.name, root)
+    w.close()
+    return w.path
+
+
+def launch(run_dir: Path) -> subprocess.Popen:
+    """Start (or continue) a run in a new process; its output goes to the run folder's worker.log."""
+    run_dir = Path(run_dir)
+    log = open(run_dir / "worker.log", "ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "workbench.train.worker", str(run_dir)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def start(run: RunSpec, root=None) -> tuple[str, subprocess.Popen]:
+    path = create(run, root)
+    return path.name, launch(path)
+
+
+def pause(run_id: str, root=None) -> None:
+    control.send(open_run(run_id, root).path, "pause")
+
+
+def resume(run_id: str, root=None) -> subprocess.Popen | None:
+    """Unpause a live run, or continue a stopped/failed/killed one from its last checkpoint."""
+    r = open_run(run_id, root)
+    control.send(r.path, "run")
+    if r.status in ("stopped", "failed", "created") or not _alive(r):
+        return launch(r.path)
+    return None
+
+
+def stop(run_id: str, root=None) -> None:
+    control.send(open_run(run_id, root).path, "stop")
+
+
+def _alive(r) -> bool:
+    """A run that updated recently is taken as live (its process may be on another machine)."""
+    import time
+    return r.status in ("running", "paused") and time.time() - float(r.meta.get("updated", 0)) < 30
