@@ -78,16 +78,25 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
             emit({"kind": "probe", "step": step, "name": name, "data": ds, "capacity": capacity})
         model.to(device)
 
-    def checkpoint():
+    def checkpoint() -> bool:
+        """Save unless the weights went non-finite (a finite loss can precede a NaN update)."""
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            return False
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                  "optimizer": opt.state_dict(), "data_rng": gen.get_state(), "step": step}
         emit({"kind": "checkpoint", "step": step, "state": state})
+        return True
 
+    def diverged(why: str) -> dict:
+        err = f"{why} at step {step}; kept the last finite checkpoint"
+        emit({"kind": "done", "status": "diverged", "step": step, "final": final, "error": err})
+        return {"status": "diverged", "step": step, "final": final, "error": err}
+
+    final, t0, seen_tokens = {}, time.perf_counter(), 0
     if resume is None:
         record_probes()
         checkpoint()
     emit({"kind": "status", "status": "running", "step": step})
-    final, t0, seen_tokens = {}, time.perf_counter(), 0
     while step < tr.steps:
         cmd = control.command()
         if cmd == "pause":
@@ -96,7 +105,8 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
                 time.sleep(0.1)
             emit({"kind": "status", "status": "running", "step": step})
         if cmd == "stop":
-            checkpoint()
+            if not checkpoint():
+                return diverged("non-finite weights")
             emit({"kind": "done", "status": "stopped", "step": step, "final": final})
             return {"status": "stopped", "step": step, "final": final}
         for g in opt.param_groups:
@@ -107,9 +117,7 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
             out = model(batch.inputs)
         loss = task_loss(out.float(), batch)
         if not torch.isfinite(loss):
-            err = f"non-finite loss ({loss.item()}) at step {step + 1}; kept the last finite checkpoint"
-            emit({"kind": "done", "status": "diverged", "step": step, "final": final, "error": err})
-            return {"status": "diverged", "step": step, "final": final, "error": err}
+            return diverged(f"non-finite loss ({loss.item()})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip if tr.grad_clip > 0 else float("inf"))
@@ -125,9 +133,11 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
             values.update(final)
         emit({"kind": "metrics", "step": step, "values": values})
         if (tr.probe_every and step % tr.probe_every == 0) or step == tr.steps:
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                return diverged("non-finite weights")
             record_probes()
-        if step % tr.checkpoint_every == 0 or step == tr.steps:
-            checkpoint()
+        if (step % tr.checkpoint_every == 0 or step == tr.steps) and not checkpoint():
+            return diverged("non-finite weights")
     final = {**final, "wall_time_s": time.perf_counter() - t0}
     emit({"kind": "done", "status": "completed", "step": step, "final": final})
     return {"status": "completed", "step": step, "final": final}

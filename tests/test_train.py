@@ -1,0 +1,102 @@
+"""The training loop and the `workbench train | runs | show` commands."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from workbench.specs import RunSpec
+from workbench.store import open_run
+from workbench.train import runner
+from workbench.train.build import pick_device
+from workbench.train.loop import lr_factor, train
+from workbench.train.worker import run_worker
+
+
+def spec(**train):
+    t = dict(steps=12, batch=4, probe_every=6, eval_every=6, checkpoint_every=4, warmup=2)
+    t.update(train)
+    return RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},
+                              "task": {"name": "adding", "seq_len": 16}, "train": t})
+
+
+def test_events_and_final_summary():
+    events = []
+    out = train(spec(), events.append)
+    kinds = [e["kind"] for e in events]
+    assert out["status"] == "completed" and out["step"] == 12 and kinds[-1] == "done"
+    steps = [e["step"] for e in events if e["kind"] == "metrics"]
+    assert steps == list(range(1, 13))
+    assert {e["step"] for e in events if e["kind"] == "checkpoint"} == {0, 4, 8, 12}
+    assert {e["step"] for e in events if e["kind"] == "probe"} == {0, 6, 12}
+    assert "test/test/mse" in out["final"]
+
+
+def test_diverged_run_keeps_last_finite_checkpoint(tmp_path):
+    path = runner.create(spec(steps=50, lr=1e6, grad_clip=0.0, schedule="constant", checkpoint_every=1), tmp_path)
+    out = run_worker(path)
+    r = open_run(path.name, tmp_path)
+    assert out["status"] == "diverged" and r.status == "diverged" and "non-finite" in r.meta["error"]
+    state = r.checkpoint()
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    path = runner.create(spec(steps=12), tmp_path)
+    run_worker(path)
+    r = open_run(path.name, tmp_path)
+    assert r.status == "completed" and r.checkpoints[-1] == 12
+    # a resumed run keeps its spec: more steps means a new run, not a different old one
+    assert RunSpec.from_dict(r.spec).train.steps == 12
+
+
+def test_schedules():
+    assert lr_factor("constant", 5, 10, 2) == 1.0
+    assert lr_factor("warmup-cosine", 0, 100, 10) == pytest.approx(0.1)
+    assert lr_factor("warmup-cosine", 100, 100, 10) == pytest.approx(0.0)
+    assert lr_factor("cosine", 50, 100, 0) == pytest.approx(0.5)
+
+
+def test_device_auto_is_cpu_here():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else pick_device("auto").type)
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_cli_train_json_runs_and_show(tmp_path):
+    r = cli("train", "--task.name", "adding", "--task.seq_len", "16", "--model.layer", "s4d", "--model.d_model", "8",
+            "--ssm.d_state", "4", "--train.steps", "8", "--train.batch", "4", "--name", "cli run", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["status"] == "completed" and summary["steps"] == 8 and "mse" in summary["final_metrics"]
+    assert (tmp_path / "runs" / summary["id"] / "spec.json").exists()
+    listing = cli("runs", "--where", "layer=s4d", cwd=tmp_path)
+    assert summary["id"] in listing.stdout
+    assert "no runs" in cli("runs", "--where", "layer=mamba", cwd=tmp_path).stdout
+    shown = cli("show", summary["id"], cwd=tmp_path)
+    assert "completed" in shown.stdout and "checkpoints: 0" in shown.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--task.name", "nope"], "task.kind='nope'"),
+    (["--train.steps", "0"], "train.steps=0"),
+    (["--model.layer", "mamba", "--ssm.init", "hippo-legs"], "ssm.init='hippo-legs'"),
+    (["--task.name", "mqar", "--task.seq_len", "8"], "task.seq_len"),
+    (["--model.layer", "attention", "--model.heads", "3"], "model.heads=3"),
+    (["--train.device", "tpu"], "train.device='tpu'"),
+])
+def test_cli_train_bad_input_exits_2_and_writes_nothing(tmp_path, args, words):
+    r = cli("train", *args, cwd=tmp_path)
+    assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()
+
+
+def test_cli_missing_run_exits_2(tmp_path):
+    for args in (["show", "20990101-000000-none-0000"], ["stop", "../x"], ["train", "--resume", "nope-0"]):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
