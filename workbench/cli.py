@@ -43,6 +43,14 @@ def build_parser() -> Parser:
     show = sub.add_parser("show", help="one run: spec, status, metrics, probes, checkpoints")
     show.add_argument("run")
     show.add_argument("--runs-dir", default=None)
+    sweep = sub.add_parser("sweep", help="run a sweep (grid/random over spec fields) on Dask distributed")
+    sweep.add_argument("file", help="the sweep's YAML file (base, grid, random)")
+    sweep.add_argument("--scheduler", default=None, help="a Dask scheduler address (default: a LocalCluster)")
+    sweep.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    sweep.add_argument("--threads-per-worker", type=int, default=1, help="threads per worker, and torch threads (default 1)")
+    sweep.add_argument("--runs-dir", default=None)
+    sweep.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
     for verb, what in (("pause", "pause a live run"), ("resume", "unpause, or continue a stopped run"),
                        ("stop", "stop a run after saving a checkpoint")):
         p = sub.add_parser(verb, help=what)
@@ -90,6 +98,40 @@ def cmd_show(ns) -> int:
     return show_command(ns)
 
 
+def cmd_sweep(ns) -> int:
+    import json
+
+    from workbench.specs import SweepSpec
+    sweep = SweepSpec.from_yaml(ns.file)
+    configs = sweep.configurations()  # every configuration validated before anything runs
+    if ns.dry_run:
+        for swept, run in configs:
+            print(json.dumps(swept, sort_keys=True))
+        print(f"{len(configs)} configurations", file=sys.stderr)
+        return 0
+    for flag, v in (("--workers", ns.workers), ("--threads-per-worker", ns.threads_per_worker)):
+        if v < 1:
+            raise SpecError(flag, v, "an integer >= 1")
+    from workbench.sweep import run_sweep
+    tty = sys.stderr.isatty()
+    last = [""]
+
+    def progress(line):
+        if line != last[0]:
+            last[0] = line
+            print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    out = run_sweep(sweep, ns.runs_dir, ns.scheduler, ns.workers, ns.threads_per_worker, progress)
+    if tty:
+        print(file=sys.stderr)
+    if ns.json:
+        print(json.dumps(out, default=str))
+    else:
+        for rid, r in out["runs"].items():
+            print(f"{rid}  {r['status']}  {json.dumps(r['swept'], sort_keys=True)}")
+    return 0 if all(r["status"] == "completed" for r in out["runs"].values()) else 1
+
+
 def cmd_control(ns) -> int:
     from workbench.train import runner
     getattr(runner, ns.command)(ns.run, ns.runs_dir)
@@ -98,6 +140,7 @@ def cmd_control(ns) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "spec": cmd_spec, "train": cmd_train, "runs": cmd_runs, "show": cmd_show,
+            "sweep": cmd_sweep,
             "pause": cmd_control, "resume": cmd_control, "stop": cmd_control}
 
 

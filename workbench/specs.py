@@ -368,3 +368,91 @@ class RunSpec:
             task["kind"] = task.pop("name")
         return cls(ssm=ssm, model=model, task=TaskSpec.from_dict(task),
                    train=TrainSpec.from_dict(d.get("train", {})), name=name).validate()
+
+
+class SweepSpec:
+    """A base RunSpec plus a grid and/or random samples over any `part.field` (seeds included).
+
+    YAML (or the same dict from Python):
+        name: init-vs-dt
+        base: {model: {layer: s4d}, task: {name: adding}, train: {steps: 200}}
+        grid: {ssm.init: [s4d-lin, s4d-inv], train.seed: [0, 1]}
+        random: {n: 4, seed: 0, space: {ssm.dt_min: {log_uniform: [1e-4, 1e-2]}, model.gate: [silu, none]}}
+    Every grid point is combined with every random sample (n = 1 without `random`).
+    """
+
+    KEYS = ("name", "base", "grid", "random")
+
+    def __init__(self, base: dict | None = None, grid: dict | None = None, random: dict | None = None,
+                 name: str = "sweep"):
+        self.name, self.base, self.grid, self.random = name, base or {}, grid or {}, random or {}
+        for key, values in self.grid.items():
+            _check_field(key)
+            if not isinstance(values, list) or not values:
+                raise SpecError(f"grid.{key}", values, "a non-empty list of values")
+        for key in self.random.get("space", {}):
+            _check_field(key)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepSpec":
+        for k in d:
+            if k not in cls.KEYS:
+                raise SpecError(k, d[k], "one of the sweep keys " + ", ".join(cls.KEYS))
+        return cls(d.get("base"), d.get("grid"), d.get("random"), d.get("name", "sweep"))
+
+    @classmethod
+    def from_yaml(cls, path) -> "SweepSpec":
+        import yaml
+        try:
+            d = yaml.safe_load(open(path))
+        except OSError as err:
+            raise SpecError("sweep file", str(path), f"a readable YAML file ({err.strerror})") from None
+        except yaml.YAMLError as err:
+            raise SpecError("sweep file", str(path), f"valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(d, dict):
+            raise SpecError("sweep file", str(path), "a YAML mapping with base, grid and/or random")
+        return cls.from_dict(d)
+
+    def configurations(self) -> list[tuple[dict, "RunSpec"]]:
+        """[(the swept values, the validated RunSpec)] in a fixed order."""
+        import itertools
+        import math
+        import random as pyrandom
+        keys = list(self.grid)
+        points = [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))] or [{}]
+        samples = [{}]
+        if self.random:
+            rng = pyrandom.Random(self.random.get("seed", 0))
+            samples = []
+            for _ in range(int(self.random.get("n", 1))):
+                s = {}
+                for key, dist in self.random.get("space", {}).items():
+                    if isinstance(dist, list):
+                        s[key] = rng.choice(dist)
+                    elif isinstance(dist, dict) and len(dist) == 1 and next(iter(dist)) in ("uniform", "log_uniform", "int"):
+                        kind, (lo, hi) = next(iter(dist.items()))
+                        s[key] = (rng.uniform(lo, hi) if kind == "uniform" else rng.randint(lo, hi) if kind == "int"
+                                  else math.exp(rng.uniform(math.log(lo), math.log(hi))))
+                    else:
+                        raise SpecError(f"random.space.{key}", dist, "a list of choices or {uniform|log_uniform|int: [lo, hi]}")
+                samples.append(s)
+        out = []
+        for point in points:
+            for sample in samples:
+                swept = {**point, **sample}
+                d = {part: dict(fields) for part, fields in self.base.items()}
+                for key, value in swept.items():
+                    part, field = key.split(".", 1)
+                    d.setdefault(part, {})[field] = value
+                label = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items())
+                out.append((swept, RunSpec.from_dict(d, name=f"{self.name}: {label}" if label else self.name)))
+        return out
+
+
+def _check_field(key: str) -> None:
+    part, _, field = key.partition(".")
+    if part not in RunSpec.PARTS or not field:
+        raise SpecError("sweep field", key, "part.field with part one of " + ", ".join(RunSpec.PARTS))
+    known = set(RunSpec.PARTS[part].param) - {"name"} | ({"name"} if part == "task" else set())
+    if field not in known:
+        raise SpecError("sweep field", key, f"a field of {RunSpec.PARTS[part].__name__}: " + ", ".join(sorted(known)))
