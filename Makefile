@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5006
 
-.PHONY: app test lab bench
+.PHONY: app test lab bench bench-learning bench-sweep
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,9 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python -m benchmarks
+
+bench-learning: $(STAMP)
+	$(BIN)/python -m benchmarks.learning
+
+bench-sweep: $(STAMP)
+	$(BIN)/python -m benchmarks.sweep
