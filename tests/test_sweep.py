@@ -32,6 +32,14 @@ def test_four_configurations_on_two_workers_stream_while_running(tmp_path):
         run = open_run(rid, tmp_path)
         assert run.last_step == 300 and "kernels" in run.probe_names and run.checkpoints[-1] == 300
         assert r["first_metrics_at"] < r["done_at"] - 0.2  # metrics arrived while it was still training
+    from workbench.plots.sweep import sweep_plot
+    from workbench.sweep.summary import sweep_summary
+    table, fields, metrics = sweep_summary(out["sweep"], tmp_path)
+    assert fields == ["ssm.init", "train.seed"] and "final.test/test/mse" in metrics and len(table) == 4
+    plot = sweep_plot(table, fields, "final.test/test/mse")
+    assert len(plot) == 2 and sorted(plot[0].data["ssm.init"].unique()) == ["s4d-inv", "s4d-lin"]
+    with pytest.raises(SpecError, match="sweep"):
+        sweep_summary("no-such-sweep", tmp_path)
 
 
 def test_a_configuration_that_raises_fails_alone(tmp_path):

@@ -6,6 +6,7 @@ live, like any other run. A worker that dies has its task retried once (Dask's a
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def run_sweep(sweep: SweepSpec, root=None, scheduler: str | None = None, workers
     runs, sinks = {}, {}
     for swept, run in configs:
         w = RunWriter.create(run.to_dict(), run.name, root)
-        upsert(root, w.id, sweep=sweep_id, status="queued")
+        upsert(root, w.id, sweep=sweep_id, swept=json.dumps(sorted(swept)), status="queued")
         w.set_status("queued", step=0)
         runs[w.id] = {"status": "queued", "swept": swept, "first_metrics_at": None, "done_at": None, "spec": run}
         sinks[w.id] = StoreSink(w)
