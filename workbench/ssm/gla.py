@@ -10,18 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.errors import SpecError
 from workbench.ssm.probe import probes
+from workbench.ssm.recurrence import split_heads, step_loop
 from workbench.ssm.scan import linear_scan
 
 
 class GLA(nn.Module):
     def __init__(self, *, d_model: int, heads: int = 4, expand: int = 1, seed: int = 0):
         super().__init__()
-        E = expand * d_model
-        if E % heads:
-            raise SpecError("model.heads", heads, f"a divisor of expand·d_model = {E}")
-        self.h, self.d = heads, E // heads
+        E, self.h, self.d = split_heads(d_model, heads, expand)
         self.qkv = nn.Linear(d_model, 3 * E, bias=False)
         self.alpha = nn.Linear(d_model, E)
         self.gate = nn.Linear(d_model, E)
@@ -52,8 +49,4 @@ class GLA(nn.Module):
         return self._out(torch.einsum("bhkv,bhk->bhv", S, q), x_t), S
 
     def forward_ref(self, x):
-        state, ys = None, []
-        for x_t in x.unbind(1):
-            y, state = self.step(x_t, state)
-            ys.append(y)
-        return torch.stack(ys, 1)
+        return step_loop(self, x)

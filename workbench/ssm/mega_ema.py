@@ -12,6 +12,7 @@ from torch import nn
 
 from workbench.ssm.kernel import causal_fft_conv, vandermonde_kernel
 from workbench.ssm.probe import probes
+from workbench.ssm.recurrence import step_loop
 
 
 class MegaEMA(nn.Module):
@@ -54,8 +55,4 @@ class MegaEMA(nn.Module):
         return self._out((self.eta * h).sum(-1), x_t), h
 
     def forward_ref(self, x):
-        state, ys = None, []
-        for x_t in x.unbind(1):
-            y, state = self.step(x_t, state)
-            ys.append(y)
-        return torch.stack(ys, 1)
+        return step_loop(self, x)

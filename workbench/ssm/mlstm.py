@@ -14,17 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.errors import SpecError
 from workbench.ssm.probe import probes
+from workbench.ssm.recurrence import split_heads, step_loop
 
 
 class MLSTM(nn.Module):
     def __init__(self, *, d_model: int, heads: int = 4, expand: int = 1, seed: int = 0):
         super().__init__()
-        E = expand * d_model
-        if E % heads:
-            raise SpecError("model.heads", heads, f"a divisor of expand·d_model = {E}")
-        self.h, self.d = heads, E // heads
+        E, self.h, self.d = split_heads(d_model, heads, expand)
         self.qkv = nn.Linear(d_model, 3 * E, bias=False)
         self.gates = nn.Linear(d_model, 2 * heads)  # ĩ, f̃ per head
         self.out_gate = nn.Linear(d_model, E)
@@ -77,8 +74,4 @@ class MLSTM(nn.Module):
         return self._out(hid, x_t), (C, n, m_new)
 
     def forward_ref(self, x):
-        state, ys = None, []
-        for x_t in x.unbind(1):
-            y, state = self.step(x_t, state)
-            ys.append(y)
-        return torch.stack(ys, 1)
+        return step_loop(self, x)

@@ -32,3 +32,21 @@ def run_recurrence(u, p):
         y, x = step(x, u[:, t], p.A_bar, p.B_bar, p.C, p.D, p.conjugate_pairs)
         ys.append(y)
     return torch.stack(ys, 1)
+
+
+def split_heads(d_model: int, heads: int, expand: int = 1) -> tuple[int, int, int]:
+    """(E = expand·d_model, heads, head size), or the one-line error when heads does not divide E."""
+    E = expand * d_model
+    if E % heads:
+        from workbench.errors import SpecError
+        raise SpecError("model.heads", heads, f"a divisor of expand·d_model = {E}")
+    return E, heads, E // heads
+
+
+def step_loop(layer, x):
+    """Any layer's sequential reference: its `step` run over x (B, L, H) -> (B, L, H)."""
+    state, ys = None, []
+    for x_t in x.unbind(1):
+        y, state = layer.step(x_t, state)
+        ys.append(y)
+    return torch.stack(ys, 1)
