@@ -1,0 +1,56 @@
+"""A 2-layer Mamba training step (issue 8, case 2): this project's blocks against mambapy's, same
+configuration (d 128, N 16, expand 2, conv 4, L 1024, batch 8, RMSNorm pre-norm residual blocks)."""
+from __future__ import annotations
+
+import torch
+
+from benchmarks.harness import measure
+from workbench.specs import ModelSpec, SSMSpec
+from workbench.ssm.model import build_model
+
+OURS, PEER = "workbench mamba blocks", "mambapy Mamba"
+
+
+def build(d, N, L, b, impl):
+    torch.manual_seed(0)
+    x = torch.randn(b, L, d)
+    if impl == OURS:
+        model = build_model(ModelSpec(layer="mamba", d_model=d, n_layers=2, norm="rmsnorm", d_input=d, d_output=d),
+                            SSMSpec(init="s4d-real", d_state=N, discretization="mamba", dt_transform="softplus"))
+        blocks = model.layers
+        params = list(blocks.parameters())
+
+        def fwd():
+            h = x
+            for blk in blocks:
+                h = blk(h)
+            return h
+    else:
+        from mambapy.mamba import Mamba, MambaConfig
+        peer = Mamba(MambaConfig(d_model=d, n_layers=2, d_state=N, expand_factor=2, d_conv=4, pscan=True))
+        params = list(peer.parameters())
+
+        def fwd():
+            return peer(x)
+    opt = torch.optim.AdamW(params, lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        fwd().square().mean().backward()
+        opt.step()
+    return step
+
+
+def run(quick: bool = False) -> list[dict]:
+    try:
+        import mambapy  # noqa: F401
+    except ImportError:
+        return []
+    args = (64, 16, 256, 4) if quick else (128, 16, 1024, 8)
+    res = measure("benchmarks.model", args, [OURS, PEER], repeats=3 if quick else 5)
+    case = "2-layer Mamba training step d{} N{} L{} b{}".format(*args)
+    ours, peer = res[OURS], res[PEER]
+    ratio = peer["median_s"] / ours["median_s"]
+    return [{"case": case, "impl": OURS, "median_s": ours["median_s"], "peak_mb": ours["peak_mb"]},
+            {"case": case, "impl": PEER, "median_s": peer["median_s"], "peak_mb": peer["peak_mb"], "vs": "workbench",
+             "ratio": ratio, "target": "≥ 1.5× (issue 8)", "met": ratio >= 1.5}]
