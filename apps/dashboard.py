@@ -13,12 +13,14 @@ import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
 from panel.theme import Fast  # noqa: E402
 
-from apps.views import LTIPreview  # noqa: E402
+from apps.views import (KernelsView, MemoryView, RunControls, RunsView, SpectrumView, TokensView,  # noqa: E402
+                        TrainingView, Workbench, spec_editor)
+from apps.views.export import ExportView  # noqa: E402
 from workbench.analysis import legs_convergence  # noqa: E402
 from workbench.plots import legs_convergence_plot  # noqa: E402
 
 # Offline: BokehJS, Panel and HoloViews resources inline or from this server, never a CDN.
-pn.extension(inline=True)
+pn.extension("tabulator", inline=True)
 hv.extension("bokeh", inline=True)
 pn.config.inline = True
 # The Fast design links Google Fonts whatever `inline` says (panel 1.9), from both the template
@@ -38,15 +40,47 @@ def legs_convergence_view() -> pn.pane.HoloViews:
         sizing_mode="stretch_width")
 
 
-def create_app(view: LTIPreview | None = None) -> pn.template.FastListTemplate:
-    """One session's app around `view` (a fresh LTIPreview by default); tests build it unserved."""
-    view = LTIPreview() if view is None else view
-    tabs = pn.Tabs(("Preview", view), ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
-                   sizing_mode="stretch_width")
-    return pn.template.FastListTemplate(
-        title="SSM Workbench: LTI preview", sidebar=[view.controls()], main=[tabs],
-        font="system-ui, sans-serif", accent_base_color="#0072B2", header_background="#0072B2",
-        sidebar_width=320)
+class App:
+    """One session: its state, its views and the periodic reader of the store."""
+
+    def __init__(self, state: Workbench | None = None):
+        self.state = state = Workbench() if state is None else state
+        self.kernels, self.spectrum = KernelsView(state), SpectrumView(state)
+        self.memory, self.tokens = MemoryView(state), TokensView(state)
+        self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
+        views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
+        self.export = ExportView(state, views)
+
+    def tick(self) -> None:
+        """Read what is new: the selected run's steps and probes, and the run index."""
+        try:
+            self.state.poll()
+            self.runs.refresh()
+        except Exception:  # keep ticking; say why in the server's log
+            import traceback
+            traceback.print_exc()
+
+    def template(self) -> pn.template.FastListTemplate:
+        tabs = pn.Tabs(*[(v.title, v) for v in (self.kernels, self.spectrum, self.memory, self.tokens,
+                                                 self.training, self.runs, self.export)],
+                       ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
+                       sizing_mode="stretch_width")  # not dynamic: models made after load would link CSS to the CDN (inline mode)
+        sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"), spec_editor(self.state)]
+        return pn.template.FastListTemplate(
+            title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
+            accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
+
+
+def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.template.FastListTemplate:
+    """One session's app (a fresh Workbench by default); tests build it unserved."""
+    app = App(state)
+    page = app.template()
+    page.app = app  # for tests and notebooks
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # per session; stopped with it (the run itself lives on in its own process)
+        cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
+        pn.state.on_session_destroyed(lambda _ctx: cb.stop())
+    return page
 
 
 if pn.state.served:

@@ -1,4 +1,4 @@
-"""apps.views.LTIPreview without a server: it follows the spec and survives invalid ones."""
+"""The dashboard's probe views without a server: changing a param updates the view's data."""
 from __future__ import annotations
 
 import sys
@@ -12,92 +12,105 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # apps/ is a folder of the repo, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from apps.views import LTIPreview  # noqa: E402
-from workbench.specs import SSMSpec  # noqa: E402
+from apps.views import KernelsView, MemoryView, SpectrumView, TokensView, Workbench  # noqa: E402
+from apps.views.state import EXAMPLES  # noqa: E402
+from workbench.specs import ModelSpec, TaskSpec  # noqa: E402
+
+EXAMPLE = next(p.name for p in sorted(EXAMPLES.iterdir()) if (p / "spec.json").exists())
 
 
 @pytest.fixture
-def view():
-    return LTIPreview(SSMSpec(d_state=16), d_model=8, length=128)
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    # small: every edit recomputes the whole preview
+    return Workbench(model=ModelSpec(d_model=8, n_layers=2), task=TaskSpec(kind="selective-copying", noise_len=16, n_data=4))
 
 
-def _dmaps(view):
-    """The three DynamicMaps of a rendered layout: kernels, poles, eigenvalues."""
-    layout = view.__panel__()
-    return layout[1].object, layout[2][0].object, layout[2][1].object
+def values(fig, el_type, dim: str) -> list[np.ndarray]:
+    """The `dim` column of every element of type `el_type` in a figure."""
+    return [el.dimension_values(dim) for el in fig.traverse(lambda e: e, [el_type])]
 
 
-def _curve(fig, label):
-    return next(el for el in fig if isinstance(el, hv.Curve) and el.label == label)
+def kernel_data(view) -> list[np.ndarray]:
+    return values(view._panes["kernels"].object, hv.Curve, "K")
 
 
-def test_initial_data(view):
-    assert view.error == "" and not view._alert.visible
-    assert view.kernels.K.shape == (8, 128)
-    assert view.spectrum.sizes == {"channel": 8, "mode": 8}
-    assert view.kernels.attrs["init"] == "s4d-lin"
+def test_init_change_redraws_kernels_and_poles(state):
+    kernels, spectrum = KernelsView(state), SpectrumView(state)
+    k0, poles0 = kernel_data(kernels), values(spectrum._panes["poles"].object, hv.Points, "pole_real")
+    assert len(k0) == 4 and all(len(k) == state.task.length() for k in k0)
+    state.ssm.init = "s4d-inv"
+    assert not all(np.allclose(a, b) for a, b in zip(k0, kernel_data(kernels)))
+    assert "(s4d-inv)" in kernels._panes["kernels"].object.opts.get().kwargs["title"]
+    poles1 = values(spectrum._panes["poles"].object, hv.Points, "pole_real")
+    assert not np.allclose(np.sort(poles0[0]), np.sort(poles1[0]))
 
 
-def test_init_change_redraws_kernels(view):
-    kernels, poles, _ = _dmaps(view)
-    old = view.kernels.K.values.copy()
-    view.spec.init = "s4d-inv"
-    assert view.kernels.attrs["init"] == "s4d-inv"
-    assert not np.allclose(view.kernels.K.values, old)
-    # the DynamicMaps get the new data through their Pipe
-    np.testing.assert_array_equal(_curve(kernels[()], "channel 0").dimension_values("K"),
-                                  view.kernels.K.sel(channel=0).values)
-    pts = next(el for el in poles[()] if isinstance(el, hv.Points))
-    np.testing.assert_allclose(np.sort(pts.dimension_values("pole_imag")),
-                               np.sort(view.spectrum.pole_imag.values.ravel()))
-
-
-def test_invalid_spec_shows_message_and_keeps_data(view):
-    kernels, spectrum = view.kernels, view.spectrum
-    view.spec.dt_min = 0.5  # > dt_max: rejected by SSMSpec.validate
-    assert view.error.startswith("ssm.dt_min=0.5 is not allowed")
-    assert "\n" not in view.error
-    assert view._alert.visible and view._alert.object == view.error
-    assert view.kernels is kernels and view.spectrum is spectrum
-    view.spec.dt_min = 0.01  # valid again: message gone, new data
-    assert view.error == "" and not view._alert.visible
-    assert view.kernels is not kernels
-
-
-def test_error_raised_while_building_the_layer(view):
-    kernels = view.kernels
-    view.spec.param.update(init="s4d-real", a_reparam="best")  # valid fields, impossible pair
-    assert view.error.startswith("ssm.a_reparam='best' is not allowed")
-    assert view.kernels is kernels
-
-
-def test_invalid_initial_spec_draws_defaults_under_the_message():
-    view = LTIPreview(SSMSpec(init="s4d-real", a_reparam="best"), d_model=4, length=32)
-    assert view.error.startswith("ssm.a_reparam='best'") and view._alert.visible
-    assert view.kernels.attrs["init"] == "s4d-lin"  # SSMSpec() defaults
-    assert view.spec.init == "s4d-real"  # the user's spec is left as given
-    view.spec.a_reparam = "exp"
-    assert view.error == "" and view.kernels.attrs["init"] == "s4d-real"
-
-
-def test_log_abs_and_size_changes(view):
-    kernels, _, _ = _dmaps(view)
+def test_kernel_view_params(state):
+    view = KernelsView(state)
+    linear = kernel_data(view)
     view.log_abs = True
-    np.testing.assert_allclose(_curve(kernels[()], "channel 0").dimension_values("K"),
-                               np.log10(np.abs(view.kernels.K.sel(channel=0).values)))
-    view.param.update(d_model=4, length=32)
-    assert view.kernels.K.shape == (4, 32)
+    np.testing.assert_allclose(kernel_data(view)[0], np.log10(np.maximum(np.abs(linear[0]), 1e-30)), rtol=1e-6)
+    view.channels = [1]
+    assert len(kernel_data(view)) == 1
+    other = kernel_data(view)[0]
+    view.layer = 1
+    assert not np.allclose(kernel_data(view)[0], other)
+    assert view.dataset().attrs["layer"] == 1
 
 
-def test_create_app_widgets_drive_the_spec():
+def test_invalid_spec_keeps_pictures_and_says_why(state):
+    view = KernelsView(state)
+    before = kernel_data(view)
+    state.ssm.dt_min = 0.5  # > dt_max: rejected by validation
+    assert state.error.startswith("ssm.dt_min=0.5")
+    np.testing.assert_array_equal(kernel_data(view)[0], before[0])
+    state.ssm.dt_min = 0.001
+    assert state.error == ""
+
+
+def test_memory_view_follows_layer_and_heat(state):
+    state.model.layer = "mamba"  # selective: has a forgetting heat map
+    view = MemoryView(state)
+    heat = values(view._panes["forgetting"].object, hv.Image, "value")[0]
+    view.heat = "delta"
+    assert not np.allclose(values(view._panes["forgetting"].object, hv.Image, "value")[0], heat)
+    assert len(values(view._panes["half_lives"].object, hv.Histogram, "modes")) == 2  # one per layer
+
+
+def test_tokens_view_follows_the_spec(state):
+    state.model.layer = "mamba"
+    view = TokensView(state)
+    delta = values(view._panes["delta"].object, hv.Image, "value")[0]
+    view.layer = 1
+    assert not np.allclose(values(view._panes["delta"].object, hv.Image, "value")[0], delta)
+    attention = values(view._panes["attention"].object, hv.Image, "value")[0]
+    view.channel = 3
+    assert not np.allclose(values(view._panes["attention"].object, hv.Image, "value")[0], attention)
+    assert len(values(view._panes["norms"].object, hv.Curve, "norm")[0]) == 3  # encoder + 2 blocks
+
+
+def test_selecting_an_earlier_step_changes_the_kernels(state):
+    view = KernelsView(state)
+    state.select_run(EXAMPLE)
+    assert state.steps[-1] == state.step and len(state.steps) > 2
+    last = kernel_data(view)
+    state.step = state.steps[1]
+    assert not np.allclose(kernel_data(view)[0], last[0])
+    assert view.dataset().attrs["step"] == state.steps[1]
+    state.select_run("")  # back to the preview of the spec
+    assert len(kernel_data(view)[0]) == state.task.length()
+
+
+def test_create_app_widgets_drive_the_spec(state):
     import panel as pn
     from apps.dashboard import create_app
 
-    view = LTIPreview(SSMSpec(d_state=16), d_model=8, length=128)
-    app = create_app(view)
-    assert isinstance(app, pn.template.FastListTemplate)
-    spec_widgets = app.sidebar[0][0]
-    assert "learn_a" not in spec_widgets._widgets  # training-only fields are not in the preview
-    old = view.kernels
-    spec_widgets._widgets["init"].value = "s4d-inv"
-    assert view.spec.init == "s4d-inv" and view.kernels is not old
+    page = create_app(state)
+    assert isinstance(page, pn.template.FastListTemplate)
+    editor = page.sidebar[-1]
+    ssm_widgets = editor[1].objects[0]  # the first card (SSM) holds the pn.Param of the SSM spec
+    before = kernel_data(page.app.kernels)
+    ssm_widgets._widgets["init"].value = "s4d-inv"
+    assert state.ssm.init == "s4d-inv"
+    assert not np.allclose(kernel_data(page.app.kernels)[0], before[0])

@@ -1,0 +1,100 @@
+"""The four probe views (kernels, spectrum, memory, token dynamics): each draws `workbench.plots`
+builders of the Datasets on show, for the untrained model (preview) or a run at the selected step."""
+from __future__ import annotations
+
+import param
+
+from apps.views.base import ProbeView
+from workbench.plots.views_memory import (gradient_memory_view, half_life_histogram, memory_function_view,
+                                          selective_heatmap)
+from workbench.plots.views_spectrum import (eigen_view, kernel_view, pole_trajectory_view, pole_view,
+                                            response_view)
+from workbench.plots.views_tokens import (attention_view, regime_summary, token_norms_view,
+                                          token_trajectories_view)
+
+
+class KernelsView(ProbeView):
+    """Per-channel kernels K[ℓ] of one layer; linear or log10|K|."""
+
+    title = "Kernels"
+    sources = ["kernels"]
+    channels = param.ListSelector(default=[], objects=[], doc="Channels to draw (empty: four spread over the layer).")
+    log_abs = param.Boolean(default=False, doc="log10|K|: straight lines are exponential decay.")
+    controls_params = ["layer", "channels", "log_abs"]
+
+    def _sync_layers(self) -> None:
+        super()._sync_layers()
+        ds = self.get("kernels")
+        chans = [int(c) for c in ds["channel"].values] if ds is not None else []
+        if list(self.param.channels.objects) != chans:
+            self.param.channels.objects = chans
+            self.channels = [c for c in self.channels if c in chans]
+
+    def figures(self):
+        return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}
+
+    def note(self) -> str:
+        ds = self.get("kernels")
+        if ds is not None and ds.attrs.get("selective"):
+            return "Selective layer: the impulse response at the SSM on the probe input (α[ℓ, 0])."
+        return ""
+
+
+class SpectrumView(ProbeView):
+    """Poles with unit circle and half-life rings, continuous eigenvalues, frequency response,
+    and for a run the poles' trajectories over the recorded steps."""
+
+    title = "Spectrum"
+    sources = ["spectrum", "frequency_response"]
+
+    def figures(self):
+        traj = self.get("spectrum_steps")
+        return {"poles": pole_view(self.get("spectrum")), "eigen": eigen_view(self.get("spectrum")),
+                "response": response_view(self.get("frequency_response")),
+                "trajectories": pole_trajectory_view(traj)}
+
+    def note(self) -> str:
+        if self.state.run_id and self.get("frequency_response") is None:
+            return "Runs record poles, not frequency responses: the response is shown for previews."
+        return ""
+
+
+class MemoryView(ProbeView):
+    """Half-lives of every layer, the memory function (log-log), gradient memory, and the
+    selective-forgetting heat map of the chosen layer."""
+
+    title = "Memory"
+    sources = ["spectrum", "memory", "gradient_memory", "selective"]
+    heat = param.Selector(default="decay_to_end", objects=["decay_to_end", "delta", "forget_gate", "alpha"],
+                          doc="Which selective quantity the heat map shows.")
+    controls_params = ["layer", "heat"]
+
+    def figures(self):
+        sel = self.get("selective")
+        heat = self.heat if sel is not None and self.heat in sel else next(
+            (v for v in ("decay_to_end", "forget_gate", "alpha") if sel is not None and v in sel), self.heat)
+        return {"half_lives": half_life_histogram(self.get("spectrum", layer=False)),
+                "memory": memory_function_view(self.get("memory")),
+                "gradient": gradient_memory_view(self.get("gradient_memory")),
+                "forgetting": selective_heatmap(sel, heat)}
+
+
+class TokensView(ProbeView):
+    """Δ_t and gate heat maps on the probe input, token norms over depth, 2-D trajectories,
+    predicted vs observed regime, hidden attention."""
+
+    title = "Token dynamics"
+    sources = ["selective", "tokens", "attention"]
+    channel = param.Integer(default=0, bounds=(0, None), doc="Channel or head of the attention matrix.")
+    controls_params = ["layer", "channel"]
+
+    def figures(self):
+        sel = self.get("selective")
+        gate = next((v for v in ("forget_gate", "alpha", "input_gate") if sel is not None and v in sel), "gate")
+        tokens = self.get("tokens", layer=False)
+        return {"delta": selective_heatmap(sel, "delta"), "gate": selective_heatmap(sel, gate),
+                "norms": token_norms_view(tokens), "trajectories": token_trajectories_view(tokens),
+                "attention": attention_view(self.get("attention"), self.channel)}
+
+    def note(self) -> str:
+        return regime_summary(self.get("tokens", layer=False))

@@ -1,0 +1,183 @@
+"""Runs view: the run index as a table, filters and grouping by a spec field, selected runs
+overlaid; and the run controls (train the current spec, pause, resume, stop, delete).
+
+Runs live in their own processes (`workbench.train.runner`), so closing a tab never stops one.
+"""
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from apps.views.base import PANE
+from apps.views.state import Workbench
+from apps.views.sweeps import SweepView
+from workbench.errors import SpecError
+from workbench.plots.views_training import runs_curve_view, runs_metric_view
+from workbench.train import runner
+
+# Workers started here; polled now and then so finished ones do not linger as zombies.
+_CHILDREN: list = []
+KEY_FIELDS = ["model.layer", "ssm.init", "task.kind", "model.d_model", "model.n_layers", "train.steps"]
+
+
+def reap() -> None:
+    _CHILDREN[:] = [p for p in _CHILDREN if p.poll() is None]
+
+
+class RunControls(pn.viewable.Viewer):
+    """Train the spec being edited; steer or delete the selected run (examples are read-only)."""
+
+    state = param.ClassSelector(class_=Workbench)
+
+    def __init__(self, state: Workbench, **params):
+        super().__init__(state=state, **params)
+        self.train = pn.widgets.Button(label="Train this spec", color="primary", sizing_mode="stretch_width")
+        self.preview = pn.widgets.Button(label="Back to preview", sizing_mode="stretch_width")
+        self.pause, self.resume, self.stop = (pn.widgets.Button(label=n, width=70) for n in ("Pause", "Resume", "Stop"))
+        self.delete = pn.widgets.Button(label="Delete", color="danger", width=70)
+        self.confirm = pn.widgets.Button(label="Really delete?", color="danger", visible=False,
+                                         sizing_mode="stretch_width")
+        self.message = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.train.on_click(lambda _: self.start())
+        self.preview.on_click(lambda _: state.select_run(""))
+        for b, verb in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
+            b.on_click(lambda _, verb=verb: self.control(verb))
+        self.delete.on_click(lambda _: self.confirm.param.update(visible=bool(state.run_id)))
+        self.confirm.on_click(lambda _: self.remove())
+        state.param.watch(self._enable, ["run_id"])
+        self._enable()
+
+    def _enable(self, *_):
+        own = bool(self.state.run_id) and not self.state.is_example(self.state.run_id)
+        for b in (self.pause, self.resume, self.stop, self.delete):
+            b.disabled = not own
+        self.preview.disabled = not self.state.run_id
+        self.confirm.visible = False
+
+    def start(self) -> str | None:
+        """Start the edited spec as a run in its own process and follow it."""
+        try:
+            run_id, proc = runner.start(self.state.run_spec(), self.state.root_of(""))
+        except SpecError as err:
+            self.message.object = f"Not started: {err}"
+            return None
+        _CHILDREN.append(proc)
+        self.message.object = f"Started **{run_id}**."
+        self.state.select_run(run_id)
+        return run_id
+
+    def control(self, verb: str) -> None:
+        run_id = self.state.run_id
+        try:
+            proc = getattr(runner, verb)(run_id, self.state.root_of(run_id))
+        except SpecError as err:
+            self.message.object = str(err)
+            return
+        if proc is not None:
+            _CHILDREN.append(proc)
+        self.message.object = f"{verb}: {run_id}"
+
+    def remove(self) -> None:
+        run_id = self.state.run_id
+        if run_id and not self.state.is_example(run_id):
+            from workbench.store import delete_run
+            delete_run(run_id, self.state.root_of(run_id))
+            self.message.object = f"Deleted {run_id}."
+            self.state.select_run("")
+
+    def __panel__(self):
+        return pn.Column(self.train, pn.Row(self.pause, self.resume, self.stop, self.delete),
+                         self.confirm, self.preview, self.message, sizing_mode="stretch_width")
+
+
+class RunsView(pn.viewable.Viewer):
+    """The run index (own runs and shipped examples) with filter, grouping and overlays."""
+
+    state = param.ClassSelector(class_=Workbench)
+    field = param.Selector(default="model.layer", objects=KEY_FIELDS, doc="Spec field to filter and group by.")
+    value = param.Selector(default="(all)", objects=["(all)"], doc="Keep runs whose field equals this.")
+    group = param.Boolean(default=False, doc="Group the table's rows by the field.")
+    metric = param.Selector(default="loss", objects=["loss"], doc="Metric overlaid for the selected runs.")
+    title = "Runs"
+
+    def __init__(self, state: Workbench, **params):
+        super().__init__(state=state, **params)
+        self._df = None
+        self._signature = None
+        self.table = pn.widgets.Tabulator(None, selectable="checkbox", disabled=True, show_index=False,
+                                          pagination=None, height=260, sizing_mode="stretch_width")
+        self.table.param.watch(self._on_select, ["selection"])
+        self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
+        self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
+        self.sweeps = SweepView(state)
+        self.param.watch(self._show_table, ["field", "value", "group"])
+        self.param.watch(lambda _: self._draw_overlays(), ["metric"])
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Re-read the index when a run was added, removed or moved on; called periodically."""
+        reap()
+        df = self.state.runs_table()
+        sig = tuple(map(tuple, df[["id", "status", "step"]].astype(str).values)) if len(df) else ()
+        if sig == self._signature:
+            return False
+        self._signature, self._df = sig, df
+        # any spec field (and the sweep) can filter and group; the usual suspects first
+        spec = sorted(c for c in df.columns if c.split(".")[0] in ("model", "ssm", "task", "train") and c not in KEY_FIELDS)
+        fields = [f for f in KEY_FIELDS if f in df] + (["sweep"] if "sweep" in df else []) + spec or KEY_FIELDS
+        self.param.field.objects = fields
+        self._show_table()
+        self.sweeps.update(df)
+        return True
+
+    def _show_table(self, *_):
+        df = self._df
+        if df is None or not len(df):
+            self.table.value = None
+            return
+        values = ["(all)"] + sorted(map(str, df[self.field].dropna().unique())) if self.field in df else ["(all)"]
+        self.param.value.objects = values
+        if self.value not in values:
+            self.value = "(all)"
+        if self.value != "(all)":
+            df = df[df[self.field].astype(str) == self.value]
+        finals = [c for c in df.columns if c.startswith("final.") and "time" not in c and "tokens_per_s" not in c]
+        shown = dict.fromkeys(["source", "id", "name", "status", "step", "sweep", self.field, *KEY_FIELDS, *finals])
+        cols = [c for c in shown if c in df]
+        keep = set(self.selected_ids())
+        self.table.groupby = [self.field] if self.group and self.field in cols else []
+        self.table.value = df[cols].reset_index(drop=True)
+        self.table.selection = [i for i, r in enumerate(self.table.value["id"]) if r in keep]
+
+    def selected_ids(self) -> list[str]:
+        v = self.table.value
+        return [v["id"].iloc[i] for i in self.table.selection if v is not None and i < len(v)]
+
+    def _on_select(self, *_):
+        ids = self.selected_ids()
+        if len(ids) == 1 and ids[0] != self.state.run_id:
+            self.state.select_run(ids[0])
+        self._draw_overlays()
+
+    def _draw_overlays(self):
+        metrics, memory = {}, {}
+        for run_id in self.selected_ids():
+            run = self.state.open_any(run_id)
+            metrics[run_id] = run.metrics
+            if "memory" in run.probe_names:
+                ds = run.probe("memory").isel(step=-1)
+                var = "rho" if "rho" in ds else "grad_norm"
+                da = ds[var]
+                memory[run_id] = da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
+        names = sorted({n for m in metrics.values() for n in m.data_vars}) or ["loss"]
+        self.param.metric.objects = names
+        if self.metric not in names:
+            self.metric = "loss" if "loss" in names else names[0]
+        self._overlay.object = runs_metric_view(metrics, self.metric)
+        self._memory.object = runs_curve_view(memory, "Memory at the last probe (mean over channels)")
+
+    def __panel__(self):
+        controls = pn.Param(self.param, parameters=["field", "value", "group", "metric"], show_name=False,
+                            default_layout=pn.Row, sizing_mode="stretch_width")
+        return pn.Column(controls, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
+                         self.sweeps, sizing_mode="stretch_width")

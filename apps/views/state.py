@@ -1,0 +1,219 @@
+"""One session's state: the spec being edited, the selected run and step, and the Datasets on show.
+
+No Panel here and no tensor mathematics: `workbench.analysis` turns an untrained model into
+Datasets (preview), `workbench.store` gives a run's metrics and probes. Every view watches
+`version` and redraws from `data`; a fresh `Workbench` per session keeps visitors apart.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import param
+import xarray as xr
+
+from workbench import analysis
+from workbench.errors import SpecError
+from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
+from workbench.store import list_runs, open_run
+from workbench.store.index import flatten
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = ROOT / "data" / "example_runs"  # shipped finished runs, shown read-only
+
+
+SELECTIVE = ("mamba", "mamba2", "mlstm", "gla")  # layers with Δ_t or gates
+ATTENTION = ("mamba", "mamba2", "attention")  # layers with an (implicit) attention matrix
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
+
+
+def preview_datasets(run: RunSpec) -> dict[str, xr.Dataset]:
+    """Everything the views draw for the untrained model of `run`; a quantity the model lacks is absent."""
+    from workbench.tasks import test_batches
+    from workbench.train.build import build_run_model
+
+    model = build_run_model(run.validate()).eval()
+    L = run.task.length()
+    x = next(iter(test_batches(run.task, 4).values())).inputs  # a fixed probe batch of the task
+    out = {}
+
+    def attempt(name, fn):
+        try:
+            out[name] = fn()
+        except SpecError:  # this model has no such quantity (e.g. kernels of attention)
+            pass
+
+    attempt("kernels", lambda: analysis.kernels(model, L))
+    if "kernels" not in out:  # selective layers: the impulse response on the probe input
+        attempt("kernels", lambda: analysis.kernels(model, L, x[:1]))
+    attempt("spectrum", lambda: analysis.spectrum(model))
+    attempt("frequency_response", lambda: analysis.frequency_response(model, length=L))
+    attempt("memory", lambda: analysis.memory_function(model, L))
+    # few projections: a preview trades the estimate's variance for latency (backward passes)
+    attempt("gradient_memory", lambda: analysis.gradient_memory(model, x[:2], n_projections=2))
+    if run.model.layer in SELECTIVE:  # skip the forward pass where the answer is "not applicable"
+        attempt("selective", lambda: analysis.selective_forgetting(model, x[:2]))
+    if run.model.layer in ATTENTION:
+        attempt("attention", lambda: analysis.hidden_attention(model, x[:1]))
+    attempt("tokens", lambda: analysis.token_dynamics(model, x[:2]))
+    attempt("audit", lambda: analysis.init_audit(model))
+    return out
+
+
+def example_runs() -> list[dict]:
+    """Index rows of the shipped example runs, read from their folders (nothing is written there)."""
+    rows = []
+    for p in sorted(EXAMPLES.glob("*/spec.json")):
+        r = open_run(p.parent)
+        m = r.meta
+        rows.append({"id": r.id, "name": m.get("name", r.id), "status": m.get("status", "?"), "step": r.last_step,
+                     "created": m.get("created", 0.0), **flatten(r.spec),
+                     **{f"final.{k}": v for k, v in (m.get("final_metrics") or {}).items()}})
+    return rows
+
+
+class Workbench(param.Parameterized):
+    ssm = param.ClassSelector(class_=SSMSpec)
+    model = param.ClassSelector(class_=ModelSpec)
+    task = param.ClassSelector(class_=TaskSpec)
+    train = param.ClassSelector(class_=TrainSpec)
+
+    run_id = param.String(default="", doc="Selected run; empty: preview the spec's untrained model.")
+    step = param.Integer(default=0, doc="Step every probe view shows (the nearest probed step at or before it).")
+    steps = param.List(default=[], doc="Probed steps of the selected run.")
+    follow_latest = param.Boolean(default=True, doc="Track the live end of the selected run.")
+    data = param.Dict(default={}, doc="name -> Dataset on show (all layers).")
+    metrics = param.ClassSelector(class_=xr.Dataset, doc="Scalar metrics of the selected run.")
+    error = param.String(default="")
+    version = param.Integer(default=0, doc="Bumped whenever `data` changes; views watch it.")
+
+    def __init__(self, **params):
+        params.setdefault("model", ModelSpec(d_model=32, n_layers=2))
+        params.setdefault("ssm", default_ssm(params["model"].layer))
+        params.setdefault("task", TaskSpec(kind="selective-copying", noise_len=32, n_data=4))
+        params.setdefault("train", TrainSpec(steps=300, batch=16, probe_every=25, eval_every=25,
+                                             checkpoint_every=100, warmup=20, threads=1))
+        super().__init__(**params)
+        self._probes: dict[str, xr.Dataset] = {}
+        self._seen = (-2, -1)  # (last metric step, probe count) of the selected run already read
+        self._quiet = False
+        for part in (self.ssm, self.model, self.task):
+            part.param.watch(self._on_spec, [p for p in part.param if p not in ("name", "layer")])
+        self.model.param.watch(self._on_layer, ["layer"])
+        self.refresh()
+
+    # ---- specs and preview -------------------------------------------------------------------
+    def run_spec(self) -> RunSpec:
+        return RunSpec(ssm=self.ssm, model=self.model, task=self.task, train=self.train).validate()
+
+    def _on_layer(self, event) -> None:
+        """A new layer kind starts from its published SSM defaults (Mamba: S4D-Real, softplus Δ)."""
+        self._quiet = True
+        try:
+            self.ssm.param.update(**default_ssm(event.new).to_dict())
+        finally:
+            self._quiet = False
+        self.refresh()
+
+    def _on_spec(self, *_events) -> None:
+        if not self._quiet and not self.run_id:
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Preview the spec's untrained model; on an invalid spec keep the last good pictures."""
+        try:
+            data = preview_datasets(self.run_spec())
+        except SpecError as err:
+            self.error = str(err)
+            return False
+        except Exception as err:  # a bug below us must not take the session down; show it instead
+            self.error = f"{type(err).__name__}: {err}"
+            return False
+        self.error = ""
+        self._publish(data)
+        return True
+
+    def _publish(self, data: dict) -> None:
+        self.data = data
+        self.version += 1
+
+    # ---- runs ---------------------------------------------------------------------------------
+    def root_of(self, run_id: str) -> Path:
+        return EXAMPLES if (EXAMPLES / run_id / "spec.json").exists() else runs_root()
+
+    def is_example(self, run_id: str) -> bool:
+        return self.root_of(run_id) == EXAMPLES
+
+    def runs_table(self):
+        """The runs root's index and the shipped examples, one DataFrame (column `source`)."""
+        import pandas as pd
+        own = list_runs(runs_root())
+        ex = pd.DataFrame(example_runs())
+        frames = [f.assign(source=s) for f, s in ((own, "runs"), (ex, "example")) if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "name", "status", "step"])
+
+    def select_run(self, run_id: str) -> None:
+        """Show a run (its probes at the selected step), or the preview again with ''."""
+        self._probes, self._seen = {}, (-2, -1)
+        self.param.update(run_id=run_id, steps=[], metrics=None)
+        if not run_id:
+            self.refresh()
+            return
+        self.follow_latest = True
+        self.poll()
+
+    def open(self):
+        return open_run(self.run_id, self.root_of(self.run_id))
+
+    def open_any(self, run_id: str):
+        """Any run of the index or the examples (overlays, sweeps), read-only."""
+        return open_run(run_id, self.root_of(run_id))
+
+    def poll(self) -> bool:
+        """Read what is new of the selected run; True when something changed. Called periodically."""
+        if not self.run_id:
+            return False
+        try:
+            run = self.open()
+            last = run.last_step
+            probe_steps = run.probe("kernels" if "kernels" in run.probe_names else run.probe_names[0]).step.values \
+                if run.probe_names else []
+        except (SpecError, OSError) as err:
+            self.error = str(err)
+            return False
+        seen = (last, len(probe_steps))
+        if seen == self._seen:
+            return False
+        if last != self._seen[0]:
+            self.metrics = run.metrics
+        if len(probe_steps) != self._seen[1]:
+            self._probes = {n: run.probe(n) for n in run.probe_names}
+            self.steps = [int(s) for s in probe_steps]
+        self._seen = seen
+        if self.follow_latest and self.steps:
+            self.step = self.steps[-1]
+        self.show_step()
+        return True
+
+    @property
+    def shown_step(self) -> int | None:
+        """The probed step actually on show (the nearest at or before `step`)."""
+        steps = [s for s in self.steps if s <= self.step]
+        return steps[-1] if steps else (self.steps[0] if self.steps else None)
+
+    @param.depends("step", watch=True)
+    def show_step(self) -> None:
+        """Publish every probe at the nearest recorded step at or before `step`."""
+        if not self.run_id or not self._probes:
+            return
+        out = {}
+        for name, ds in self._probes.items():
+            at = ds.sel(step=min(max(self.step, int(ds.step[0])), int(ds.step[-1])), method="pad")
+            at.attrs["step"] = int(at.step)
+            out["gradient_memory" if name == "memory" and "grad_norm" in ds else name] = at
+        if "spectrum" in self._probes:
+            out["spectrum_steps"] = self._probes["spectrum"]
+        self._publish(out)

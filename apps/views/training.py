@@ -1,0 +1,117 @@
+"""Training view: live metric curves with smoothing, and the step every probe view shows.
+
+The curves are DynamicMaps fed by Pipes (created here, per session), so a live run's growth
+updates the Bokeh sources in place; a Tap on a curve and the step slider both set
+`state.step`; "follow latest" tracks the live end (any manual choice of step unticks it).
+"""
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+import param
+
+from apps.views.base import PANE
+from apps.views.state import Workbench
+from workbench.plots.views_training import metric_view
+
+
+class TrainingView(pn.viewable.Viewer):
+    state = param.ClassSelector(class_=Workbench)
+    metric = param.Selector(default="loss", objects=["loss"], doc="Left curve.")
+    metric2 = param.Selector(default="loss", objects=["loss"], doc="Right curve (an evaluation metric).")
+    smoothing = param.Number(default=0.6, bounds=(0, 0.99), step=0.01, doc="EMA weight of the past.")
+    logy = param.Boolean(default=False, doc="Log scale for the metric axis.")
+    title = "Training"
+
+    def __init__(self, state: Workbench, **params):
+        super().__init__(state=state, **params)
+        self._pipes = [hv.streams.Pipe(data=None), hv.streams.Pipe(data=None)]
+        self.slider = pn.widgets.IntSlider(label="Step shown by every probe view", start=0, end=1, value=0,
+                                           sizing_mode="stretch_width")
+        self.follow = pn.widgets.Checkbox(label="follow latest", value=state.follow_latest)
+        self._setting = False  # True while this view moves the slider itself
+        self.slider.param.watch(self._on_slider, ["value_throttled"])
+        self.follow.link(state, value="follow_latest", bidirectional=True)
+        state.param.watch(self._on_metrics, ["metrics", "run_id"])
+        state.param.watch(self._on_step, ["step", "steps"])
+        self.param.watch(self._push, ["metric", "metric2", "smoothing", "logy"])
+        self._dmaps = []
+        for i, pipe in enumerate(self._pipes):
+            dmap = hv.DynamicMap(lambda data, i=i: self._figure(data, i), streams=[pipe])
+            tap = hv.streams.Tap(source=dmap, x=None, y=None)
+            tap.add_subscriber(self._on_tap)
+            self._dmaps.append(dmap)
+        self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._on_metrics()
+
+    def _figure(self, data, i):
+        name = self.metric if i == 0 else self.metric2
+        return metric_view(data, name, self.smoothing, self.state.step if self.state.run_id else None, self.logy)
+
+    def figures(self) -> dict:
+        return {"metric": self._figure(self.state.metrics, 0), "metric2": self._figure(self.state.metrics, 1)}
+
+    def dataset(self):
+        import xarray as xr
+        m = self.state.metrics
+        return m[[self.metric, self.metric2]] if m is not None and self.metric in m else xr.Dataset()
+
+    def _push(self, *_):
+        for pipe in self._pipes:
+            pipe.event(data=self.state.metrics)
+
+    def _on_metrics(self, *_):
+        m = self.state.metrics
+        names = sorted(m.data_vars) if m is not None and len(m.data_vars) else ["loss"]
+        evals = [n for n in names if n.startswith("test/")] or names
+        self.param.metric.objects, self.param.metric2.objects = names, names
+        if self.metric not in names:
+            self.metric = "loss" if "loss" in names else names[0]
+        if self.metric2 not in names or self.metric2 == "loss":
+            self.metric2 = evals[0]
+        last = int(m.step.values[-1]) if m is not None and m.sizes.get("step") else 0
+        self.slider.end = max(last, 1)
+        self._status.object = self._describe()
+        self._push()
+
+    def _describe(self) -> str:
+        s = self.state
+        if not s.run_id:
+            return "No run selected: the probe views show the **untrained** model of the spec. Train it, or pick a run."
+        m = s.metrics
+        last = int(m.step.values[-1]) if m is not None and m.sizes.get("step") else 0
+        where = " (example, read-only)" if s.is_example(s.run_id) else ""
+        return (f"Run **{s.run_id}**{where}: {last} steps recorded, probes at {len(s.steps)} steps; "
+                f"step {s.step} selected, probes of step {s.shown_step} shown.")
+
+    def _on_step(self, *_):
+        if self.state.step != self.slider.value:
+            self._setting = True
+            try:
+                self.slider.end = max(self.slider.end, self.state.step)
+                self.slider.value = self.state.step
+            finally:
+                self._setting = False
+        self._status.object = self._describe()
+        self._push()
+
+    def _choose(self, step: int) -> None:
+        """A manual choice of step: stop following the live end unless it is the end."""
+        s = self.state
+        s.follow_latest = bool(s.steps) and step >= s.steps[-1]
+        s.step = int(step)
+
+    def _on_slider(self, event):
+        if not self._setting and event.new is not None and event.new != self.state.step:
+            self._choose(event.new)
+
+    def _on_tap(self, x=None, y=None):
+        if x is not None and self.state.run_id:
+            self._choose(max(0, int(round(x))))
+
+    def __panel__(self):
+        controls = pn.Param(self.param, parameters=["metric", "metric2", "smoothing", "logy"], show_name=False,
+                            default_layout=pn.Row, sizing_mode="stretch_width")
+        return pn.Column(self._status, pn.Row(self.slider, self.follow, sizing_mode="stretch_width"), controls,
+                         pn.Row(*[pn.pane.HoloViews(d, **PANE) for d in self._dmaps], sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")

@@ -1,0 +1,129 @@
+"""Dashboard figures of kernels and spectra: one layer of `analysis.kernels/spectrum/frequency_response`.
+
+Builders take the Dataset of one layer (no `layer` dim; `head` is renamed to `channel` so Mamba-2
+draws like the rest) and return HoloViews objects; they hold no state.
+"""
+from __future__ import annotations
+
+import json
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  registers the Bokeh options below
+import numpy as np
+import xarray as xr
+
+from workbench.plots.lti import CMAP, OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
+
+_SIZE = dict(responsive=True, min_height=300, show_grid=True)
+RINGS = (10, 100, 1000)  # half-lives (steps) drawn as circles |z| = 2^(-1/t½)
+
+
+def as_channels(ds: xr.Dataset) -> xr.Dataset:
+    """Mamba-2 and mLSTM index their modes by head; draw heads as channels."""
+    return ds.rename({"head": "channel"}) if "head" in ds.dims else ds
+
+
+def empty(title: str, why: str = "not available for this model") -> hv.Overlay:
+    """A placeholder with the reason as its title, so a layout keeps its shape."""
+    return hv.Overlay([hv.Curve([], "x", "y"), hv.Text(0, 0, why)]).opts(
+        title=f"{title}: {why}", xaxis=None, yaxis=None, backend="bokeh", **_SIZE)
+
+
+def init_name(ds: xr.Dataset) -> str:
+    """The SSM init of the model behind a Dataset: an attr of layer analyses, else in the run's spec."""
+    if "init" in ds.attrs:
+        return str(ds.attrs["init"])
+    try:
+        return json.loads(ds.attrs.get("spec", "{}")).get("ssm", {}).get("init", "?")
+    except (TypeError, ValueError):
+        return "?"
+
+
+def kernel_view(ds: xr.Dataset | None, channels=None, log_abs: bool = False) -> hv.Overlay:
+    """Per-channel kernels K[ℓ] of one layer (linear, or log10|K| to read decay rates)."""
+    if ds is None:
+        return empty("Kernels")
+    ds = as_channels(ds)
+    chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
+    title = f"Kernels ({init_name(ds)})" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
+    return kernel_plot(ds, chans, log_abs=log_abs).opts(title=title, backend="bokeh")
+
+
+def colored_paths(paths: list[tuple], kdims: list[str], vdim: str) -> hv.Segments:
+    """Many polylines coloured by a value, as one Segments glyph: (x, y, value) per path. A
+    colour-mapped hv.Path draws each path as its own glyph, 20x slower for 32 paths."""
+    parts = [np.column_stack([x[:-1], y[:-1], x[1:], y[1:], np.full(len(x) - 1, v)]) for x, y, v in paths if len(x) > 1]
+    arr = np.concatenate(parts) if parts else np.zeros((0, 5))
+    x0, y0 = kdims
+    return hv.Segments(arr, kdims=[x0, y0, f"{x0}_end", f"{y0}_end"], vdims=[vdim])
+
+
+def half_life_rings(half_lives=RINGS) -> hv.Overlay:
+    """Circles of constant half-life: a pole on the ring |z| = 2^(-1/t) halves in t steps."""
+    t = np.linspace(0, 2 * np.pi, 181)
+    rings = []
+    for h in half_lives:
+        r = 2.0 ** (-1.0 / h)
+        rings.append(hv.Path([(r * np.cos(t), r * np.sin(t))], kdims=["Re", "Im"], label=f"t½ = {h}").opts(
+            color="#BBBBBB", line_width=1, line_dash="dotted", backend="bokeh"))
+        rings.append(hv.Text(r * np.cos(np.pi / 4), r * np.sin(np.pi / 4), f"t½={h}", fontsize=8).opts(
+            text_color="#777777", text_align="right", backend="bokeh"))
+    return hv.Overlay(rings)
+
+
+def pole_view(ds: xr.Dataset | None) -> hv.Overlay:
+    """Discrete poles Ā of one layer in the z-plane with the unit circle and half-life rings."""
+    if ds is None:
+        return empty("Poles Ā")
+    ds = as_channels(ds)
+    pts = _points(ds, "pole_real", "pole_imag", "Re Ā", "Im Ā")
+    r = max(1.05, float(np.nanmax(ds["pole_abs"].values)) * 1.05) if ds.sizes["mode"] else 1.05
+    title = "Poles Ā" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
+    return (unit_circle() * half_life_rings() * pts).opts(
+        title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r), frame_width=300,
+        frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
+
+
+def eigen_view(ds: xr.Dataset | None) -> hv.Overlay:
+    """Continuous eigenvalues A (stable in Re A < 0)."""
+    if ds is None:
+        return empty("Eigenvalues A")
+    pts = _points(as_channels(ds), "A_real", "A_imag", "Re A", "Im A")
+    axis = hv.VLine(0).opts(color="gray", line_dash="dashed", line_width=1, backend="bokeh")
+    return (pts * axis).opts(title="Eigenvalues A (continuous)", show_legend=False, backend="bokeh", **_SIZE)
+
+
+def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
+    """Gain |H(e^{iω})| of a few channels over ω ∈ [0, π], log scale."""
+    if ds is None:
+        return empty("Frequency response")
+    ds = as_channels(ds)
+    chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
+    w = ds["frequency"].values
+    curves = [hv.Curve((w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
+                       kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
+                       vdims=[hv.Dimension("gain", label="|H(e^{iω})|")], label=f"channel {c}").opts(
+        color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, backend="bokeh") for i, c in enumerate(chans)]
+    return hv.Overlay(curves).opts(title="Frequency response", logy=True, legend_position="top_right",
+                                   backend="bokeh", **_SIZE)
+
+
+def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overlay:
+    """Poles over training steps (spectrum probe of one layer, dims step × channel × mode): a
+    path per pole from its first to its last recorded step, the last step as points."""
+    if ds is None or "step" not in ds.dims or ds.sizes["step"] < 1:
+        return empty("Pole trajectories", "select a run with spectrum probes")
+    ds = as_channels(ds)
+    pairs = [(c, m) for c in ds.channel.values for m in ds["mode"].values]
+    keep = [pairs[i] for i in np.linspace(0, len(pairs) - 1, min(max_paths, len(pairs))).round().astype(int)]
+    re, im = ds["pole_real"], ds["pole_imag"]
+    paths = colored_paths([(re.sel(channel=c, mode=m).values, im.sel(channel=c, mode=m).values, int(c))
+                           for c, m in keep], ["Re", "Im"], "channel").opts(
+        color="channel", cmap=CMAP, line_width=1, alpha=0.6, backend="bokeh")
+    last = ds.isel(step=-1)
+    end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"]).opts(
+        color="black", size=3, backend="bokeh")
+    steps = ds["step"].values
+    return (unit_circle() * paths * end).opts(
+        title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])}", xlabel="Re Ā", ylabel="Im Ā",
+        frame_width=300, frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
