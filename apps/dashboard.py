@@ -76,7 +76,18 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
     app = App(state)
     page = app.template()
     page.app = app  # for tests and notebooks
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        from panel.io.state import set_curdoc
+
+        def later(fn):
+            # after this callback's messages went out: a timeout, not next tick, lets the browser
+            # draw the kernels before the slow half of a preview holds the session
+            def run():
+                with set_curdoc(doc):
+                    fn()
+            doc.add_timeout_callback(run, 30)
+        app.state.defer = later
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())

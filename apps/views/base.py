@@ -12,6 +12,14 @@ from apps.views.state import Workbench
 PANE = dict(sizing_mode="stretch_width", min_height=320, linked_axes=False)
 
 
+def control_row(obj: param.Parameterized, names: list[str], widgets: dict | None = None) -> pn.Param:
+    """A view's knobs in a wrapping row of fixed-width widgets: a plain Row of stretching widgets
+    gets each one's default 300 px as a minimum and pushes the page wider than the window."""
+    sized = {n: {"width": 200, **(widgets or {}).get(n, {})} for n in names}
+    return pn.Param(obj.param, parameters=names, widgets=sized, show_name=False, default_layout=pn.FlexBox,
+                    sizing_mode="stretch_width")
+
+
 def at_layer(ds: xr.Dataset | None, layer) -> xr.Dataset | None:
     """One layer of a Dataset with a `layer` dim (the first when `layer` is not among them)."""
     if ds is None or "layer" not in ds.dims:
@@ -34,7 +42,7 @@ class ProbeView(pn.viewable.Viewer):
         super().__init__(state=state, **params)
         self._panes: dict[str, pn.pane.HoloViews] = {}
         self._note = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
-        state.param.watch(self._redraw, ["version"])
+        state.param.watch(self._on_data, ["version"])
         self.param.watch(self._redraw, [p for p in self.controls_params])
         self._sync_layers()
         self._redraw()
@@ -78,6 +86,10 @@ class ProbeView(pn.viewable.Viewer):
 
     sources: list[str] = []
 
+    def _on_data(self, *_events) -> None:
+        if self.state.changed & set(self.sources):  # e.g. the slow half of a preview leaves kernels alone
+            self._redraw()
+
     def _redraw(self, *_events) -> None:
         self._sync_layers()
         for name, fig in self.figures().items():
@@ -88,8 +100,7 @@ class ProbeView(pn.viewable.Viewer):
         self._note.object = self.note()
 
     def controls(self) -> pn.viewable.Viewable:
-        return pn.Param(self.param, parameters=self.controls_params, show_name=False, default_layout=pn.Row,
-                        sizing_mode="stretch_width")
+        return control_row(self, self.controls_params)
 
     def layout(self) -> list:
         """Rows of pane names; subclasses may arrange them."""

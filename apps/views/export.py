@@ -11,6 +11,7 @@ import holoviews as hv
 import panel as pn
 import param
 
+from apps.views.base import control_row
 from apps.views.state import Workbench
 
 FORMATS = ["png", "svg", "pdf", "html"]
@@ -68,8 +69,7 @@ class ExportView(pn.viewable.Viewer):
         return buf
 
     def __panel__(self):
-        controls = pn.Param(self.param, parameters=["view", "formats"], show_name=False,
-                            widgets={"formats": pn.widgets.CheckBoxGroup}, sizing_mode="stretch_width")
+        controls = control_row(self, ["view", "formats"], {"formats": {"type": pn.widgets.CheckBoxGroup, "width": 320}})
         intro = pn.pane.Markdown("Exports the chosen view as it is now (preview, or the selected run at the "
                                  "selected step): figures through the matplotlib backend (PNG, SVG, PDF) and "
                                  "standalone HTML, with the Datasets drawn (`.nc`) and the spec (`.json`).",

@@ -45,7 +45,7 @@ class SpectrumView(ProbeView):
     and for a run the poles' trajectories over the recorded steps."""
 
     title = "Spectrum"
-    sources = ["spectrum", "frequency_response"]
+    sources = ["spectrum", "frequency_response", "spectrum_steps"]
 
     def figures(self):
         traj = self.get("spectrum_steps")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from apps.views.base import PANE
+from apps.views.base import PANE, control_row
 from apps.views.state import Workbench
 from apps.views.sweeps import SweepView
 from workbench.errors import SpecError
@@ -177,7 +177,6 @@ class RunsView(pn.viewable.Viewer):
         self._memory.object = runs_curve_view(memory, "Memory at the last probe (mean over channels)")
 
     def __panel__(self):
-        controls = pn.Param(self.param, parameters=["field", "value", "group", "metric"], show_name=False,
-                            default_layout=pn.Row, sizing_mode="stretch_width")
+        controls = control_row(self, ["field", "value", "group", "metric"])
         return pn.Column(controls, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
                          self.sweeps, sizing_mode="stretch_width")

@@ -30,14 +30,17 @@ def runs_root() -> Path:
     return Path(os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
 
 
-def preview_datasets(run: RunSpec) -> dict[str, xr.Dataset]:
-    """Everything the views draw for the untrained model of `run`; a quantity the model lacks is absent."""
+FAST = ("kernels", "spectrum", "frequency_response", "audit")  # milliseconds: drawn at once on an edit
+
+
+def preview_datasets(run: RunSpec, slow: bool = True, model=None) -> dict[str, xr.Dataset]:
+    """What the views draw for the untrained model of `run`; a quantity the model lacks is absent.
+    `slow=False` gives only the FAST ones (no forward or backward pass on the probe input)."""
     from workbench.tasks import test_batches
     from workbench.train.build import build_run_model
 
-    model = build_run_model(run.validate()).eval()
+    model = build_run_model(run.validate()).eval() if model is None else model
     L = run.task.length()
-    x = next(iter(test_batches(run.task, 4).values())).inputs  # a fixed probe batch of the task
     out = {}
 
     def attempt(name, fn):
@@ -47,10 +50,16 @@ def preview_datasets(run: RunSpec) -> dict[str, xr.Dataset]:
             pass
 
     attempt("kernels", lambda: analysis.kernels(model, L))
-    if "kernels" not in out:  # selective layers: the impulse response on the probe input
-        attempt("kernels", lambda: analysis.kernels(model, L, x[:1]))
     attempt("spectrum", lambda: analysis.spectrum(model))
     attempt("frequency_response", lambda: analysis.frequency_response(model, length=L))
+    attempt("audit", lambda: analysis.init_audit(model))
+    if not slow and "kernels" in out:
+        return out
+    x = next(iter(test_batches(run.task, 4).values())).inputs  # a fixed probe batch of the task
+    if "kernels" not in out:  # selective layers: the impulse response on the probe input
+        attempt("kernels", lambda: analysis.kernels(model, L, x[:1]))
+    if not slow:
+        return out
     attempt("memory", lambda: analysis.memory_function(model, L))
     # few projections: a preview trades the estimate's variance for latency (backward passes)
     attempt("gradient_memory", lambda: analysis.gradient_memory(model, x[:2], n_projections=2))
@@ -59,7 +68,6 @@ def preview_datasets(run: RunSpec) -> dict[str, xr.Dataset]:
     if run.model.layer in ATTENTION:
         attempt("attention", lambda: analysis.hidden_attention(model, x[:1]))
     attempt("tokens", lambda: analysis.token_dynamics(model, x[:2]))
-    attempt("audit", lambda: analysis.init_audit(model))
     return out
 
 
@@ -100,6 +108,10 @@ class Workbench(param.Parameterized):
         self._probes: dict[str, xr.Dataset] = {}
         self._seen = (-2, -1)  # (last metric step, probe count) of the selected run already read
         self._quiet = False
+        self._generation = 0  # of preview requests: a deferred part of an older one is dropped
+        self.changed: set = set()
+        self._slow: dict = {}  # the last preview's slow quantities
+        self._preview = False  # whether `data` is a preview (else a run's probes)
         for part in (self.ssm, self.model, self.task):
             part.param.watch(self._on_spec, [p for p in part.param if p not in ("name", "layer")])
         self.model.param.watch(self._on_layer, ["layer"])
@@ -123,9 +135,16 @@ class Workbench(param.Parameterized):
             self.refresh()
 
     def refresh(self) -> bool:
-        """Preview the spec's untrained model; on an invalid spec keep the last good pictures."""
+        """Preview the spec's untrained model; on an invalid spec keep the last good pictures.
+
+        Kernels and spectra (milliseconds) are published at once; the quantities that need forward
+        and backward passes on the probe input follow through `defer`, so a knob answers at once."""
+        from workbench.train.build import build_run_model
+        self._generation += 1
         try:
-            data = preview_datasets(self.run_spec())
+            run = self.run_spec()
+            model = build_run_model(run).eval()
+            fast = preview_datasets(run, slow=False, model=model)
         except SpecError as err:
             self.error = str(err)
             return False
@@ -133,10 +152,32 @@ class Workbench(param.Parameterized):
             self.error = f"{type(err).__name__}: {err}"
             return False
         self.error = ""
-        self._publish(data)
+        # until the slow part arrives, the last preview's slow quantities stay on show
+        was_preview = self._preview
+        self._preview = True
+        self._publish({**self._slow, **fast}, changed=set(fast) if was_preview else None)
+        generation = self._generation
+
+        def slow():
+            if generation != self._generation or self.run_id:  # a newer edit or a run took over
+                return
+            try:
+                data = preview_datasets(run, model=model)
+            except Exception as err:  # as above: say it, keep the session
+                self.error = f"{type(err).__name__}: {err}"
+                return
+            self._slow = {k: v for k, v in data.items() if k not in fast}
+            self._publish(data, changed=set(self._slow))
+        self.defer(slow)
         return True
 
-    def _publish(self, data: dict) -> None:
+    def defer(self, fn) -> None:
+        """Run `fn` soon; served sessions replace this with their event loop's scheduler."""
+        fn()
+
+    def _publish(self, data: dict, changed: set | None = None) -> None:
+        # views whose sources did not change skip redrawing; by default everything old or new changed
+        self.changed = set(data) | set(self.data) if changed is None else changed
         self.data = data
         self.version += 1
 
@@ -216,4 +257,5 @@ class Workbench(param.Parameterized):
             out["gradient_memory" if name == "memory" and "grad_norm" in ds else name] = at
         if "spectrum" in self._probes:
             out["spectrum_steps"] = self._probes["spectrum"]
+        self._preview = False
         self._publish(out)

@@ -8,7 +8,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from apps.views.base import PANE
+from apps.views.base import PANE, control_row
 from apps.views.state import Workbench
 from workbench.plots.sweep import sweep_plot
 from workbench.plots.views_runs import grouped_curves_view, probe_curve
@@ -79,7 +79,6 @@ class SweepView(pn.viewable.Viewer):
         self.overlay.object = grouped_curves_view(curves, self.by or "run", self.curve)
 
     def __panel__(self):
-        controls = pn.Param(self.param, parameters=["sweep", "metric", "by", "curve"], show_name=False,
-                            default_layout=pn.Row, sizing_mode="stretch_width")
+        controls = control_row(self, ["sweep", "metric", "by", "curve"])
         return pn.Column(pn.pane.Markdown("#### Sweeps"), controls, self.summary, self.overlay,
                          sizing_mode="stretch_width")

@@ -10,7 +10,7 @@ import holoviews as hv
 import panel as pn
 import param
 
-from apps.views.base import PANE
+from apps.views.base import PANE, control_row
 from apps.views.state import Workbench
 from workbench.plots.views_training import metric_view
 
@@ -37,10 +37,15 @@ class TrainingView(pn.viewable.Viewer):
         self.param.watch(self._push, ["metric", "metric2", "smoothing", "logy"])
         self._dmaps = []
         for i, pipe in enumerate(self._pipes):
-            dmap = hv.DynamicMap(lambda data, i=i: self._figure(data, i), streams=[pipe])
-            tap = hv.streams.Tap(source=dmap, x=None, y=None)
+            curves = hv.DynamicMap(lambda data, i=i: self._figure(data, i), streams=[pipe])
+            # HoloViews links a Tap to a DynamicMap of one element, not of an Overlay: an empty
+            # curve on top receives the taps; the overlay's options are reapplied to the whole
+            target = hv.DynamicMap(lambda: hv.Curve([], "step", "value"))
+            tap = hv.streams.Tap(source=target, x=None, y=None)
             tap.add_subscriber(self._on_tap)
-            self._dmaps.append(dmap)
+            self._dmaps.append((curves * target).apply.opts(
+                title=self.param.metric if i == 0 else self.param.metric2, logy=self.param.logy, responsive=True,
+                min_height=300, show_grid=True, show_legend=False))
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._on_metrics()
 
@@ -110,8 +115,7 @@ class TrainingView(pn.viewable.Viewer):
             self._choose(max(0, int(round(x))))
 
     def __panel__(self):
-        controls = pn.Param(self.param, parameters=["metric", "metric2", "smoothing", "logy"], show_name=False,
-                            default_layout=pn.Row, sizing_mode="stretch_width")
+        controls = control_row(self, ["metric", "metric2", "smoothing", "logy"])
         return pn.Column(self._status, pn.Row(self.slider, self.follow, sizing_mode="stretch_width"), controls,
                          pn.Row(*[pn.pane.HoloViews(d, **PANE) for d in self._dmaps], sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
