@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5006
 
-.PHONY: app test lab bench bench-learning bench-sweep
+.PHONY: app test lab bench bench-learning bench-sweep bench-dashboard
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench-learning: $(STAMP)
 
 bench-sweep: $(STAMP)
 	$(BIN)/python -m benchmarks.sweep
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m benchmarks.dashboard

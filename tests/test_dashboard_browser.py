@@ -103,11 +103,17 @@ def _poll(page, until, col="K", timeout=30.0):
         time.sleep(0.2)
 
 
+def _shot(page, name: str) -> None:
+    # generous: on 2 busy cores (a run training, the server redrawing) a capture can take long;
+    # CSS animations (the busy indicator) off so the capture need not wait for a still frame
+    page.screenshot(path=str(ART / name), full_page=True, animations="disabled", timeout=90_000)
+
+
 def _tab(page, title: str, shot: str | None = None):
     page.locator(".bk-tab", has_text=title).first.click()
     page.wait_for_timeout(800)  # let the tab's plots lay out and paint before the picture
     if shot:
-        page.screenshot(path=str(ART / shot), full_page=True)
+        _shot(page, shot)
 
 
 def test_dashboard_story(server):
@@ -132,7 +138,7 @@ def test_dashboard_story(server):
 
             # 1. preview: changing the init changes the kernel plot's data
             before = _poll(page, lambda v: v is not None and len(v[0]) == 40)
-            page.screenshot(path=str(ART / "dashboard-kernels-preview.png"), full_page=True)
+            _shot(page, "dashboard-kernels-preview.png")
             page.locator("select:has(option[value='s4d-inv'])").select_option("s4d-inv")
             after = _poll(page, lambda v: v is not None and any(k not in before for k in v))
             assert all(len(k) == 40 for k in after)
@@ -160,7 +166,7 @@ def test_dashboard_story(server):
                   and len(set(sizes)) >= 2, col="step,value", timeout=90)
             _poll(page, lambda v: v is not None and max(map(len, v)) >= 120, col="step,value", timeout=90)
             page.wait_for_timeout(1500)  # the last probe step (120) is shown: follow latest
-            page.screenshot(path=str(ART / "dashboard-training.png"), full_page=True)
+            _shot(page, "dashboard-training.png")
 
             # 4. choosing an earlier step (tap on the loss curve near its start) changes the kernels
             _tab(page, "Kernels")
@@ -171,7 +177,7 @@ def test_dashboard_story(server):
             page.locator("text=/probes of step (0|40|80) shown/").first.wait_for(timeout=15_000)
             _tab(page, "Kernels")
             _poll(page, lambda v: v is not None and any(k not in latest for k in v))
-            page.screenshot(path=str(ART / "dashboard-kernels-run.png"), full_page=True)
+            _shot(page, "dashboard-kernels-run.png")
             for title, shot in (("Spectrum", "spectrum-run"), ("Memory", "memory-run"), ("Token dynamics", "tokens-run"),
                                 ("Runs", "runs")):
                 _tab(page, title, f"dashboard-{shot}.png")
@@ -181,7 +187,7 @@ def test_dashboard_story(server):
             with page.expect_download(timeout=60_000) as dl:
                 page.get_by_role("button", name="Download the export (zip)").click()
             data = Path(dl.value.path()).read_bytes()
-            page.screenshot(path=str(ART / "dashboard-export.png"), full_page=True)
+            _shot(page, "dashboard-export.png")
         finally:
             browser.close()
     files = zipfile.ZipFile(io.BytesIO(data))

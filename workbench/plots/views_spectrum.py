@@ -25,8 +25,11 @@ def as_channels(ds: xr.Dataset) -> xr.Dataset:
 
 def empty(title: str, why: str = "not available for this model") -> hv.Overlay:
     """A placeholder with the reason as its title, so a layout keeps its shape."""
-    return hv.Overlay([hv.Curve([], "x", "y"), hv.Text(0, 0, why)]).opts(
-        title=f"{title}: {why}", xaxis=None, yaxis=None, backend="bokeh", **_SIZE)
+    text = hv.Text(0, 0, why, fontsize=11).opts(text_color="#777777", text_align="center",
+                                               text_baseline="middle", backend="bokeh")
+    return hv.Overlay([hv.Curve([], "x", "y"), text]).opts(
+        title=title, xaxis=None, yaxis=None, xlim=(-1, 1), ylim=(-1, 1), backend="bokeh",
+        **{**_SIZE, "show_grid": False})
 
 
 def init_name(ds: xr.Dataset) -> str:
@@ -62,12 +65,12 @@ def half_life_rings(half_lives=RINGS) -> hv.Overlay:
     """Circles of constant half-life: a pole on the ring |z| = 2^(-1/t) halves in t steps."""
     t = np.linspace(0, 2 * np.pi, 181)
     rings = []
-    for h in half_lives:
+    for h, angle in zip(half_lives, np.linspace(np.pi / 4, np.pi / 2.4, len(half_lives))):  # labels apart
         r = 2.0 ** (-1.0 / h)
         rings.append(hv.Path([(r * np.cos(t), r * np.sin(t))], kdims=["Re", "Im"], label=f"t½ = {h}").opts(
             color="#BBBBBB", line_width=1, line_dash="dotted", backend="bokeh"))
-        rings.append(hv.Text(r * np.cos(np.pi / 4), r * np.sin(np.pi / 4), f"t½={h}", fontsize=8).opts(
-            text_color="#777777", text_align="right", backend="bokeh"))
+        rings.append(hv.Text(0.97 * r * np.cos(angle), 0.97 * r * np.sin(angle), f"t½={h}", fontsize=8).opts(
+            text_color="#555555", text_align="right", text_baseline="top", backend="bokeh"))
     return hv.Overlay(rings)
 
 

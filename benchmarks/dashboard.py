@@ -1,0 +1,205 @@
+"""Dashboard responsiveness (issue 6): knob-to-kernel latency in Chromium, and what a watching
+session costs a run. `python -m benchmarks.dashboard [--reps 20]` (about 3 minutes; `make bench-dashboard`).
+
+(a) The page changes the SSM init through the Bokeh model of its widget (what a click does) and
+    times, inside the page, until the kernel plot's data source holds new data, then until the
+    next animation frame (the repaint). The default model (2×S4D, H 32, N 64); each change waits
+    for the previous one's slow half (memory, tokens) to finish, so every change meets an idle session.
+(b) The same short run trained headless and started from the dashboard's Train button with that
+    session following it (1 s polling, every view redrawn on new probes), in alternating order:
+    steps per second from the run's own clock.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.harness import RESULTS, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STEPS = 300
+
+# In the page: set the Init widget, then poll the kernel sources every animation frame until their
+# data changed (t_data), and one frame more for the paint (t_paint). Milliseconds, page clock.
+KNOB = """async (value) => {
+  const doc = Bokeh.documents[0];
+  const sources = () => doc.all_models.filter(m => m.data && ((m.data instanceof Map) ? m.data.has('K') : 'K' in m.data));
+  const snap = () => sources().map(s => { const d = s.data; return Array.from((d instanceof Map) ? d.get('K') : d.K).join(); }).join('|');
+  const before = snap();
+  const init = doc.all_models.find(m => m.title === 'Init' && 'value' in m);
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  const t0 = performance.now();
+  init.value = value;
+  while (snap() === before) { await frame(); if (performance.now() - t0 > 20000) return null; }
+  const t_data = performance.now() - t0;
+  await frame();
+  return [t_data, performance.now() - t0];
+}"""
+SET_WIDGET = """([title, value]) => { let n = 0;
+  for (const m of Bokeh.documents[0].all_models) if (m.title === title && 'value' in m) { m.value = value; n++; }
+  return n; }"""
+
+
+def serve(runs: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "apps/dashboard.py", "--port", str(port),
+                             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
+                            cwd=ROOT, env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/dashboard"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url, timeout=60).close()
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"{url} did not answer")
+
+
+def open_page(p, url):
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url, wait_until="load", timeout=90_000)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Bokeh.documents[0].all_models"
+                           ".some(m => m.title === 'Init')", timeout=90_000)
+    page.wait_for_timeout(2000)
+    return browser, page
+
+
+def latency(p, url, reps: int) -> dict:
+    browser, page = open_page(p, url)
+    inits = ["s4d-inv", "s4d-lin"]
+    data, paint = [], []
+    try:
+        for i in range(reps + 2):  # two warm-up changes
+            out = page.evaluate(KNOB, inits[i % 2])
+            assert out is not None, "the kernel plot did not change"
+            if i >= 2:
+                data.append(out[0])
+                paint.append(out[1])
+            page.wait_for_timeout(1500)  # the preview's slow half (memory, tokens) finishes
+    finally:
+        browser.close()
+
+    def stats(v):
+        v = sorted(v)
+        return {"median_ms": statistics.median(v), "p95_ms": v[min(len(v) - 1, round(0.95 * (len(v) - 1)))],
+                "all_ms": v}
+    return {"to_data": stats(data), "to_paint": stats(paint)}
+
+
+def steps_per_s(run_dir: Path) -> float:
+    from workbench.store import open_run
+    m = open_run(run_dir).metrics
+    return float(m.sizes["step"] / m["wall_time_s"].values[-1])
+
+
+def wait_done(runs: Path, run_id: str, timeout: float = 600) -> None:
+    from workbench.store import open_run
+    t0 = time.monotonic()
+    while open_run(run_id, runs).status not in ("completed", "failed", "stopped"):
+        assert time.monotonic() - t0 < timeout, f"{run_id} did not finish"
+        time.sleep(0.5)
+
+
+def watched_run(p, url, runs: Path) -> str:
+    """Start the run from the page's Train button; the session follows it on the Training tab."""
+    browser, page = open_page(p, url)
+    try:
+        for title, value in (("Steps", STEPS),):
+            assert page.evaluate(SET_WIDGET, [title, value]) >= 1
+        page.wait_for_timeout(500)
+        before = {d.name for d in runs.iterdir()} if runs.exists() else set()
+        page.get_by_role("button", name="Train this spec").click()
+        page.locator(".bk-tab", has_text="Training").first.click()
+        for _ in range(100):
+            new = {d.name for d in runs.iterdir() if d.is_dir()} - before if runs.exists() else set()
+            if new:
+                break
+            time.sleep(0.1)
+        run_id = new.pop()
+        wait_done(runs, run_id)
+        return run_id
+    finally:
+        browser.close()
+
+
+def throughput(p, url, runs: Path, pairs: int) -> dict:
+    """ABBA order (dashboard, headless, headless, dashboard, ...) against drift of a shared machine;
+    the headless runs reuse the spec the dashboard wrote, so both train the same thing."""
+    from workbench.specs import RunSpec
+    from workbench.store import open_run
+    from workbench.train import runner
+    out = {"dashboard": [], "headless": []}
+    spec = None
+    for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[:2 * pairs]:
+        if mode == "dashboard":
+            rid = watched_run(p, url, runs)
+            spec = spec or open_run(rid, runs).spec
+        else:
+            rid, proc = runner.start(RunSpec.from_dict(spec, name="headless"), runs)
+            proc.wait()
+            wait_done(runs, rid)
+        out[mode].append(steps_per_s(runs / rid))
+    h, w = statistics.median(out["headless"]), statistics.median(out["dashboard"])
+    return {"headless_steps_per_s": out["headless"], "dashboard_steps_per_s": out["dashboard"], "ratio": w / h,
+            "steps": STEPS, "spec": spec}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="benchmarks.dashboard")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--pairs", type=int, default=2, help="headless/dashboard run pairs")
+    ns = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        runs = Path(tmp) / "runs"
+        proc, url = serve(runs)
+        try:
+            lat = latency(p, url, ns.reps)
+            print(json.dumps({k: {m: round(v[m], 1) for m in ("median_ms", "p95_ms")} for k, v in lat.items()}), flush=True)
+            thr = throughput(p, url, runs, ns.pairs)
+            print(json.dumps({k: v for k, v in thr.items() if k != "spec"}), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dashboard.json").write_text(json.dumps({"machine": machine(), "latency": lat, "throughput": thr},
+                                                       indent=1))
+    d, pt = lat["to_data"], lat["to_paint"]
+    lines = ["| measure | value | target | met |", "|---|---:|---|---|",
+             f"| init change → new kernel data in the page, median | {d['median_ms']:.0f} ms | | |",
+             f"| init change → new kernel data in the page, p95 | {d['p95_ms']:.0f} ms | | |",
+             f"| init change → kernel view repainted, median | {pt['median_ms']:.0f} ms | ≤ 150 ms | "
+             f"{'yes' if pt['median_ms'] <= 150 else 'no'} |",
+             f"| init change → kernel view repainted, p95 | {pt['p95_ms']:.0f} ms | ≤ 300 ms | "
+             f"{'yes' if pt['p95_ms'] <= 300 else 'no'} |",
+             f"| training, headless (median of {len(thr['headless_steps_per_s'])}) | "
+             f"{statistics.median(thr['headless_steps_per_s']):.1f} steps/s | | |",
+             f"| training, one dashboard session following (median of {len(thr['dashboard_steps_per_s'])}) | "
+             f"{statistics.median(thr['dashboard_steps_per_s']):.1f} steps/s | | |",
+             f"| throughput with the dashboard / headless | {100 * thr['ratio']:.0f} % | ≥ 90 % | "
+             f"{'yes' if thr['ratio'] >= 0.9 else 'no'} |"]
+    m = machine()
+    text = (f"Machine: {m['cpu']}, {m['cores']} cores. Default dashboard model; {ns.reps} init changes; "
+            f"{STEPS}-step runs.\n\n" + "\n".join(lines) + "\n")
+    (RESULTS / "dashboard.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
