@@ -34,10 +34,10 @@ STEPS = 300
 # data changed (t_data), and one frame more for the paint (t_paint). Milliseconds, page clock.
 KNOB = """async (value) => {
   const doc = Bokeh.documents[0];
-  const sources = () => doc.all_models.filter(m => m.data && ((m.data instanceof Map) ? m.data.has('K') : 'K' in m.data));
+  const sources = () => Array.from(doc.all_models).filter(m => m.data && ((m.data instanceof Map) ? m.data.has('K') : 'K' in m.data));
   const snap = () => sources().map(s => { const d = s.data; return Array.from((d instanceof Map) ? d.get('K') : d.K).join(); }).join('|');
   const before = snap();
-  const init = doc.all_models.find(m => m.title === 'Init' && 'value' in m);
+  const init = Array.from(doc.all_models).find(m => m.title === 'Init' && 'value' in m);
   const frame = () => new Promise(r => requestAnimationFrame(() => r()));
   const t0 = performance.now();
   init.value = value;
@@ -74,7 +74,7 @@ def open_page(p, url):
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url, wait_until="load", timeout=90_000)
-    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Bokeh.documents[0].all_models"
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Array.from(Bokeh.documents[0].all_models)"
                            ".some(m => m.title === 'Init')", timeout=90_000)
     page.wait_for_timeout(2000)
     return browser, page
