@@ -56,6 +56,8 @@ def build_parser() -> Parser:
         p = sub.add_parser(verb, help=what)
         p.add_argument("run")
         p.add_argument("--runs-dir", default=None)
+    from workbench.cli_export import add_parser as add_export_parser
+    add_export_parser(sub)
     return parser
 
 
@@ -132,6 +134,11 @@ def cmd_sweep(ns) -> int:
     return 0 if all(r["status"] == "completed" for r in out["runs"].values()) else 1
 
 
+def cmd_export(ns) -> int:
+    from workbench.cli_export import export_command
+    return export_command(ns)
+
+
 def cmd_control(ns) -> int:
     from workbench.train import runner
     getattr(runner, ns.command)(ns.run, ns.runs_dir)
@@ -141,7 +148,7 @@ def cmd_control(ns) -> int:
 
 COMMANDS = {"serve": cmd_serve, "spec": cmd_spec, "train": cmd_train, "runs": cmd_runs, "show": cmd_show,
             "sweep": cmd_sweep,
-            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control}
+            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "export": cmd_export}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,51 @@
+"""`workbench export RUN --figure KIND`: a run's publication figure, with its data and spec.
+
+Everything a user can get wrong (run, figure, format, probe, step) is checked before the first
+file is written, so an error leaves the output folder as it was.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.errors import SpecError
+
+FIGURES = ("kernels", "spectrum", "memory", "tokens", "training", "selective")  # = plots.figures.KINDS
+FORMATS = ("png", "svg", "pdf", "html")  # = plots.export.FORMATS (no holoviews import to build the parser)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a run's figure as PNG/SVG/PDF/HTML beside its data (.nc) and spec (.json)")
+    p.add_argument("run", help="run id (under --runs-dir) or run folder")
+    p.add_argument("--figure", required=True, metavar="KIND", help="one of " + ", ".join(FIGURES))
+    p.add_argument("--format", dest="formats", action="append", metavar="FMT",
+                   help="one of " + ", ".join(FORMATS) + "; repeatable (default: all)")
+    p.add_argument("--step", type=int, default=None, help="a recorded step (default: the latest)")
+    p.add_argument("-o", "--out", default=".", help="output folder (default: the current one)")
+    p.add_argument("--runs-dir", default=None, help="run store root (default ./runs or $WORKBENCH_RUNS_DIR)")
+
+
+def export_command(ns) -> int:
+    if ns.figure not in FIGURES:
+        raise SpecError("--figure", ns.figure, "one of " + ", ".join(FIGURES))
+    formats = ns.formats or list(FORMATS)
+    bad = [f for f in formats if f.lower() not in FORMATS]
+    if bad:
+        raise SpecError("--format", bad[0], "one of " + ", ".join(FORMATS))
+    from workbench.store import open_run
+    run = open_run(ns.run, ns.runs_dir)
+    if ns.figure != "training" and ns.figure not in run.probe_names:
+        raise SpecError("--figure", ns.figure, f"a probe recorded by run {run.id}: "
+                                               + (", ".join(run.probe_names) or "none yet") + ", or training")
+    out = Path(ns.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError("-o", str(out), "a folder (this is a file)")
+    from workbench.plots.export import export
+    from workbench.plots.figures import figure_for_run
+    try:
+        fig, data = figure_for_run(run, ns.figure, ns.step)
+    except SpecError as err:  # name the flag the user typed
+        raise SpecError("--step" if err.field == "step" else err.field, err.value, err.allowed) from None
+    stem = out / (f"{run.id}_{ns.figure}" + (f"_step{ns.step}" if ns.step is not None else ""))
+    for f in export(fig, stem, formats, data=data, spec=run.spec):
+        print(f)
+    return 0
