@@ -204,7 +204,7 @@ def training_figure(ds: xr.Dataset, step=None) -> hv.Layout:
             y = ds[var].values
             ok = np.isfinite(y)
             vd = hv.Dimension(metric.replace(" ", "_"), label=metric)
-            els.append(_curve(steps[ok], y[ok], label, i, kd, vd))
+            els.append(_curve(steps[ok], y[ok], label, i, kd, vd, dash=i))
             if ok.sum() < 30:  # sparse evaluations: mark the points too
                 els.append(_scatter(steps[ok], y[ok], label, i, kd, vd, size=4))
         if step is not None:
