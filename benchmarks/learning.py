@@ -25,7 +25,7 @@ CASES = {
     "s4d/selective-copying": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "selective-copying"},
                                "train": {"steps": 3000, "lr": 3e-3}}, "<", 0.95),
     "attention/mqar": ({"model": {"layer": "attention", **MODEL}, "task": {"kind": "mqar"},
-                        "train": {"steps": 1500, "lr": 3e-3}}, ">=", 0.95),
+                        "train": {"steps": 3000, "lr": 3e-3}}, ">=", 0.95),
     "s4d/mqar": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "mqar"},
                   "train": {"steps": 1500, "lr": 3e-3}}, "<", 0.40),
     "s4d/digits": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "digits"},
