@@ -57,7 +57,7 @@ for label, layer in configs.items():
     run_worker(path)  # in this process; runner.start would train in the background (notebook 6)
     runs[label] = open_run(path)
 pd.DataFrame({label: {"status": r.status, "steps": r.last_step,
-                      "test token accuracy": r.meta["final_metrics"]["test/test/token_accuracy"]}
+                      "test token accuracy": r.meta["final_metrics"]["test/token_accuracy"]}
               for label, r in runs.items()}).T
 
 # %%

@@ -68,7 +68,7 @@ for rho in ("exponential", "polynomial"):
         runs[rho, rep] = open_run(path)
 
 table = pd.DataFrame([{"memory": rho, "a_reparam": rep, "status": r.status,
-                       "test MSE": r.meta.get("final_metrics", {}).get("test/test/mse", float("nan"))}
+                       "test MSE": r.meta.get("final_metrics", {}).get("test/mse", float("nan"))}
                       for (rho, rep), r in runs.items()])
 table.pivot(index="a_reparam", columns="memory", values="test MSE")
 

@@ -49,7 +49,7 @@ def train(model: dict, task: dict, steps: int, **extra) -> float:
     path = runner.create(RunSpec.from_dict({"model": model, "task": task, "train": t}), ROOT)
     run_worker(path)
     final = open_run(path).meta["final_metrics"]
-    return 100 * final["test/test/token_accuracy"]
+    return 100 * final["test/token_accuracy"]
 
 
 # %% [markdown]

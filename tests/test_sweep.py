@@ -35,8 +35,8 @@ def test_four_configurations_on_two_workers_stream_while_running(tmp_path):
     from workbench.plots.sweep import sweep_plot
     from workbench.sweep.summary import sweep_summary
     table, fields, metrics = sweep_summary(out["sweep"], tmp_path)
-    assert fields == ["ssm.init", "train.seed"] and "final.test/test/mse" in metrics and len(table) == 4
-    plot = sweep_plot(table, fields, "final.test/test/mse")
+    assert fields == ["ssm.init", "train.seed"] and "final.test/mse" in metrics and len(table) == 4
+    plot = sweep_plot(table, fields, "final.test/mse")
     assert len(plot) == 2 and sorted(plot[0].data["ssm.init"].unique()) == ["s4d-inv", "s4d-lin"]
     with pytest.raises(SpecError, match="sweep"):
         sweep_summary("no-such-sweep", tmp_path)

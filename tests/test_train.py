@@ -30,7 +30,7 @@ def test_events_and_final_summary():
     assert steps == list(range(1, 13))
     assert {e["step"] for e in events if e["kind"] == "checkpoint"} == {0, 4, 8, 12}
     assert {e["step"] for e in events if e["kind"] == "probe"} == {0, 6, 12}
-    assert "test/test/mse" in out["final"]
+    assert "test/mse" in out["final"]
 
 
 def test_diverged_run_keeps_last_finite_checkpoint(tmp_path):

@@ -38,7 +38,7 @@ def train_command(ns, given: dict) -> int:
         out = {"status": "stopped", "step": progress.step, "final": {}}
     progress.close()
     summary = {"id": path.name, "status": out["status"], "steps": out["step"],
-               "final_metrics": {k.split("/")[-1] if k.startswith("test/test/") else k: v
+               "final_metrics": {k.removeprefix("test/") if k.count("/") == 1 and k.startswith("test/") else k: v
                                  for k, v in (out.get("final") or {}).items() if k != "wall_time_s"},
                "wall_time_s": round(time.perf_counter() - t0, 3)}
     if out.get("error"):

@@ -41,7 +41,9 @@ def evaluate(model, batches: dict, metric: str, device) -> dict:
     with torch.no_grad():
         for label, b in batches.items():
             b = type(b)(*(t.to(device) for t in b))
-            out[f"test/{label}/{metric}"] = metric_value(metric, model(b.inputs).float(), b)
+            # one test set: test/<metric>; one per test length: test/<label>/<metric>
+            key = f"test/{metric}" if label == "test" else f"test/{label}/{metric}"
+            out[key] = metric_value(metric, model(b.inputs).float(), b)
     model.train(was)
     return out
 
