@@ -11,11 +11,13 @@ if _ROOT not in sys.path:
 
 import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
+import torch  # noqa: E402
 from panel.theme import Fast  # noqa: E402
 
 from apps.views import (KernelsView, MemoryView, RunControls, RunsView, SpectrumView, TokensView,  # noqa: E402
                         TrainingView, Workbench, spec_editor)
 from apps.views.export import ExportView  # noqa: E402
+from apps.views.runs import reap  # noqa: E402
 from workbench.analysis import legs_convergence  # noqa: E402
 from workbench.plots import legs_convergence_plot  # noqa: E402
 
@@ -23,6 +25,16 @@ from workbench.plots import legs_convergence_plot  # noqa: E402
 pn.extension("tabulator", inline=True)
 hv.extension("bokeh", inline=True)
 pn.config.inline = True
+# Canvas, not WebGL (HoloViews' default): the figures are small, and in a browser without a GPU
+# (headless Chromium with --disable-gpu, remote desktops) WebGL is emulated on the CPU, where it
+# took ~0.7 of a core redrawing two live curves once a second, beside the run being followed.
+hv.renderer("bokeh").webgl = False
+# Panel waits 50 ms after a browser change before handling it, to batch bursts; a knob's answer
+# is the point of this page, and sliders already send only on release (value_throttled).
+pn.reactive.Syncable._debounce = 5
+# The server's analyses are small; one thread leaves the other cores to the browser and to runs
+# (each run is its own process with its own thread count).
+torch.set_num_threads(1)
 # The Fast design links Google Fonts whatever `inline` says (panel 1.9), from both the template
 # and `config.design` (the class), so drop it on the class; a subclass would break Panel's
 # class-name based resource paths. The font falls back to the system's sans-serif.
@@ -50,12 +62,16 @@ class App:
         self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
         views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
         self.export = ExportView(state, views)
+        self.runs_on_screen = True  # until a template's tabs say otherwise
 
     def tick(self) -> None:
         """Read what is new: the selected run's steps and probes, and the run index."""
         try:
             self.state.poll()
-            self.runs.refresh()
+            if self.runs_on_screen:  # the index is re-read when its tab is open (and on opening it)
+                self.runs.refresh()
+            else:
+                reap()
         except Exception:  # keep ticking; say why in the server's log
             import traceback
             traceback.print_exc()
@@ -65,6 +81,16 @@ class App:
                                                  self.training, self.runs, self.export)],
                        ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
                        sizing_mode="stretch_width")  # not dynamic: models made after load would link CSS to the CDN (inline mode)
+        shown = [self.kernels, self.spectrum, self.memory, self.tokens, self.training]  # tabs 0-4
+
+        def on_tab(event=None):  # only the open tab redraws on new data; the others when opened
+            for i, view in enumerate(shown):
+                view.on_screen = i == tabs.active
+            self.runs_on_screen = tabs.active == len(shown)
+            if self.runs_on_screen:
+                self.runs.refresh()
+        tabs.param.watch(on_tab, ["active"])
+        on_tab()
         sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"), spec_editor(self.state)]
         return pn.template.FastListTemplate(
             title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
@@ -82,11 +108,11 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
 
         def later(fn):
             # after this callback's messages went out: a timeout, not next tick, lets the browser
-            # draw the kernels before the slow half of a preview holds the session
+            # paint the kernels before the slow half of a preview takes the CPU (2 cores: ~60 ms)
             def run():
                 with set_curdoc(doc):
                     fn()
-            doc.add_timeout_callback(run, 30)
+            doc.add_timeout_callback(run, 150)
         app.state.defer = later
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)

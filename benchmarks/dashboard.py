@@ -28,7 +28,7 @@ from benchmarks.harness import RESULTS, machine
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-STEPS = 300
+STEPS = 2000
 
 # In the page: set the Init widget, then poll the kernel sources every animation frame until their
 # data changed (t_data), and one frame more for the paint (t_paint). Milliseconds, page clock.

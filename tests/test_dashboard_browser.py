@@ -169,8 +169,8 @@ def test_dashboard_story(server):
             _shot(page, "dashboard-training.png")
 
             # 4. choosing an earlier step (tap on the loss curve near its middle) changes the kernels.
-            # Not step 0: its kernels are the untrained preview's (same seed), and the document still
-            # holds the preview's data sources, so only a middle step's kernels are new to the page.
+            # Not step 0: its kernels are the untrained preview's (same seed), which sources of plots
+            # rebuilt since may still hold, so only a middle step's kernels are surely new to the page.
             _tab(page, "Kernels")
             latest = _poll(page, lambda v: v is not None)
             _tab(page, "Training")

@@ -79,11 +79,11 @@ def test_training_view_follows_the_run_and_its_params(runs, state):
 def test_step_slider_chooses_the_probe_step(runs, state):
     training, kernels = TrainingView(state), KernelsView(state)
     state.select_run(runs[1][0])
-    last = curve_values(kernels._panes["kernels"].object)[0]
+    last = curve_values(kernels.shown("kernels"))[0]
     with param.edit_constant(training.slider):  # what the browser does at the end of a drag
         training.slider.value_throttled = 3  # probes of step 0 are shown
     assert state.step == 3 and state.shown_step == 0 and not state.follow_latest
-    np.testing.assert_allclose(curve_values(kernels._panes["kernels"].object)[0] * 2, last)
+    np.testing.assert_allclose(curve_values(kernels.shown("kernels"))[0] * 2, last)
 
 
 def test_runs_view_filters_and_overlays(runs, state):

@@ -32,17 +32,17 @@ def values(fig, el_type, dim: str) -> list[np.ndarray]:
 
 
 def kernel_data(view) -> list[np.ndarray]:
-    return values(view._panes["kernels"].object, hv.Curve, "K")
+    return values(view.shown("kernels"), hv.Curve, "K")
 
 
 def test_init_change_redraws_kernels_and_poles(state):
     kernels, spectrum = KernelsView(state), SpectrumView(state)
-    k0, poles0 = kernel_data(kernels), values(spectrum._panes["poles"].object, hv.Points, "pole_real")
+    k0, poles0 = kernel_data(kernels), values(spectrum.shown("poles"), hv.Points, "pole_real")
     assert len(k0) == 4 and all(len(k) == state.task.length() for k in k0)
     state.ssm.init = "s4d-inv"
     assert not all(np.allclose(a, b) for a, b in zip(k0, kernel_data(kernels)))
-    assert "(s4d-inv)" in kernels._panes["kernels"].object.opts.get().kwargs["title"]
-    poles1 = values(spectrum._panes["poles"].object, hv.Points, "pole_real")
+    assert "(s4d-inv)" in kernels.shown("kernels").opts.get().kwargs["title"]
+    poles1 = values(spectrum.shown("poles"), hv.Points, "pole_real")
     assert not np.allclose(np.sort(poles0[0]), np.sort(poles1[0]))
 
 
@@ -72,22 +72,22 @@ def test_invalid_spec_keeps_pictures_and_says_why(state):
 def test_memory_view_follows_layer_and_heat(state):
     state.model.layer = "mamba"  # selective: has a forgetting heat map
     view = MemoryView(state)
-    heat = values(view._panes["forgetting"].object, hv.Image, "value")[0]
+    heat = values(view.shown("forgetting"), hv.Image, "value")[0]
     view.heat = "delta"
-    assert not np.allclose(values(view._panes["forgetting"].object, hv.Image, "value")[0], heat)
-    assert len(values(view._panes["half_lives"].object, hv.Histogram, "modes")) == 2  # one per layer
+    assert not np.allclose(values(view.shown("forgetting"), hv.Image, "value")[0], heat)
+    assert len(values(view.shown("half_lives"), hv.Histogram, "modes")) == 2  # one per layer
 
 
 def test_tokens_view_follows_the_spec(state):
     state.model.layer = "mamba"
     view = TokensView(state)
-    delta = values(view._panes["delta"].object, hv.Image, "value")[0]
+    delta = values(view.shown("delta"), hv.Image, "value")[0]
     view.layer = 1
-    assert not np.allclose(values(view._panes["delta"].object, hv.Image, "value")[0], delta)
-    attention = values(view._panes["attention"].object, hv.Image, "value")[0]
+    assert not np.allclose(values(view.shown("delta"), hv.Image, "value")[0], delta)
+    attention = values(view.shown("attention"), hv.Image, "value")[0]
     view.channel = 3
-    assert not np.allclose(values(view._panes["attention"].object, hv.Image, "value")[0], attention)
-    assert len(values(view._panes["norms"].object, hv.Curve, "norm")[0]) == 3  # encoder + 2 blocks
+    assert not np.allclose(values(view.shown("attention"), hv.Image, "value")[0], attention)
+    assert len(values(view.shown("norms"), hv.Curve, "norm")[0]) == 3  # encoder + 2 blocks
 
 
 def test_selecting_an_earlier_step_changes_the_kernels(state):
@@ -114,3 +114,61 @@ def test_create_app_widgets_drive_the_spec(state):
     ssm_widgets._widgets["init"].value = "s4d-inv"
     assert state.ssm.init == "s4d-inv"
     assert not np.allclose(kernel_data(page.app.kernels)[0], before[0])
+
+
+def test_served_updates_in_place_keep_the_document_consistent(state):
+    """A knob redraws the served plots in place (same Bokeh sources, new data) without Bokeh's
+    whole-graph recompute; the document's model set stays what a full recompute finds, also when
+    a figure's structure changes (fewer channels) and its plot is rebuilt."""
+    import panel as pn
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource
+
+    from apps.dashboard import create_app
+    page = create_app(state)
+    doc = Document()
+    page.server_doc(doc)
+    pn.state.curdoc = doc
+    try:
+        kernels = page.app.kernels
+
+        def k_sources():
+            return {m.id: np.asarray(m.data["K"]) for m in doc.models if isinstance(m, ColumnDataSource) and "K" in m.data}
+
+        def consistent():
+            ids = {m.id for m in doc.models}
+            doc.models.recompute()
+            return ids == {m.id for m in doc.models}
+
+        before = k_sources()
+        state.ssm.init = "s4d-inv"
+        after = k_sources()
+        assert set(after) == set(before)  # the same sources ...
+        assert any(not np.allclose(after[i], before[i]) for i in before)  # ... holding new kernels
+        assert consistent()
+        kernels.channels = [1]  # one curve instead of four: a new plot, new models
+        assert len(k_sources()) == 1 and set(k_sources()).isdisjoint(before)
+        assert consistent()
+    finally:
+        pn.state.curdoc = None
+
+
+def test_structure_tells_in_place_from_rebuild(state):
+    from apps.views.base import structure
+    view = KernelsView(state)
+    lin = structure(view.shown("kernels"))
+    state.ssm.init = "s4d-inv"
+    assert structure(view.shown("kernels")) == lin  # same curves and axes: data only
+    view.log_abs = True
+    assert structure(view.shown("kernels")) != lin  # another value dimension (log10|K|)
+
+
+def test_hidden_view_redraws_when_opened(state):
+    view = KernelsView(state)
+    view.on_screen = False
+    k0 = kernel_data(view)
+    state.ssm.init = "s4d-inv"
+    assert all(np.allclose(a, b) for a, b in zip(k0, kernel_data(view)))  # hidden: not redrawn
+    view.on_screen = True
+    assert not all(np.allclose(a, b) for a, b in zip(k0, kernel_data(view)))
+    assert "(s4d-inv)" in view.shown("kernels").opts.get().kwargs["title"]

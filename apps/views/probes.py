@@ -18,6 +18,7 @@ class KernelsView(ProbeView):
 
     title = "Kernels"
     sources = ["kernels"]
+    urgent = True  # what a knob answers with first
     channels = param.ListSelector(default=[], objects=[], doc="Channels to draw (empty: four spread over the layer).")
     log_abs = param.Boolean(default=False, doc="log10|K|: straight lines are exponential decay.")
     controls_params = ["layer", "channels", "log_abs"]

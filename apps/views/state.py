@@ -230,13 +230,15 @@ class Workbench(param.Parameterized):
             return False
         if last != self._seen[0]:
             self.metrics = run.metrics
-        if len(probe_steps) != self._seen[1]:
+        new_probes = len(probe_steps) != self._seen[1]
+        if new_probes:
             self._probes = {n: run.probe(n) for n in run.probe_names}
             self.steps = [int(s) for s in probe_steps]
         self._seen = seen
-        if self.follow_latest and self.steps:
-            self.step = self.steps[-1]
-        self.show_step()
+        if self.follow_latest and self.steps and self.step != self.steps[-1]:
+            self.step = self.steps[-1]  # publishes through show_step
+        elif new_probes:  # publish once, and only what is new: views redraw on every publication
+            self.show_step()
         return True
 
     @property

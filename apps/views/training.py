@@ -10,7 +10,7 @@ import holoviews as hv
 import panel as pn
 import param
 
-from apps.views.base import PANE, control_row
+from apps.views.base import PANE, control_row, in_place
 from apps.views.state import Workbench
 from workbench.plots.views_training import metric_view
 
@@ -21,6 +21,7 @@ class TrainingView(pn.viewable.Viewer):
     metric2 = param.Selector(default="loss", objects=["loss"], doc="Right curve (an evaluation metric).")
     smoothing = param.Number(default=0.6, bounds=(0, 0.99), step=0.01, doc="EMA weight of the past.")
     logy = param.Boolean(default=False, doc="Log scale for the metric axis.")
+    on_screen = param.Boolean(default=True, doc="Whether the tab is open: curves are pushed when it opens.")
     title = "Training"
 
     def __init__(self, state: Workbench, **params):
@@ -30,6 +31,8 @@ class TrainingView(pn.viewable.Viewer):
                                            sizing_mode="stretch_width")
         self.follow = pn.widgets.Checkbox(label="follow latest", value=state.follow_latest)
         self._setting = False  # True while this view moves the slider itself
+        self._stale = False  # metrics arrived while the tab was hidden
+        self.param.watch(self._on_screen, ["on_screen"])
         self.slider.param.watch(self._on_slider, ["value_throttled"])
         self.follow.link(state, value="follow_latest", bidirectional=True)
         state.param.watch(self._on_metrics, ["metrics", "run_id"])
@@ -61,9 +64,17 @@ class TrainingView(pn.viewable.Viewer):
         m = self.state.metrics
         return m[[self.metric, self.metric2]] if m is not None and self.metric in m else xr.Dataset()
 
+    def _on_screen(self, event):
+        if event.new and self._stale:
+            self._push()
+
     def _push(self, *_):
-        for pipe in self._pipes:
-            pipe.event(data=self.state.metrics)
+        self._stale = not self.on_screen
+        if self._stale:
+            return
+        with in_place():
+            for pipe in self._pipes:
+                pipe.event(data=self.state.metrics)
 
     def _on_metrics(self, *_):
         m = self.state.metrics
