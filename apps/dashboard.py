@@ -87,6 +87,7 @@ class App:
             for i, view in enumerate(shown):
                 view.on_screen = i == tabs.active
             self.runs_on_screen = tabs.active == len(shown)
+            self.state.probes_wanted = tabs.active != 4 and not self.runs_on_screen  # probe views, export
             if self.runs_on_screen:
                 self.runs.refresh()
         tabs.param.watch(on_tab, ["active"])

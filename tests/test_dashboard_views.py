@@ -172,3 +172,13 @@ def test_hidden_view_redraws_when_opened(state):
     view.on_screen = True
     assert not all(np.allclose(a, b) for a, b in zip(k0, kernel_data(view)))
     assert "(s4d-inv)" in view.shown("kernels").opts.get().kwargs["title"]
+
+
+def test_probe_arrays_are_read_when_a_probe_view_opens(state):
+    state.probes_wanted = False  # e.g. the Training tab is open
+    state.select_run(EXAMPLE)
+    assert len(state.steps) > 1 and not state._probes  # steps from the index; no array read
+    state.follow_latest = False
+    state.step = state.steps[0]
+    state.probes_wanted = True  # a probe view opens: the chosen step's probes are read and shown
+    assert state.data["kernels"].attrs["step"] == state.steps[0]

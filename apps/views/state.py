@@ -97,6 +97,8 @@ class Workbench(param.Parameterized):
     metrics = param.ClassSelector(class_=xr.Dataset, doc="Scalar metrics of the selected run.")
     error = param.String(default="")
     version = param.Integer(default=0, doc="Bumped whenever `data` changes; views watch it.")
+    probes_wanted = param.Boolean(default=True, doc="Whether a probe view is open: a followed run's probe "
+                                  "arrays are read only then (its steps always).")
 
     def __init__(self, **params):
         params.setdefault("model", ModelSpec(d_model=32, n_layers=2))
@@ -106,6 +108,7 @@ class Workbench(param.Parameterized):
                                              checkpoint_every=100, warmup=20, threads=1))
         super().__init__(**params)
         self._probes: dict[str, xr.Dataset] = {}
+        self._probes_stale = False  # new probes recorded but not read (no probe view open)
         self._seen = (-2, -1)  # (last metric step, probe count) of the selected run already read
         self._quiet = False
         self._generation = 0  # of preview requests: a deferred part of an older one is dropped
@@ -220,8 +223,8 @@ class Workbench(param.Parameterized):
         try:
             run = self.open()
             last = run.last_step
-            probe_steps = run.probe("kernels" if "kernels" in run.probe_names else run.probe_names[0]).step.values \
-                if run.probe_names else []
+            names = run.probe_names
+            probe_steps = run.probe_steps("kernels" if "kernels" in names else names[0]) if names else []
         except (SpecError, OSError) as err:
             self.error = str(err)
             return False
@@ -232,8 +235,10 @@ class Workbench(param.Parameterized):
             self.metrics = run.metrics
         new_probes = len(probe_steps) != self._seen[1]
         if new_probes:
-            self._probes = {n: run.probe(n) for n in run.probe_names}
+            self._probes_stale = True
             self.steps = [int(s) for s in probe_steps]
+            if self.probes_wanted:
+                self._read_probes(run)
         self._seen = seen
         if self.follow_latest and self.steps and self.step != self.steps[-1]:
             self.step = self.steps[-1]  # publishes through show_step
@@ -247,10 +252,22 @@ class Workbench(param.Parameterized):
         steps = [s for s in self.steps if s <= self.step]
         return steps[-1] if steps else (self.steps[0] if self.steps else None)
 
+    def _read_probes(self, run=None) -> None:
+        run = self.open() if run is None else run
+        self._probes = {n: run.probe(n) for n in run.probe_names}
+        self._probes_stale = False
+
+    @param.depends("probes_wanted", watch=True)
+    def _on_wanted(self) -> None:
+        if self.probes_wanted and self.run_id:  # the step may have moved while no probe view was open
+            if self._probes_stale:
+                self._read_probes()
+            self.show_step()
+
     @param.depends("step", watch=True)
     def show_step(self) -> None:
         """Publish every probe at the nearest recorded step at or before `step`."""
-        if not self.run_id or not self._probes:
+        if not self.run_id or not self._probes or not self.probes_wanted:
             return
         out = {}
         for name, ds in self._probes.items():

@@ -32,6 +32,7 @@ class TrainingView(pn.viewable.Viewer):
         self.follow = pn.widgets.Checkbox(label="follow latest", value=state.follow_latest)
         self._setting = False  # True while this view moves the slider itself
         self._stale = False  # metrics arrived while the tab was hidden
+        self._pending = False  # a push is scheduled
         self.param.watch(self._on_screen, ["on_screen"])
         self.slider.param.watch(self._on_slider, ["value_throttled"])
         self.follow.link(state, value="follow_latest", bidirectional=True)
@@ -69,9 +70,14 @@ class TrainingView(pn.viewable.Viewer):
             self._push()
 
     def _push(self, *_):
+        """Redraw the curves once for all the changes of one tick (metrics, steps, step)."""
         self._stale = not self.on_screen
-        if self._stale:
-            return
+        if not self._stale and not self._pending:
+            self._pending = True
+            self.state.defer(self._push_now)
+
+    def _push_now(self):
+        self._pending = False
         with in_place():
             for pipe in self._pipes:
                 pipe.event(data=self.state.metrics)

@@ -196,6 +196,10 @@ class Run:
     def probe_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT DISTINCT name FROM probe_steps ORDER BY name")]
 
+    def probe_steps(self, name: str) -> list[int]:
+        """Steps probe `name` was recorded at, from the index alone (no array read)."""
+        return [r[0] for r in self._query("SELECT step FROM probe_steps WHERE name = ? ORDER BY idx", (name,))]
+
     def probe(self, name: str) -> xr.Dataset:
         rows = self._query("SELECT idx, step FROM probe_steps WHERE name = ? ORDER BY idx", (name,))
         if not rows:
