@@ -11,7 +11,7 @@ from workbench.specs import SweepSpec
 from workbench.sweep import run_sweep
 
 SWEEP = {"name": "bench", "base": {"model": {"layer": "s4d", "d_model": 32, "n_layers": 2}, "ssm": {"d_state": 16},
-                                   "task": {"name": "adding", "seq_len": 100},
+                                   "task": {"kind": "adding", "seq_len": 100},
                                    "train": {"steps": 300, "batch": 16, "probe_every": 100, "eval_every": 100}},
          "grid": {"ssm.init": ["s4d-lin", "s4d-inv", "s4d-legs", "s4d-real"], "train.seed": [0, 1]}}
 
