@@ -3,8 +3,10 @@
 Time is walked in chunks of T steps; only the state entering each chunk is kept (memory
 O(b·D·N·L/T) instead of O(b·D·N·L)), and backward recomputes a chunk's Ā, B̄u and states from
 that state before running the reverse scan through it. Every large elementwise tensor is
-chunk-sized, so it stays in cache. Complex A (with complex B, C) follows PyTorch's convention
-for complex gradients: each product's partner enters conjugated.
+chunk-sized, so it stays in cache, and lives in a buffer allocated once per call: a fresh
+(T, b, D, N) tensor per chunk is above glibc's mmap threshold, and its page faults cost up to
+half the time (measured: 240 → 140 ms at b8 D128 L1024). Complex A (with complex B, C) follows
+PyTorch's convention for complex gradients: each product's partner enters conjugated.
 
 Inputs are time-first: u, dt (L, b, D) real; A (D, N); B, C (L, b, N). Returns y (L, b, D) =
 Σ_n C h (2·Re for complex modes), without D and the gate.
@@ -27,19 +29,18 @@ def chunk_steps(b: int, D: int, N: int) -> int:
     return T
 
 
-def _chunk_states(dt, u, A, B, h):
-    """Ā and the states h_t, each (T, b, D, N), of one chunk from the entering state h (b, D, N)."""
-    dA = torch.exp(dt[..., None].to(A.dtype) * A)
-    hs = (dt * u)[..., None].to(A.dtype) * B[:, :, None, :]  # B̄u, overwritten in place by the states
+def _chunk_states(dt, u, A, B, h, dA, hs):
+    """Fill Ā and the states h_t, each (T, b, D, N), of one chunk from the entering state h (b, D, N)."""
+    torch.mul(dt[..., None], A, out=dA).exp_()
+    torch.mul((dt * u)[..., None], B[:, :, None, :], out=hs)  # B̄u, overwritten in place by the states
     hs[0].addcmul_(dA[0], h)
     for t in range(1, dt.shape[0]):
         hs[t].addcmul_(dA[t], hs[t - 1])
-    return dA, hs
 
 
-def _readout(hs, C):
-    y = (hs * C[:, :, None, :]).sum(-1)  # (T, b, D); broadcast-and-sum beats tiny batched matvecs
-    return 2 * y.real if y.is_complex() else y
+def _sum(a, b, dim, tmp):
+    """(a·b).sum(dim) through the scratch buffer tmp (broadcast-and-sum beats tiny batched matvecs)."""
+    return torch.mul(a, b, out=tmp).sum(dim)
 
 
 class FusedSelectiveScan(torch.autograd.Function):
@@ -47,52 +48,61 @@ class FusedSelectiveScan(torch.autograd.Function):
     def forward(ctx, u, dt, A, B, C):
         u, dt, B, C = u.contiguous(), dt.contiguous(), B.contiguous(), C.contiguous()  # chunk slices stay dense
         L, b, D = u.shape
-        h = torch.zeros(b, D, A.shape[-1], dtype=A.dtype if A.is_complex() else u.dtype, device=u.device)
-        T = ctx.T = chunk_steps(b, D, A.shape[-1])
-        ys, entering = [], []
+        N, cplx = A.shape[-1], A.is_complex()
+        state_dtype = A.dtype if cplx else u.dtype
+        T = ctx.T = chunk_steps(b, D, N)
+        dA, hs, tmp = (torch.empty(T, b, D, N, dtype=state_dtype, device=u.device) for _ in range(3))
+        h = torch.zeros(b, D, N, dtype=state_dtype, device=u.device)
+        y = torch.empty_like(u)
+        entering = []
         for s in range(0, L, T):
-            e = slice(s, min(s + T, L))
+            e, n = slice(s, min(s + T, L)), min(T, L - s)
             entering.append(h)
-            _, hs = _chunk_states(dt[e], u[e], A, B[e], h)
-            ys.append(_readout(hs, C[e]))
-            h = hs[-1]
+            _chunk_states(dt[e], u[e], A, B[e], h, dA[:n], hs[:n])
+            y_e = _sum(hs[:n], C[e][:, :, None, :], -1, tmp[:n])  # (n, b, D)
+            y[e] = 2 * y_e.real if cplx else y_e
+            h = hs[n - 1].clone()  # the buffer is overwritten by the next chunk
         ctx.save_for_backward(u, dt, A, B, C, torch.stack(entering))
         ctx.mark_non_differentiable(h)
-        return torch.cat(ys), h
+        return y, h
 
     @staticmethod
     def backward(ctx, dy, _dlast):
         u, dt, A, B, C, entering = ctx.saved_tensors
-        L = u.shape[0]
-        cplx = A.is_complex()
+        L, b, D = u.shape
+        cplx, T = A.is_complex(), ctx.T
         dy = dy.to(A.dtype) * (2 if cplx else 1)  # y = 2·Re(·): its gradient w.r.t. the complex sum
         du, ddt = torch.empty_like(u), torch.empty_like(dt)
         dB, dC = torch.empty_like(B), torch.empty_like(C)
         dA = torch.zeros_like(A)
+        Abar_buf, hs_buf, g_buf, gA_buf, tmp_buf = (torch.empty(T, *entering.shape[1:], dtype=entering.dtype,
+                                                                device=u.device) for _ in range(5))
         g_next = None  # Ā_{t+1}·g_{t+1} flowing into the previous chunk's last step
-        starts = list(range(0, L, ctx.T))
+        starts = list(range(0, L, T))
         for k in reversed(range(len(starts))):
-            e = slice(starts[k], min(starts[k] + ctx.T, L))
+            e, n = slice(starts[k], min(starts[k] + T, L)), min(T, L - starts[k])
+            Abar, hs, g, gA, tmp = Abar_buf[:n], hs_buf[:n], g_buf[:n], gA_buf[:n], tmp_buf[:n]
             h0 = entering[k]
-            Abar, hs = _chunk_states(dt[e], u[e], A, B[e], h0)
-            dC[e] = _conj_real((hs.conj() * dy[e][..., None]).sum(2), C)
-            gy = dy[e][..., None] * C[e][:, :, None, :].conj()  # ∂ℓ/∂h from the read-out (T, b, D, N)
-            g = gy  # the reverse scan runs in place: g_t = gy_t + conj(Ā_{t+1}) g_{t+1}
+            _chunk_states(dt[e], u[e], A, B[e], h0, Abar, hs)
+            dy_e = dy[e][..., None]  # (n, b, D, 1)
+            dC[e] = _conj_real(_sum(hs.conj(), dy_e, 2, tmp), C)
+            # the reverse scan runs in place: g_t = ∂ℓ/∂h_t (read-out) + conj(Ā_{t+1}) g_{t+1}
+            torch.mul(dy_e, C[e][:, :, None, :].conj(), out=g)
             if g_next is not None:
                 g[-1] += g_next
-            for t in range(g.shape[0] - 1, 0, -1):
+            for t in range(n - 1, 0, -1):
                 g[t - 1].addcmul_(Abar[t].conj(), g[t])
             g_next = Abar[0].conj() * g[0]
             # ∂ℓ/∂(ΔA) through exp: g_t · conj(h_{t-1} Ā_t); h_{-1} is the entering state
-            gA = g * Abar.conj()
+            torch.mul(g, Abar.conj(), out=gA)
             gA[1:] *= hs[:-1].conj()
             gA[0] *= h0.conj()
-            dt_e = dt[e].to(A.dtype)
-            dA += (gA * dt_e[..., None]).sum((0, 1))
-            gBsum = (g * B[e][:, :, None, :].conj()).sum(-1)  # Σ_n g·conj(B) (T, b, D)
-            ddt[e] = ((gA * A.conj()).sum(-1) + gBsum * u[e]).real
+            dt_e = dt[e][..., None]  # (n, b, D, 1)
+            dA += _sum(gA, dt_e, (0, 1), tmp)
+            gBsum = _sum(g, B[e][:, :, None, :].conj(), -1, tmp)  # Σ_n g·conj(B) (n, b, D)
+            ddt[e] = (_sum(gA, A.conj(), -1, tmp) + gBsum * u[e]).real
             du[e] = (gBsum * dt[e]).real
-            dB[e] = _conj_real((g * (dt[e] * u[e]).to(A.dtype)[..., None]).sum(2), B)
+            dB[e] = _conj_real(_sum(g, (dt[e] * u[e])[..., None], 2, tmp), B)
         return du, ddt, dA, dB, dC
 
 
