@@ -43,7 +43,7 @@ def run(quick: bool = False) -> list[dict]:
     sizes = [(8, 64, 16, 1024)] if quick else [(8, 64, 16, 1024), (8, 128, 16, 1024), (8, 128, 16, 4096)]
     for b, D, N, L in sizes:
         impls = [OURS] + ([REF] if L <= 1024 else []) + ([MAMBAPY] if have_peer else [])
-        res = measure("benchmarks.scan", (b, D, N, L), impls, repeats=3 if quick else 5)
+        res = measure("benchmarks.scan", (b, D, N, L), impls, repeats=3 if quick else 9)
         case = f"selective scan fwd+bwd b{b} D{D} N{N} L{L}"
         ours = res[OURS]
         rows.append({"case": case, "impl": OURS, "median_s": ours["median_s"], "peak_mb": ours["peak_mb"]})
