@@ -11,7 +11,6 @@ if _ROOT not in sys.path:
 
 import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
-import torch  # noqa: E402
 from panel.theme import Fast  # noqa: E402
 
 from apps.views import (KernelsView, MemoryView, RunControls, RunsView, SpectrumView, TokensView,  # noqa: E402
@@ -20,6 +19,7 @@ from apps.views.export import ExportView  # noqa: E402
 from apps.views.runs import reap  # noqa: E402
 from workbench.analysis import legs_convergence  # noqa: E402
 from workbench.plots import legs_convergence_plot  # noqa: E402
+from workbench.threads import use_threads  # noqa: E402
 
 # Offline: BokehJS, Panel and HoloViews resources inline or from this server, never a CDN.
 pn.extension("tabulator", inline=True)
@@ -34,7 +34,7 @@ hv.renderer("bokeh").webgl = False
 pn.reactive.Syncable._debounce = 5
 # The server's analyses are small; one thread leaves the other cores to the browser and to runs
 # (each run is its own process with its own thread count).
-torch.set_num_threads(1)
+use_threads(1)
 # The Fast design links Google Fonts whatever `inline` says (panel 1.9), from both the template
 # and `config.design` (the class), so drop it on the class; a subclass would break Panel's
 # class-name based resource paths. The font falls back to the system's sans-serif.

@@ -5,6 +5,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +52,25 @@ def test_import_workbench_loads_no_ui_stack():
 def test_specs_import_without_torch():
     code = "import sys, workbench.specs; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_apps_do_no_tensor_work_themselves():
+    """Layering: apps ask workbench for Datasets (and for thread settings), never import torch."""
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "apps").rglob("*.py")
+                 if re.search(r"^\s*(import|from)\s+torch\b", p.read_text(), re.M)]
+    assert offenders == []
+
+
+def test_use_threads_sets_torch_and_rejects_zero():
+    import torch
+
+    from workbench.errors import SpecError
+    from workbench.threads import use_threads
+    before = torch.get_num_threads()
+    try:
+        use_threads(1)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(SpecError, match="threads"):
+            use_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -85,7 +85,7 @@ def export(figure, path, formats=FORMATS, data: xr.Dataset | None = None, spec=N
 
 def _save_html(figure, out: Path, title: str) -> None:
     """Standalone HTML with BokehJS inline. Bokeh's own `file_html`, not `hv.save`: the latter wraps
-    the plot in a Panel document whose stylesheets are links to cdn.holoviz.org. And no external
+    the plot in a Panel document whose stylesheets are links to HoloViz's CDN. And no external
     files: Bokeh adds the `__javascript__` URLs every imported model class declares (Panel's ESM
     shim, a server-relative path), though no HoloViews figure uses them and a file cannot load them."""
     from bokeh.embed import file_html
