@@ -104,3 +104,20 @@ def test_legs_convergence_figure_renders_png(tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
     finally:
         hv.Store.set_current_backend("bokeh")
+
+
+def test_pole_trajectories_frame_the_whole_circle(layer_data):
+    """Paths drawn from poles near Re = 1 must not decide the axes: the frame holds |z| <= 1 and beyond."""
+    import xarray as xr
+
+    from workbench.plots.views_spectrum import pole_trajectory_view
+    _, sp = layer_data
+    steps = xr.DataArray([0, 10, 20], dims="step", name="step")
+    drift = xr.DataArray([1.0, 0.99, 1.01], dims="step")  # poles move a little, one step beyond the circle
+    ds = xr.Dataset({"pole_real": sp.pole_real * drift, "pole_imag": sp.pole_imag * drift}).assign_coords(step=steps)
+    fig = pole_trajectory_view(ds)
+    opts = _plot_opts(fig)
+    r = 1.05 * float(np.hypot(ds.pole_real, ds.pole_imag).max())
+    assert opts["xlim"] == opts["ylim"] == (-max(1.05, r), max(1.05, r))
+    plot = hv.render(fig, backend="bokeh")
+    assert plot.x_range.start <= -1 and plot.x_range.end >= max(1, r / 1.05)

@@ -127,6 +127,7 @@ def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overl
     end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"]).opts(
         color="black", size=3, backend="bokeh")
     steps = ds["step"].values
+    r = max(1.05, 1.05 * float(np.nanmax(np.hypot(re.values, im.values)))) if ds.sizes["mode"] else 1.05
     return (unit_circle() * paths * end).opts(
         title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])}", xlabel="Re Ā", ylabel="Im Ā",
-        frame_width=300, frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
+        xlim=(-r, r), ylim=(-r, r), frame_width=300, frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
