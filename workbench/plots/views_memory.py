@@ -46,8 +46,8 @@ def _loglog(lag, values, label, color, dash="solid", ylabel="ρ(t)"):
 
 def memory_function_view(ds: xr.Dataset | None, max_channels: int = 4) -> hv.Overlay:
     """StableSSM memory function ρ(t) on log-log axes: a power law is a line, an exponential bends."""
-    if ds is None or "rho" not in ds:
-        return empty("Memory function ρ(t)")
+    if ds is None or "rho" not in ds:  # the Heaviside input needs continuous inputs
+        return empty("Memory function ρ(t)", "needs continuous inputs: for tokens, see gradient memory")
     lag = ds["lag"].values
     rho = ds["rho"].values.reshape(-1, lag.size)
     curves = [_loglog(lag, rho.mean(0), "mean over channels", "black")]
