@@ -58,6 +58,13 @@ def in_place(doc=None):
             models.invalidate()
 
 
+def pane_options(fig) -> dict:
+    """PANE, but a fixed-size pane for a figure with a fixed frame (the z-plane's square): a stretching
+    pane resizes such a figure when its object is replaced, and the page then clips its canvas."""
+    fixed = "frame_width" in hv.Store.lookup_options("bokeh", fig, "plot").kwargs
+    return dict(PANE, sizing_mode="fixed") if fixed else PANE
+
+
 def _plot_opts(obj) -> tuple:
     kw = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
     return tuple(sorted((k, repr(v)) for k, v in kw.items() if k in ("logx", "logy", "colorbar", "invert_yaxis")))
@@ -167,23 +174,30 @@ class ProbeView(pn.viewable.Viewer):
     def _redraw(self, *_events) -> None:
         self._stale = False
         with in_place():
-            self._draw()
+            rebuilt = self._draw()
+        # New Bokeh models outside the outer freeze: Bokeh themes a model when it joins the document,
+        # which inside the freeze happens after Panel has sent it (titles came out unstyled).
+        for name, (fig, key) in rebuilt.items():
+            self._panes[name].object = self._stream_of(name, fig, key)
 
-    def _draw(self) -> None:
+    def _draw(self) -> dict:
+        """Update every figure whose structure is unchanged in place; return the others (name: (fig, key))."""
         self._pending = False
         self._sync_layers()
+        rebuilt = {}
         for name, fig in self.figures().items():
             self._figs[name] = fig
             key = structure(fig)
             if name not in self._panes:
-                self._panes[name] = pn.pane.HoloViews(self._stream_of(name, fig, key), **PANE)
+                self._panes[name] = pn.pane.HoloViews(self._stream_of(name, fig, key), **pane_options(fig))
             elif key == self._keys[name]:
                 self._pipes[name].event(data=fig)  # in place: new source data, no new Bokeh models
             else:
-                self._panes[name].object = self._stream_of(name, fig, key)
+                rebuilt[name] = fig, key
         note = self.note()
         if note != self._note.object:  # a Markdown update restyles its model, which rebuilds the graph
             self._note.object = note
+        return rebuilt
 
     def _stream_of(self, name: str, fig, key: tuple) -> hv.DynamicMap:
         """A DynamicMap that redraws `name` from a Pipe: replacing a pane's object builds new Bokeh

@@ -15,6 +15,7 @@ import xarray as xr
 from workbench.plots.lti import CMAP, OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
 
 _SIZE = dict(responsive=True, min_height=300, show_grid=True)
+_SQUARE = dict(frame_width=300, frame_height=300)  # the z-plane figures: a circle stays a circle
 RINGS = (10, 100, 1000)  # half-lives (steps) drawn as circles |z| = 2^(-1/t½)
 
 
@@ -23,13 +24,14 @@ def as_channels(ds: xr.Dataset) -> xr.Dataset:
     return ds.rename({"head": "channel"}) if "head" in ds.dims else ds
 
 
-def empty(title: str, why: str = "not available for this model") -> hv.Overlay:
-    """A placeholder with the reason as its title, so a layout keeps its shape."""
+def empty(title: str, why: str = "not available for this model", **size) -> hv.Overlay:
+    """A placeholder with the reason as its title, so a layout keeps its shape. `size`: the sizing
+    of the figure it stands for (a page swapping a responsive figure for a fixed one clips it)."""
     text = hv.Text(0, 0, why, fontsize=11).opts(text_color="#777777", text_align="center",
                                                text_baseline="middle", backend="bokeh")
     return hv.Overlay([hv.Curve([], "x", "y"), text]).opts(
         title=title, xaxis=None, yaxis=None, xlim=(-1, 1), ylim=(-1, 1), backend="bokeh",
-        **{**_SIZE, "show_grid": False})
+        **{**(size or _SIZE), "show_grid": False})
 
 
 def init_name(ds: xr.Dataset) -> str:
@@ -77,14 +79,14 @@ def half_life_rings(half_lives=RINGS) -> hv.Overlay:
 def pole_view(ds: xr.Dataset | None) -> hv.Overlay:
     """Discrete poles Ā of one layer in the z-plane with the unit circle and half-life rings."""
     if ds is None:
-        return empty("Poles Ā")
+        return empty("Poles Ā", **_SQUARE)
     ds = as_channels(ds)
     pts = _points(ds, "pole_real", "pole_imag", "Re Ā", "Im Ā")
     r = max(1.05, float(np.nanmax(ds["pole_abs"].values)) * 1.05) if ds.sizes["mode"] else 1.05
     title = "Poles Ā" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
     return (unit_circle() * half_life_rings() * pts).opts(
-        title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r), frame_width=300,
-        frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
+        title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r), show_legend=False, show_grid=True,
+        backend="bokeh", **_SQUARE)
 
 
 def eigen_view(ds: xr.Dataset | None) -> hv.Overlay:
@@ -105,7 +107,7 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
     w = ds["frequency"].values
     curves = [hv.Curve((w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
                        kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
-                       vdims=[hv.Dimension("gain", label="|H(e^{iω})|")], label=f"channel {c}").opts(
+                       vdims=[hv.Dimension("gain", label="gain |H(e^iω)|")], label=f"channel {c}").opts(
         color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, backend="bokeh") for i, c in enumerate(chans)]
     return hv.Overlay(curves).opts(title="Frequency response", logy=True, legend_position="top_right",
                                    backend="bokeh", **_SIZE)
@@ -115,7 +117,7 @@ def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overl
     """Poles over training steps (spectrum probe of one layer, dims step × channel × mode): a
     path per pole from its first to its last recorded step, the last step as points."""
     if ds is None or "step" not in ds.dims or ds.sizes["step"] < 1:
-        return empty("Pole trajectories", "select a run with spectrum probes")
+        return empty("Pole trajectories", "select a run with spectrum probes", **_SQUARE)
     ds = as_channels(ds)
     pairs = [(c, m) for c in ds.channel.values for m in ds["mode"].values]
     keep = [pairs[i] for i in np.linspace(0, len(pairs) - 1, min(max_paths, len(pairs))).round().astype(int)]
@@ -130,4 +132,4 @@ def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overl
     r = max(1.05, 1.05 * float(np.nanmax(np.hypot(re.values, im.values)))) if ds.sizes["mode"] else 1.05
     return (unit_circle() * paths * end).opts(
         title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])}", xlabel="Re Ā", ylabel="Im Ā",
-        xlim=(-r, r), ylim=(-r, r), frame_width=300, frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
+        xlim=(-r, r), ylim=(-r, r), **_SQUARE, show_legend=False, show_grid=True, backend="bokeh")
