@@ -182,3 +182,16 @@ def test_probe_arrays_are_read_when_a_probe_view_opens(state):
     state.step = state.steps[0]
     state.probes_wanted = True  # a probe view opens: the chosen step's probes are read and shown
     assert state.data["kernels"].attrs["step"] == state.steps[0]
+
+
+def test_a_run_rebuilds_the_trajectories_in_a_fixed_pane(state):
+    """The z-plane figures keep a fixed square frame in a fixed-size pane; a run's pole trajectories
+    replace the preview's placeholder with a new plot (another structure), in the same pane."""
+    view = SpectrumView(state)
+    panes = dict(view._panes)
+    assert panes["poles"].sizing_mode == panes["trajectories"].sizing_mode == "fixed"
+    assert panes["eigen"].sizing_mode == "stretch_width"
+    before = panes["trajectories"].object
+    state.select_run(EXAMPLE)
+    assert view._panes["trajectories"] is panes["trajectories"] and panes["trajectories"].object is not before
+    assert len(values(view.shown("trajectories"), hv.Points, "Re")[0]) > 0
