@@ -76,13 +76,18 @@ def half_life_rings(half_lives=RINGS) -> hv.Overlay:
     return hv.Overlay(rings)
 
 
+def z_radius(pole_abs: np.ndarray) -> float:
+    """Half-width of a z-plane frame: the unit circle and every pole, with a 5 % margin."""
+    return max(1.05, 1.05 * float(np.nanmax(pole_abs))) if pole_abs.size else 1.05
+
+
 def pole_view(ds: xr.Dataset | None) -> hv.Overlay:
     """Discrete poles Ā of one layer in the z-plane with the unit circle and half-life rings."""
     if ds is None:
         return empty("Poles Ā", **_SQUARE)
     ds = as_channels(ds)
     pts = _points(ds, "pole_real", "pole_imag", "Re Ā", "Im Ā")
-    r = max(1.05, float(np.nanmax(ds["pole_abs"].values)) * 1.05) if ds.sizes["mode"] else 1.05
+    r = z_radius(ds["pole_abs"].values)
     title = "Poles Ā" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
     return (unit_circle() * half_life_rings() * pts).opts(
         title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r), show_legend=False, show_grid=True,
@@ -129,7 +134,7 @@ def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overl
     end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"]).opts(
         color="black", size=3, backend="bokeh")
     steps = ds["step"].values
-    r = max(1.05, 1.05 * float(np.nanmax(np.hypot(re.values, im.values)))) if ds.sizes["mode"] else 1.05
+    r = z_radius(np.hypot(re.values, im.values))
     return (unit_circle() * paths * end).opts(
         title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])}", xlabel="Re Ā", ylabel="Im Ā",
         xlim=(-r, r), ylim=(-r, r), **_SQUARE, show_legend=False, show_grid=True, backend="bokeh")
