@@ -1,8 +1,17 @@
-"""Continuous (A, B, Δ) to discrete (Ā, B̄), REFERENCE §4.
+"""Continuous (A, B, Δ) to discrete (Ā, B̄) for x' = Ax + Bu sampled every Δ.
+
+    zoh       Ā = e^{ΔA},                  B̄ = A⁻¹(e^{ΔA} - I)B   (exact for piecewise-constant u;
+                                                                   Gu & Dao 2023, Mamba, eq. 4)
+    bilinear  Ā = (I - ΔA/2)⁻¹(I + ΔA/2),  B̄ = (I - ΔA/2)⁻¹ΔB      (Tustin; Gu et al. 2022, S4, eq. 3)
+    euler     Ā = I + ΔA,                  B̄ = ΔB                 (forward Euler, generalized bilinear α = 0)
+    mamba     Ā = e^{ΔA},                  B̄ = ΔB                 (Mamba's reference code: ZOH's Ā,
+                                                                   the first-order term of ZOH's B̄)
+The first three are scipy.signal.cont2discrete's 'zoh', 'bilinear' and 'euler' (tests check that).
 
 Diagonal versions work elementwise: A, B and dt broadcast together (e.g. A (H, M), dt (H, 1);
 or per token in a selective scan, A (D, N), dt (L, b, D, 1)).
-Dense versions take A (N, N), B (N,), dt (H,) and return Ā (H, N, N), B̄ (H, N).
+Dense versions take A (N, N), B (N,), dt (H,) and return Ā (H, N, N), B̄ (H, N), allocated
+on A's device with A's dtype.
 """
 from __future__ import annotations
 
@@ -35,7 +44,7 @@ def discretize_mamba(A, B, dt):
 def discretize_zoh_dense(A, B, dt):
     """Ā = expm(ΔA); B̄ from the top-right block of expm([[A, B], [0, 0]]·Δ) (no A⁻¹ needed)."""
     N = A.shape[0]
-    M = torch.zeros(N + 1, N + 1, dtype=A.dtype)
+    M = A.new_zeros(N + 1, N + 1)  # (N+1, N+1)
     M[:N, :N], M[:N, N] = A, B
     E = torch.linalg.matrix_exp(dt[:, None, None] * M)  # (H, N+1, N+1)
     return E[:, :N, :N], E[:, :N, N]
@@ -43,18 +52,20 @@ def discretize_zoh_dense(A, B, dt):
 
 def discretize_bilinear_dense(A, B, dt):
     """Ā = (I - ΔA/2)⁻¹(I + ΔA/2), B̄ = (I - ΔA/2)⁻¹ ΔB."""
-    eye = torch.eye(A.shape[0], dtype=A.dtype)
-    dtA = dt[:, None, None] * A  # (H, N, N)
-    left = eye - dtA / 2
-    return torch.linalg.solve(left, eye + dtA), torch.linalg.solve(left, dt[:, None] * B)
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)  # (N, N)
+    half = dt[:, None, None] * A / 2  # ΔA/2 (H, N, N)
+    left = eye - half
+    return torch.linalg.solve(left, eye + half), torch.linalg.solve(left, dt[:, None] * B)
 
 
 def discretize_euler_dense(A, B, dt):
-    eye = torch.eye(A.shape[0], dtype=A.dtype)
+    """Ā = I + ΔA, B̄ = ΔB."""
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)  # (N, N)
     return eye + dt[:, None, None] * A, dt[:, None] * B
 
 
 def discretize_mamba_dense(A, B, dt):
+    """Ā = expm(ΔA), B̄ = ΔB."""
     return torch.linalg.matrix_exp(dt[:, None, None] * A), dt[:, None] * B
 
 
