@@ -1,16 +1,20 @@
-"""The selective scan h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t (REFERENCE §6).
+"""The selective scan h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t (Gu & Dao 2023, Alg. 2).
 
 Calling convention of mamba_ssm's `selective_scan_fn`, so the two can be swapped:
-    u, delta, z: (batch, D, L)   A: (D, N)   B, C: (batch, N, L) or (D, N)   D: (D,)
-returns y (batch, D, L). A complex A (with complex B, C) runs in complex arithmetic and
-returns 2·Re, as mamba_ssm does. `discretization` (an extra keyword, default Mamba's mix
-Ā = e^{ΔA}, B̄ = ΔB) takes any of workbench.ssm.discretize's diagonal rules.
+    u, delta, z: (batch, D, L)   A: (D, N)   D: (D,)
+    B, C: (D, N), (batch, N, L) or grouped (batch, G, N, L) (channel d reads group d // (D/G))
+returns y (batch, D, L). A complex A runs in complex arithmetic and returns 2·Re, as mamba_ssm
+does; its input-dependent B, C are then mamba_ssm's real (…, 2L) with real and imaginary parts
+interleaved per step, or complex (…, L). `scan_args` converts at the boundary (and back to
+mamba_ssm's own form for its CUDA kernel). `discretization` (an extra keyword, default Mamba's
+mix Ā = e^{ΔA}, B̄ = ΔB) takes any of workbench.ssm.discretize's diagonal rules.
 
 Fast paths: for Mamba's discretization with input-dependent B and C (the common case),
 `scan_fused.fused_selective_scan`, which walks time in cache-sized chunks and recomputes in
-backward; otherwise `linear_scan`, a two-level chunked scan (√L sequential steps within
+backward (grouped B, C with G > 1 are expanded per channel and take the next path); otherwise
+`linear_scan`, a two-level chunked scan (√L sequential steps within
 chunks, then √L across chunk carries) whose backward is the same scan run in reverse.
-Reference: `selective_scan_ref`, the plain sequential loop.
+Reference: `scan_ref.selective_scan_ref`, the plain sequential loop (re-exported here).
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from workbench.ssm.discretize import DISCRETIZE
+from workbench.ssm.scan_args import canonical, for_mamba_ssm, per_channel
 from workbench.ssm.scan_fused import fused_selective_scan
+from workbench.ssm.scan_ref import selective_scan_ref  # noqa: F401  (callers import it from here)
 
 
 def _chunked_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
@@ -84,8 +90,15 @@ def linear_scan_ref(a, b, h0=None):
     return torch.stack(out)
 
 
+def _time_first(X):
+    """(b, N, L) -> (L, b, 1, N); (b, D, N, L) -> (L, b, D, N); (D, N) -> (1, 1, D, N)."""
+    if X.dim() == 3:
+        return X.permute(2, 0, 1)[:, :, None, :]
+    return X.permute(3, 0, 1, 2) if X.dim() == 4 else X[None, None]
+
+
 def _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization):
-    """Time-first Ā (L, b, D, N), B̄u (L, b, D, N) and C (L, b, 1, N) or (1, 1, D, N)."""
+    """Time-first Ā (L, b, D, N), B̄u (L, b, D, N) and C (L, b, 1|D, N) or (1, 1, D, N)."""
     if delta_bias is not None:
         delta = delta + delta_bias[:, None]
     if delta_softplus:
@@ -95,8 +108,7 @@ def _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization):
     if complex_:
         dt = dt.to(A.dtype)
     A_bar, B_fac = DISCRETIZE[discretization](A, 1.0, dt)  # (L, b, D, N), (L, b, D, N|1)
-    Bt = B.permute(2, 0, 1)[:, :, None, :] if B.dim() == 3 else B[None, None]  # (L, b, 1, N) | (1, 1, D, N)
-    Ct = C.permute(2, 0, 1)[:, :, None, :] if C.dim() == 3 else C[None, None]
+    Bt, Ct = _time_first(B), _time_first(C)  # (L, b, 1|D, N) | (1, 1, D, N)
     Bu = B_fac * Bt * u.permute(2, 0, 1)[..., None].to(dt.dtype)  # (L, b, D, N)
     return A_bar, Bu, Ct
 
@@ -130,11 +142,21 @@ def _mamba_ssm_kernel():
 _CUDA_KERNEL = None
 
 
+def _cuda_kernel_for(u, A, discretization):
+    """mamba_ssm's kernel where it computes exactly this scan (CUDA, Mamba's rule, fp32 weights), else None."""
+    if u.is_cuda and discretization == "mamba" and A.dtype in (torch.float32, torch.complex64):
+        return _mamba_ssm_kernel()
+    return None
+
+
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False, discretization="mamba"):
-    if u.is_cuda and discretization == "mamba" and (kernel := _mamba_ssm_kernel()) is not None:
-        return kernel(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
-                      return_last_state=return_last_state)
+    Dch = u.shape[1]
+    B, C = canonical("B", B, u, A), canonical("C", C, u, A)  # (D, N) | (b, G, N, L), complex iff A is
+    if (kernel := _cuda_kernel_for(u, A, discretization)) is not None:
+        return kernel(u, delta, A, for_mamba_ssm(B), for_mamba_ssm(C), D=D, z=z, delta_bias=delta_bias,
+                      delta_softplus=delta_softplus, return_last_state=return_last_state)
+    B, C = per_channel(B, Dch), per_channel(C, Dch)  # (D, N) | (b, N, L) | (b, D, N, L) for G > 1
     if discretization == "mamba" and B.dim() == 3 and C.dim() == 3:
         if delta_bias is not None:
             delta = delta + delta_bias[:, None]
@@ -148,17 +170,3 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     h = linear_scan(A_bar, Bu)  # (L, b, D, N)
     y = _finish((h * Ct).sum(-1), u, D, z)
     return (y, h[-1]) if return_last_state else y
-
-
-def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                       return_last_state=False, discretization="mamba"):
-    """Sequential reference with the same signature."""
-    A_bar, Bu, Ct = _prepare(u, delta, A, B, C, delta_bias, delta_softplus, discretization)
-    h = torch.zeros_like(Bu[0])
-    ys = []
-    Cs = Ct.unbind(0) if Ct.shape[0] > 1 else [Ct[0]] * A_bar.shape[0]
-    for a_t, b_t, c_t in zip(A_bar.unbind(0), Bu.unbind(0), Cs):
-        h = a_t * h + b_t
-        ys.append((h * c_t).sum(-1))
-    y = _finish(torch.stack(ys), u, D, z)
-    return (y, h) if return_last_state else y
