@@ -149,3 +149,43 @@ def test_bad_state_size_and_mamba_init():
         SSMSpec.from_dict({"d_state": 0})
     with pytest.raises(SpecError, match="ssm.init"):
         build_model(ModelSpec(layer="mamba"), SSMSpec(init="hippo-legs"))
+
+
+# --- seeds: the model's parameters come from its seeds alone, through local generators ----------
+
+def _seeded_model(layer, seed, ssm_seed=0):
+    m = ModelSpec(layer=layer, d_model=8, heads=2, n_layers=2, mlp=True, vocab_size=5, seed=seed)
+    return build_model(m, default_ssm(layer).replace(d_state=4, seed=ssm_seed))
+
+
+def _differs(a, b):
+    return sorted(k for k, v in a.state_dict().items() if not torch.equal(v, b.state_dict()[k]))
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_seeds_decide_every_layers_parameters_and_leave_global_rng_untouched(layer):
+    before = torch.random.get_rng_state()
+    a, again, other, other_ssm = (_seeded_model(layer, 1), _seeded_model(layer, 1), _seeded_model(layer, 2),
+                                  _seeded_model(layer, 1, ssm_seed=3))
+    assert torch.equal(torch.random.get_rng_state(), before)  # no global draw, no reseeding
+    assert _differs(a, again) == []
+    for changed in (_differs(a, other), _differs(a, other_ssm)):
+        for part in ("layers.0.mixer.", "layers.1.mixer."):  # every mixer, not only one
+            assert any(k.startswith(part) for k in changed), (layer, part, changed)
+    changed = _differs(a, other)
+    assert {"encoder.weight", "decoder.weight", "layers.0.mlp.1.weight"} <= set(changed)
+    # the two blocks are not copies of each other
+    s = a.state_dict()
+    assert any(not torch.equal(v, s[k.replace("layers.0.", "layers.1.")]) for k, v in s.items()
+               if k.startswith("layers.0.mixer.") and v.is_floating_point() and v.unique().numel() > 2)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_every_mixer_honours_its_seed(layer):
+    before = torch.random.get_rng_state()
+    one, same, two = mixer(layer), mixer(layer), MIXERS[layer](ModelSpec(layer=layer, d_model=8, heads=2),
+                                                              default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8),
+                                                              seed=2).double()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert _differs(one, same) == []
+    assert _differs(one, two), layer

@@ -42,13 +42,62 @@ def test_diverged_run_keeps_last_finite_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in state["model"].values())
 
 
-def test_resume_continues_the_same_run(tmp_path):
-    path = runner.create(spec(steps=12), tmp_path)
-    run_worker(path)
-    r = open_run(path.name, tmp_path)
-    assert r.status == "completed" and r.checkpoints[-1] == 12
+@pytest.mark.slow
+def test_resume_continues_the_same_run(tmp_path, monkeypatch):
+    """Stopped at step 6 and resumed, a run ends exactly where an uninterrupted one does."""
+    import workbench.train.worker as worker
+    from workbench.train import control
+
+    class Immediate(control.FileControl):  # read the control file every step: the stop lands at step 6
+        def __init__(self, run_dir):
+            super().__init__(run_dir, every_s=0.0)
+
+    monkeypatch.setattr(worker, "FileControl", Immediate)
+    whole = runner.create(spec(steps=12), tmp_path / "whole")
+    assert run_worker(whole)["status"] == "completed"
+    path = runner.create(spec(steps=12), tmp_path / "parts")
+
+    def stop_at_6(e):
+        if e["kind"] == "metrics" and e["step"] == 6:
+            control.send(path, "stop")
+
+    first = run_worker(path, emit_extra=stop_at_6)
+    r = open_run(path.name, tmp_path / "parts")
+    assert first["status"] == "stopped" and first["step"] == 6 and r.status == "stopped"
+    assert r.checkpoints == [0, 4, 6] and r.last_step == 6
+    control.send(path, "run")  # as `runner.resume` does
+    events = []
+    second = run_worker(path, emit_extra=events.append)
+    assert second["status"] == "completed" and second["step"] == 12
+    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(7, 13))  # continued, not restarted
+    r, w = open_run(path.name, tmp_path / "parts"), open_run(whole.name, tmp_path / "whole")
+    assert r.status == "completed" and r.checkpoints == [0, 4, 6, 8, 12]
+    a, b = r.checkpoint(12), w.checkpoint(12)
+    for k, v in b["model"].items():
+        assert torch.equal(a["model"][k], v), k
+    assert torch.equal(a["data_rng"], b["data_rng"])
+    assert (r.metrics["loss"].values == w.metrics["loss"].values).all()
     # a resumed run keeps its spec: more steps means a new run, not a different old one
     assert RunSpec.from_dict(r.spec).train.steps == 12
+
+
+def test_model_seed_sets_the_parameters_train_seed_the_data():
+    from workbench.train.build import build_run_model
+    from workbench.tasks import make_batch
+
+    def params(**parts):
+        d = {"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},
+             "task": {"name": "adding", "seq_len": 16}}
+        for k, v in parts.items():
+            d.setdefault(k, {}).update(v)
+        return build_run_model(RunSpec.from_dict(d)).state_dict()
+
+    base, other_train, other_model = params(), params(train={"seed": 5}), params(model={"seed": 5})
+    assert all(torch.equal(v, other_train[k]) for k, v in base.items())
+    assert not all(torch.equal(v, other_model[k]) for k, v in base.items())
+    task = spec().task
+    batch = lambda seed: make_batch(task, 4, torch.Generator().manual_seed(seed)).inputs
+    assert not torch.equal(batch(0), batch(5))  # train.seed seeds this stream (train.loop)
 
 
 def test_schedules():
@@ -58,9 +107,20 @@ def test_schedules():
     assert lr_factor("cosine", 50, 100, 0) == pytest.approx(0.5)
 
 
-def test_device_auto_is_cpu_here():
+def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from workbench.errors import SpecError
     assert pick_device("cpu").type == "cpu"
-    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else pick_device("auto").type)
+    mps = getattr(torch.backends, "mps", None)
+    here = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
+    assert pick_device("auto").type == here
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: False)
+    assert pick_device("auto").type == "cpu"
+    with pytest.raises(SpecError, match="train.device"):
+        pick_device("cuda")
 
 
 def cli(*args, cwd):

@@ -123,7 +123,8 @@ class SSMSpec(Spec):
     learn_a = param.Boolean(default=True, doc="Train A.")
     learn_dt = param.Boolean(default=True, doc="Train Δ.")
     ssm_lr = param.Number(default=1e-3, bounds=(0, None), doc="Learning rate for A, Δ, B (no weight decay).")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the layer's random initialization.")
+    seed = param.Integer(default=0, bounds=(0, None),
+                         doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); in a model combined with model.seed.")
 
     def validate(self) -> "SSMSpec":
         if self.dt_min > self.dt_max:
@@ -185,7 +186,7 @@ class ModelSpec(Spec):
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000), doc="Token vocabulary; 0 for continuous inputs.")
     d_input = param.Integer(default=1, bounds=(1, 65536), doc="Continuous input size (when vocab_size = 0).")
     d_output = param.Integer(default=1, bounds=(1, 1_000_000), doc="Output size (continuous, or classes); vocab_size when tokens.")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization.")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization (every parameter).")
 
     def validate(self) -> "ModelSpec":
         width = self.expand * self.d_model if self.layer == "mamba2" else self.d_model
@@ -323,7 +324,7 @@ class TrainSpec(Spec):
                               doc="Learning-rate schedule.")
     warmup = param.Integer(default=100, bounds=(0, None), doc="Linear warm-up steps (warmup-cosine).")
     grad_clip = param.Number(default=1.0, bounds=(0, None), doc="Clip the gradient norm to this; 0 = off.")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the data stream and of the model's initialization.")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the data stream and dropout (model.seed sets the parameters).")
     device = param.Selector(default="auto", objects=["auto", "cpu", "cuda", "mps"], doc="auto: CUDA, then MPS, then CPU.")
     precision = param.Selector(default="auto", objects=["auto", "fp32", "bf16"], doc="auto: bf16 autocast on CUDA, fp32 elsewhere.")
     probe_every = param.Integer(default=100, bounds=(0, None), doc="Record probes every n steps (0 = only at start and end).")

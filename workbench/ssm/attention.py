@@ -13,6 +13,7 @@ from torch import nn
 
 from workbench.errors import SpecError
 from workbench.ssm.probe import probes
+from workbench.ssm.seeding import seeded
 
 
 def rotary(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -31,8 +32,9 @@ class Attention(nn.Module):
         if d_model % heads or (d_model // heads) % 2:
             raise SpecError("model.heads", heads, f"a divisor of d_model = {d_model} leaving an even head size")
         self.h, self.d = heads, d_model // heads
-        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
-        self.out_proj = nn.Linear(d_model, d_model, bias=False)
+        gen = torch.Generator().manual_seed(seed)
+        self.qkv = seeded(nn.Linear, d_model, 3 * d_model, bias=False, gen=gen)
+        self.out_proj = seeded(nn.Linear, d_model, d_model, bias=False, gen=gen)
         self.probes = probes("attn", "out")
 
     def _qkv(self, x, pos):

@@ -13,16 +13,18 @@ from torch import nn
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads, step_loop
 from workbench.ssm.scan import linear_scan
+from workbench.ssm.seeding import seeded
 
 
 class GLA(nn.Module):
     def __init__(self, *, d_model: int, heads: int = 4, expand: int = 1, seed: int = 0):
         super().__init__()
         E, self.h, self.d = split_heads(d_model, heads, expand)
-        self.qkv = nn.Linear(d_model, 3 * E, bias=False)
-        self.alpha = nn.Linear(d_model, E)
-        self.gate = nn.Linear(d_model, E)
-        self.out_proj = nn.Linear(E, d_model, bias=False)
+        gen = torch.Generator().manual_seed(seed)
+        self.qkv = seeded(nn.Linear, d_model, 3 * E, bias=False, gen=gen)
+        self.alpha = seeded(nn.Linear, d_model, E, gen=gen)
+        self.gate = seeded(nn.Linear, d_model, E, gen=gen)
+        self.out_proj = seeded(nn.Linear, E, d_model, bias=False, gen=gen)
         self.probes = probes("alpha", "out")
 
     def _inputs(self, x):

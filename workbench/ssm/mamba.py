@@ -21,6 +21,7 @@ from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT, RE_A
 from workbench.ssm.scan import selective_scan, selective_scan_ref
+from workbench.ssm.seeding import seeded
 
 MAMBA_INITS = ("s4d-real", "s4d-lin", "s4d-inv", "s4d-legs", "random")
 GATES = {"none": lambda y, z: y, "silu": lambda y, z: y * F.silu(z), "glu": lambda y, z: y * torch.sigmoid(z)}
@@ -46,10 +47,10 @@ class Mamba(nn.Module):
         self.selective = (selective_delta, selective_B, selective_C)
         self.split = [self.R if selective_delta else 0, n_bc if selective_B else 0, n_bc if selective_C else 0]
 
-        self.in_proj = nn.Linear(H, 2 * E, bias=False)
-        self.conv = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.in_proj = seeded(nn.Linear, H, 2 * E, bias=False, gen=gen)
+        self.conv = seeded(nn.Conv1d, E, E, d_conv, groups=E, padding=d_conv - 1, gen=gen)
         nn.init.zeros_(self.conv.bias)  # zero input realizes exactly the initialized Δ
-        self.x_proj = nn.Linear(E, sum(self.split), bias=False) if sum(self.split) else None
+        self.x_proj = seeded(nn.Linear, E, sum(self.split), bias=False, gen=gen) if sum(self.split) else None
         self.dt_fn, inv_dt = DT[dt_transform]
         self.init, self.dt_range = init, (max(dt_min, 1e-4) if dt_transform == "softplus" else dt_min, dt_max)
         dt0 = log_uniform_dt(E, dt_min, dt_max, gen)
@@ -57,9 +58,9 @@ class Mamba(nn.Module):
             dt0 = dt0.clamp(min=1e-4)
         bias = inv_dt(dt0).float()  # (E,)
         if selective_delta:
-            self.dt_proj = nn.Linear(self.R, E)
-            nn.init.uniform_(self.dt_proj.weight, -self.R ** -0.5, self.R ** -0.5)
+            self.dt_proj = nn.utils.skip_init(nn.Linear, self.R, E)
             with torch.no_grad():
+                self.dt_proj.weight.uniform_(-self.R ** -0.5, self.R ** -0.5, generator=gen)
                 self.dt_proj.bias.copy_(bias)
             hint(self.dt_proj.bias, ssm_lr)
         else:
@@ -81,7 +82,7 @@ class Mamba(nn.Module):
             if not learn_a:
                 self.register_buffer("A_im", im)
         self.D = nn.Parameter(torch.ones(E))
-        self.out_proj = nn.Linear(E, H, bias=False)
+        self.out_proj = seeded(nn.Linear, E, H, bias=False, gen=gen)
         self.discretization = discretization
         self.gate_fn = GATES[gate]
         self.probes = probes("u", "delta", "B", "C", "z", "y", "out")

@@ -12,6 +12,7 @@ from workbench.ssm.init import log_uniform_dt
 from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT
+from workbench.ssm.seeding import seeded
 from workbench.ssm.ssd import ssd_chunked, ssd_recurrent
 
 
@@ -34,8 +35,9 @@ class Mamba2(nn.Module):
             raise SpecError("model.heads", heads, f"a divisor of expand·d_model = {E}")
         gen = torch.Generator().manual_seed(seed)
         self.E, self.h, self.P, self.N, self.chunk = E, heads, E // heads, d_state, chunk
-        self.in_proj = nn.Linear(d_model, 2 * E + 2 * d_state + heads, bias=False)  # z, x, B, C, Δ
-        self.conv = nn.Conv1d(E + 2 * d_state, E + 2 * d_state, d_conv, groups=E + 2 * d_state, padding=d_conv - 1)
+        self.in_proj = seeded(nn.Linear, d_model, 2 * E + 2 * d_state + heads, bias=False, gen=gen)  # z, x, B, C, Δ
+        self.conv = seeded(nn.Conv1d, E + 2 * d_state, E + 2 * d_state, d_conv, groups=E + 2 * d_state,
+                           padding=d_conv - 1, gen=gen)
         nn.init.zeros_(self.conv.bias)
         self.dt_fn, inv_dt = DT[dt_transform]
         self.dt_range = (max(dt_min, 1e-4), dt_max)
@@ -45,7 +47,7 @@ class Mamba2(nn.Module):
         self.A_log = hint(nn.Parameter(torch.log(a).float()), ssm_lr)
         self.D = nn.Parameter(torch.ones(heads))
         self.norm = RMSNorm(E)
-        self.out_proj = nn.Linear(E, d_model, bias=False)
+        self.out_proj = seeded(nn.Linear, E, d_model, bias=False, gen=gen)
         self.probes = probes("delta", "B", "C", "y", "out")
 
     def _split(self, zxbcdt):

@@ -13,6 +13,7 @@ from torch import nn
 from workbench.ssm.kernel import causal_fft_conv, vandermonde_kernel
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import step_loop
+from workbench.ssm.seeding import seeded
 
 
 class MegaEMA(nn.Module):
@@ -27,7 +28,7 @@ class MegaEMA(nn.Module):
         self.beta = nn.Parameter(sign * (1 + 0.02 * torch.randn(H, N, generator=gen)))
         self.eta = nn.Parameter(torch.randn(H, N, generator=gen) / N ** 0.5)
         self.omega = nn.Parameter(torch.ones(H))
-        self.out_proj = nn.Linear(H, H)
+        self.out_proj = seeded(nn.Linear, H, H, gen=gen)
         self.probes = probes("ema", "out")
 
     def coefficients(self):

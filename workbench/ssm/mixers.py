@@ -1,4 +1,8 @@
-"""One constructor per layer kind: (ModelSpec, SSMSpec, seed) -> mixer module. Chosen once, by name."""
+"""One constructor per layer kind: (ModelSpec, SSMSpec, seed) -> mixer module. Chosen once, by name.
+
+`seed` is the mixer's whole initialization: each layer draws every random number from a
+torch.Generator seeded with it (never from the global generator).
+"""
 from __future__ import annotations
 
 from workbench.ssm.attention import Attention
@@ -21,7 +25,7 @@ def _mamba(m, s, seed):
 
 
 def _s4d(m, s, seed):
-    return S4DBlock(ssm=build_layer(s.replace(seed=seed), m.d_model), d_model=m.d_model)
+    return S4DBlock(ssm=build_layer(s.replace(seed=seed), m.d_model), d_model=m.d_model, seed=seed)
 
 
 MIXERS = {

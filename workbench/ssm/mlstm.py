@@ -16,16 +16,18 @@ from torch import nn
 
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads, step_loop
+from workbench.ssm.seeding import seeded
 
 
 class MLSTM(nn.Module):
     def __init__(self, *, d_model: int, heads: int = 4, expand: int = 1, seed: int = 0):
         super().__init__()
         E, self.h, self.d = split_heads(d_model, heads, expand)
-        self.qkv = nn.Linear(d_model, 3 * E, bias=False)
-        self.gates = nn.Linear(d_model, 2 * heads)  # ĩ, f̃ per head
-        self.out_gate = nn.Linear(d_model, E)
-        self.out_proj = nn.Linear(E, d_model, bias=False)
+        gen = torch.Generator().manual_seed(seed)
+        self.qkv = seeded(nn.Linear, d_model, 3 * E, bias=False, gen=gen)
+        self.gates = seeded(nn.Linear, d_model, 2 * heads, gen=gen)  # ĩ, f̃ per head
+        self.out_gate = seeded(nn.Linear, d_model, E, gen=gen)
+        self.out_proj = seeded(nn.Linear, E, d_model, bias=False, gen=gen)
         with torch.no_grad():
             self.gates.weight.mul_(0.1)
             self.gates.bias[:heads].fill_(-3.0)  # small input gate at init

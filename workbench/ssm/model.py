@@ -15,16 +15,17 @@ from workbench.specs import ModelSpec, SSMSpec, default_ssm
 from workbench.ssm.mamba2 import RMSNorm
 from workbench.ssm.mixers import MIXERS
 from workbench.ssm.probe import probes
+from workbench.ssm.seeding import derive_seed, generator, seeded
 
 NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm, "none": lambda d: nn.Identity()}
 
 
 class Block(nn.Module):
-    def __init__(self, mixer: nn.Module, d_model: int, norm: str, mlp: bool, dropout: float):
+    def __init__(self, mixer: nn.Module, d_model: int, norm: str, mlp: bool, dropout: float, gen: torch.Generator):
         super().__init__()
         self.norm, self.mixer, self.drop = NORMS[norm](d_model), mixer, nn.Dropout(dropout)
-        self.mlp = nn.Sequential(NORMS[norm](d_model), nn.Linear(d_model, 4 * d_model), nn.GELU(),
-                                 nn.Linear(4 * d_model, d_model), nn.Dropout(dropout)) if mlp else None
+        self.mlp = nn.Sequential(NORMS[norm](d_model), seeded(nn.Linear, d_model, 4 * d_model, gen=gen), nn.GELU(),
+                                 seeded(nn.Linear, 4 * d_model, d_model, gen=gen), nn.Dropout(dropout)) if mlp else None
         self.probes = probes("resid")
 
     def _finish(self, x):
@@ -68,15 +69,23 @@ class SequenceModel(nn.Module):
 
 
 def build_model(model: ModelSpec, ssm: SSMSpec | None = None) -> SequenceModel:
-    """ssm=None takes `default_ssm(model.layer)`, the layer kind's published defaults."""
+    """ssm=None takes `default_ssm(model.layer)`, the layer kind's published defaults.
+
+    Seeds: `model.seed` is the model's initialization seed. Encoder, MLPs and decoder draw from a
+    generator seeded by it; mixer i from one seeded by (model.seed, ssm.seed, i), so `ssm.seed`
+    (the standalone layer's seed in `build_layer`) varies the SSM layers within a model too. Every
+    draw is from a local torch.Generator: building a model leaves the global generator untouched.
+    Training randomness (data stream, dropout) belongs to `train.seed`, never to the parameters.
+    """
     model.validate()
     ssm = (ssm or default_ssm(model.layer)).validate()
-    torch.manual_seed(model.seed)  # nn.Linear/Embedding default inits; layers seed their own SSM parts
+    gen = generator("model", model.seed)  # encoder, MLPs, decoder
     H = model.d_model
-    encoder = nn.Embedding(model.vocab_size, H) if model.vocab_size else nn.Linear(model.d_input, H)
+    encoder = seeded(nn.Embedding, model.vocab_size, H, gen=gen) if model.vocab_size else \
+        seeded(nn.Linear, model.d_input, H, gen=gen)
     d_out = model.vocab_size if model.vocab_size and model.d_output == 1 else model.d_output
-    blocks = [Block(MIXERS[model.layer](model, ssm, seed=model.seed * 1000 + ssm.seed * 100 + i),
-                    H, model.norm, model.mlp, model.dropout) for i in range(model.n_layers)]
-    out = SequenceModel(encoder, blocks, NORMS[model.norm](H), nn.Linear(H, d_out))
+    blocks = [Block(MIXERS[model.layer](model, ssm, seed=derive_seed("mixer", model.seed, ssm.seed, i)),
+                    H, model.norm, model.mlp, model.dropout, gen) for i in range(model.n_layers)]
+    out = SequenceModel(encoder, blocks, NORMS[model.norm](H), seeded(nn.Linear, H, d_out, gen=gen))
     out.spec_json = json.dumps({"model": model.to_dict(), "ssm": ssm.to_dict()}, sort_keys=True)
     return out

@@ -11,14 +11,15 @@ from torch import nn
 from workbench.ssm.lti import DenseSSM, DiagonalSSM
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import run_recurrence
+from workbench.ssm.seeding import seeded
 
 
 class S4DBlock(nn.Module):
-    def __init__(self, *, ssm: nn.Module, d_model: int):
+    def __init__(self, *, ssm: nn.Module, d_model: int, seed: int = 0):
         super().__init__()
         assert isinstance(ssm, (DiagonalSSM, DenseSSM))
         self.ssm = ssm
-        self.out = nn.Linear(d_model, 2 * d_model)
+        self.out = seeded(nn.Linear, d_model, 2 * d_model, gen=torch.Generator().manual_seed(seed))
         self.probes = probes("y", "out")
 
     def _out(self, y):

@@ -9,9 +9,13 @@ from workbench.tasks import get_task
 
 
 def build_run_model(run: RunSpec):
-    """The task fixes the model's inputs and outputs (vocabulary or continuous sizes)."""
+    """The task fixes the model's inputs and outputs (vocabulary or continuous sizes).
+
+    The parameters come from `model.seed` (and `ssm.seed`) alone; `train.seed` drives the data
+    stream and dropout, so the two vary independently (a seed sweep over either changes only it).
+    """
     io = get_task(run.task.kind).io(run.task)
-    model = build_model(run.model.replace(**io, seed=run.train.seed), run.ssm)
+    model = build_model(run.model.replace(**io), run.ssm)
     model.spec_json = __import__("json").dumps(run.to_dict(), sort_keys=True)
     return model
 

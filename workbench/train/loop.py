@@ -62,6 +62,7 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
     for g in opt.param_groups:
         g["base_lr"] = g["lr"]
     gen = torch.Generator().manual_seed(tr.seed)  # the data stream, on the CPU for reproducibility
+    torch.manual_seed(tr.seed)  # dropout masks: nn.Dropout has no generator argument, only the global one
     step = 0
     if resume is not None:
         model.load_state_dict(resume["model"])
