@@ -189,3 +189,40 @@ def test_every_mixer_honours_its_seed(layer):
     assert torch.equal(torch.random.get_rng_state(), before)
     assert _differs(one, same) == []
     assert _differs(one, two), layer
+
+
+# --- devices: nothing is allocated on the CPU behind the input's back ----------------------------
+
+def _meta_cases():
+    from workbench.specs import DENSE_INITS, DIAGONAL_INITS
+    cases = [(layer, default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8)) for layer in LAYERS]
+    cases += [("mamba", default_ssm("mamba").replace(init="s4d-lin", d_state=4))]  # complex modes
+    cases += [("s4d", SSMSpec(init=i, d_state=8, discretization=d))
+              for i in DENSE_INITS + DIAGONAL_INITS for d in ("zoh", "bilinear", "euler", "mamba")]
+    return cases
+
+
+@pytest.mark.parametrize("layer, ssm", _meta_cases(), ids=lambda c: c if isinstance(c, str) else
+                         f"{c.init}-{c.discretization}")
+def test_forward_and_step_on_the_meta_device(layer, ssm):
+    """Shape-only run on `meta`: any tensor made on the CPU (instead of from the inputs) fails here."""
+    m = MIXERS[layer](ModelSpec(layer=layer, d_model=8, heads=2), ssm, seed=0).to("meta")
+    x = torch.empty(2, 5, 8, device="meta")
+    y = m(x)
+    assert y.shape == (2, 5, 8) and y.is_meta
+    state = None
+    for t in range(3):
+        y_t, state = m.step(x[:, t], state)
+    assert y_t.shape == (2, 8) and y_t.is_meta
+    assert all(s.is_meta for s in torch.utils._pytree.tree_leaves(state) if torch.is_tensor(s))
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_whole_model_forward_and_step_on_the_meta_device(layer):
+    model = build_model(ModelSpec(layer=layer, d_model=8, heads=2, vocab_size=5, mlp=True),
+                        default_ssm(layer).replace(d_state=4)).to("meta")
+    x = torch.zeros(2, 6, dtype=torch.long, device="meta")
+    assert model(x).shape == (2, 6, 5)
+    out, state = model.step(x[:, 0])
+    out, state = model.step(x[:, 1], state)
+    assert out.shape == (2, 5) and out.is_meta

@@ -141,9 +141,8 @@ class Mamba(nn.Module):
         Bsz = x_t.shape[0]
         E, K = self.D.shape[0], self.conv.kernel_size[0]
         if state is None:
-            h = torch.zeros(Bsz, E, self.M, dtype=torch.complex64 if self.is_complex else x_t.dtype)
-            if self.is_complex and x_t.dtype == torch.float64:
-                h = h.to(torch.complex128)
+            cplx = {torch.float64: torch.complex128}.get(x_t.dtype, torch.complex64)
+            h = x_t.new_zeros(Bsz, E, self.M, dtype=cplx if self.is_complex else x_t.dtype)  # (B, E, M) on x_t's device
             state = (x_t.new_zeros(Bsz, E, K), h)
         window, h = state
         xs, z = self.in_proj(x_t).chunk(2, dim=-1)  # (B, E)
