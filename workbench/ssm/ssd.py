@@ -25,6 +25,7 @@ def segsum(x: torch.Tensor) -> torch.Tensor:
 
 
 def ssd_quadratic(x, dt, a, B, C, chunk=None):
+    """The matrix (attention-like) form, O(L²) memory: the reference for one chunk of `ssd_chunked`."""
     decay = torch.exp(segsum((dt * a).transpose(1, 2)))  # (b, h, L, L)
     scores = torch.einsum("bin,bjn->bij", C, B)[:, None] * decay  # (b, h, L, L)
     return torch.einsum("bhij,bjh,bjhp->bihp", scores, dt, x)
