@@ -56,8 +56,8 @@ def test_quadratic_form_by_hand_for_one_output():
 
 @pytest.mark.parametrize("L, chunk", [(29, 8), (64, 16), (50, 64)])
 def test_mamba2_layer_across_chunks(L, chunk):
-    m = MIXERS["mamba2"](ModelSpec(layer="mamba2", d_model=8, heads=2, chunk=chunk), default_ssm("mamba2").replace(d_state=4),
-                         seed=0).double()
+    spec = ModelSpec(layer="mamba2", d_model=8, heads=2, chunk=chunk)
+    m = MIXERS["mamba2"](spec, default_ssm("mamba2").replace(d_state=4), seed=0).double()
     x = torch.randn(2, L, 8, generator=torch.Generator().manual_seed(L), dtype=torch.float64, requires_grad=True)
     y, y_ref = m(x), m.forward_ref(x)
     assert torch.allclose(y, y_ref, rtol=1e-10, atol=1e-10)
