@@ -35,8 +35,8 @@ def test_step_on_cuda_equals_forward(layer):
     """The recurrent state is made on the input's device: the step loop runs on CUDA and equals forward."""
     from workbench.specs import default_ssm
     from workbench.ssm.mixers import MIXERS
-    m = MIXERS[layer](ModelSpec(layer=layer, d_model=8, heads=2), default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8),
-                      seed=0).double().cuda()
+    ssm = default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8)
+    m = MIXERS[layer](ModelSpec(layer=layer, d_model=8, heads=2), ssm, seed=0).double().cuda()
     x = torch.randn(2, 12, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64).cuda()
     state, ys = None, []
     with torch.no_grad():

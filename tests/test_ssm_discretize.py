@@ -136,7 +136,7 @@ def test_every_init_materializes_the_reference_discretization(init, method):
         A_got = p.A_bar[h].numpy() if p.dense else np.diag(p.A_bar[h].numpy())
         assert np.allclose(A_got, A_ref, rtol=1e-9, atol=1e-12), (init, method)
         if getattr(layer, "gamma_normalized", False):
-            # LRU: Δ ≡ 1 and B̄ = γ·B with γ = √(1 - |λ|²) (Orvieto et al. 2023's normalization), not Δ-derived
+            # LRU: Δ ≡ 1 and B̄ = γ·B, γ = √(1 - |λ|²) (Orvieto et al. 2023's normalization), not from Δ
             B_ref = np.sqrt(np.clip(1 - np.abs(np.diag(A_ref)) ** 2, 0, None)) * B
         assert np.allclose(p.B_bar[h].numpy(), B_ref, rtol=1e-9, atol=1e-12), (init, method)
         K_ref = kernel_from(A_ref, B_ref, C, L)

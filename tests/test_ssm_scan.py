@@ -163,7 +163,7 @@ def test_interleaved_complex_BC_equals_complex_values_and_gradients(G):
     w = torch.randn_like(y_c)
     gB_c, gC_c = torch.autograd.grad((y_c * w).sum(), [Bc, Cc])
     gB_i, gC_i = torch.autograd.grad((y_i * w).sum(), [Bi, Ci])
-    # PyTorch's gradient of a real loss w.r.t. z is ∂ℓ/∂Re z + i ∂ℓ/∂Im z: interleaved, it is the real gradient
+    # PyTorch's gradient of a real loss w.r.t. z is ∂ℓ/∂Re z + i ∂ℓ/∂Im z: interleaved, the real one
     assert torch.allclose(gB_i, by_hand_interleave(gB_c), rtol=1e-10, atol=1e-12)
     assert torch.allclose(gC_i, by_hand_interleave(gC_c), rtol=1e-10, atol=1e-12)
 

@@ -124,7 +124,7 @@ class SSMSpec(Spec):
     learn_dt = param.Boolean(default=True, doc="Train Δ.")
     ssm_lr = param.Number(default=1e-3, bounds=(0, None), doc="Learning rate for A, Δ, B (no weight decay).")
     seed = param.Integer(default=0, bounds=(0, None),
-                         doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); in a model combined with model.seed.")
+                         doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); a model mixes in model.seed.")
 
     def validate(self) -> "SSMSpec":
         if self.dt_min > self.dt_max:
