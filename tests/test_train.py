@@ -53,9 +53,14 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
             super().__init__(run_dir, every_s=0.0)
 
     monkeypatch.setattr(worker, "FileControl", Immediate)
-    whole = runner.create(spec(steps=12), tmp_path / "whole")
+    def dropout_spec():  # dropout: the resumed run must also continue the dropout masks' stream
+        s = spec(steps=12)
+        s.model.dropout = 0.2
+        return s
+
+    whole = runner.create(dropout_spec(), tmp_path / "whole")
     assert run_worker(whole)["status"] == "completed"
-    path = runner.create(spec(steps=12), tmp_path / "parts")
+    path = runner.create(dropout_spec(), tmp_path / "parts")
 
     def stop_at_6(e):
         if e["kind"] == "metrics" and e["step"] == 6:
@@ -75,7 +80,7 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
     a, b = r.checkpoint(12), w.checkpoint(12)
     for k, v in b["model"].items():
         assert torch.equal(a["model"][k], v), k
-    assert torch.equal(a["data_rng"], b["data_rng"])
+    assert torch.equal(a["data_rng"], b["data_rng"]) and torch.equal(a["dropout_rng"], b["dropout_rng"])
     assert (r.metrics["loss"].values == w.metrics["loss"].values).all()
     # a resumed run keeps its spec: more steps means a new run, not a different old one
     assert RunSpec.from_dict(r.spec).train.steps == 12

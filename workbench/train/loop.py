@@ -62,7 +62,6 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
     for g in opt.param_groups:
         g["base_lr"] = g["lr"]
     gen = torch.Generator().manual_seed(tr.seed)  # the data stream, on the CPU for reproducibility
-    torch.manual_seed(tr.seed)  # dropout masks: nn.Dropout has no generator argument, only the global one
     step = 0
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -86,7 +85,8 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             return False
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 "optimizer": opt.state_dict(), "data_rng": gen.get_state(), "step": step}
+                 "optimizer": opt.state_dict(), "data_rng": gen.get_state(), "dropout_rng": torch.get_rng_state(),
+                 "step": step}
         emit({"kind": "checkpoint", "step": step, "state": state})
         return True
 
@@ -96,6 +96,11 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
         return {"status": "diverged", "step": step, "final": final, "error": err}
 
     final, t0, seen_tokens = {}, time.perf_counter(), 0
+    # dropout masks come from the global generator (nn.Dropout takes no other): seeded by train.seed, and
+    # restored where the checkpoint left it, right before the first step so nothing in between draws from it
+    torch.manual_seed(tr.seed)
+    if resume is not None and "dropout_rng" in resume:  # older checkpoints resume with a fresh stream
+        torch.set_rng_state(resume["dropout_rng"])
     if resume is None:
         record_probes()
         checkpoint()
