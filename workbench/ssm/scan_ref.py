@@ -13,19 +13,18 @@ import torch.nn.functional as F
 from workbench.ssm.discretize import DISCRETIZE
 
 
-def _read_bc(X, batch, D, L, cplx):
-    """Any accepted layout -> a function t -> (batch|1, D|1, N) at step t."""
+def _read_bc(X, D, cplx):
+    """Any accepted layout -> (batch|1, D|1, L|1, N): the value each channel sees at each step."""
     if cplx and not X.is_complex():
         X = X if X.dtype in (torch.float32, torch.float64) else X.float()
         # (D, N): real values; otherwise mamba_ssm's interleaved parts, even positions real, odd imaginary
         X = torch.complex(X, torch.zeros_like(X)) if X.dim() == 2 else torch.complex(X[..., 0::2], X[..., 1::2])
     if X.dim() == 2:  # (D, N)
-        return lambda t: X[None]
+        return X[None, :, None, :]
     if X.dim() == 3:  # (batch, N, L): one row for every channel
-        return lambda t: X[:, None, :, t]
-    per = D // X.shape[1]  # (batch, G, N, L): channel d uses group d // per
-    groups = torch.arange(D, device=X.device) // per
-    return lambda t: X[:, groups, :, t]
+        return X.transpose(1, 2)[:, None]
+    groups = torch.arange(D, device=X.device) // (D // X.shape[1])  # (batch, G, N, L): channel d, group d // (D/G)
+    return X[:, groups].transpose(2, 3)
 
 
 def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -37,14 +36,15 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
         delta = delta + delta_bias[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    B_at, C_at = _read_bc(B, batch, Dch, L, cplx), _read_bc(C, batch, Dch, L, cplx)
-    h = torch.zeros(batch, Dch, A.shape[1], dtype=A.dtype if cplx else u.dtype, device=u.device)  # (b, D, N)
+    dt = delta[..., None]  # (b, D, L, 1)
+    A_bar, B_fac = DISCRETIZE[discretization](A[:, None, :], 1.0, dt.to(A.dtype) if cplx else dt)  # (b, D, L, N)
+    Bu = B_fac * _read_bc(B, Dch, cplx) * u[..., None]  # (b, D, L, N)
+    Cs = _read_bc(C, Dch, cplx)  # (b|1, D|1, L|1, N)
+    h = torch.zeros(batch, Dch, A.shape[1], dtype=A_bar.dtype, device=u.device)  # (b, D, N)
     ys = []
     for t in range(L):
-        dt = delta[:, :, t, None]  # (b, D, 1)
-        A_bar, B_fac = DISCRETIZE[discretization](A, 1.0, dt.to(A.dtype) if cplx else dt)  # (b, D, N)
-        h = A_bar * h + B_fac * B_at(t) * u[:, :, t, None]
-        y = (h * C_at(t)).sum(-1)  # (b, D)
+        h = A_bar[:, :, t] * h + Bu[:, :, t]
+        y = (h * Cs[:, :, t if Cs.shape[2] > 1 else 0]).sum(-1)  # (b, D)
         ys.append(2 * y.real if cplx else y)
     y = torch.stack(ys, -1)  # (b, D, L)
     if D is not None:
