@@ -9,5 +9,7 @@ Glossary (code name -> symbol):
 
 Modules: hippo (HiPPO matrices, NPLR), init (diagonal inits), reparam (Re A and Δ maps),
 discretize (ZOH, bilinear, Euler, Mamba), kernel (Vandermonde, Krylov, FFT conv),
-recurrence (step and sequential reference), lti (layers), build (spec -> layer).
+recurrence (step and sequential reference), lti (layers), build (spec -> layer),
+scan (selective scan; scan_args reads mamba_ssm's B/C layouts, scan_ref is its reference),
+seeding (every initialization drawn from a local generator).
 """
