@@ -13,8 +13,17 @@ import holoviews as hv  # noqa: E402
 import panel as pn  # noqa: E402
 from panel.theme import Fast  # noqa: E402
 
-from apps.views import (KernelsView, MemoryView, RunControls, RunsView, SpectrumView, TokensView,  # noqa: E402
-                        TrainingView, Workbench, spec_editor)
+from apps.views import (  # noqa: E402
+    KernelsView,
+    MemoryView,
+    RunControls,
+    RunsView,
+    SpectrumView,
+    TokensView,
+    TrainingView,
+    Workbench,
+    spec_editor,
+)
 from apps.views.export import ExportView  # noqa: E402
 from apps.views.runs import reap  # noqa: E402
 from workbench.analysis import legs_convergence  # noqa: E402

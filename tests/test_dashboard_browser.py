@@ -31,7 +31,7 @@ pytestmark = [
                        reason=f"{CHROMIUM} missing: apt-get install -y chromium (never playwright install)"),
 ]
 
-# HoloViews replaces source data without a change signal, so the test polls the document (PRACTICE.md).
+# HoloViews replaces source data without a change signal, so the test polls the document (checked on Bokeh 3.x).
 # Kernel curves have a column "K" (their value dimension); metric curves have "step" and "value".
 READ = """(col) => {
   const doc = (window.Bokeh && Bokeh.documents.length) ? Bokeh.documents[0] : null;

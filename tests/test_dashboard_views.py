@@ -104,6 +104,7 @@ def test_selecting_an_earlier_step_changes_the_kernels(state):
 
 def test_create_app_widgets_drive_the_spec(state):
     import panel as pn
+
     from apps.dashboard import create_app
 
     page = create_app(state)

@@ -55,7 +55,6 @@ def test_a_configuration_that_raises_fails_alone(tmp_path):
 def test_killed_worker_is_retried_or_failed_and_the_rest_complete(tmp_path):
     sweep = SweepSpec.from_dict({"name": "kill", "base": {**BASE, "train": {**BASE["train"], "steps": 600}},
                                  "grid": {"train.seed": [0, 1, 2]}})
-    from distributed import Client
     killed = []
 
     def killer():

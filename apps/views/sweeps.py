@@ -1,5 +1,5 @@
 """Sweeps in the Runs view: one sweep's final metric against each swept field, and its runs' memory
-functions or kernels overlaid, coloured by a chosen field (issue 9)."""
+functions or kernels overlaid, coloured by a chosen field."""
 from __future__ import annotations
 
 import json

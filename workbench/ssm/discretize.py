@@ -1,4 +1,4 @@
-"""Continuous (A, B, Δ) to discrete (Ā, B̄), REFERENCE §4.
+"""Continuous (A, B, Δ) to discrete (Ā, B̄): ZOH, bilinear, Euler (as in S4D, Gu et al. 2022; Tustin's rule for bilinear).
 
 Diagonal versions work elementwise: A, B and dt broadcast together (e.g. A (H, M), dt (H, 1);
 or per token in a selective scan, A (D, N), dt (L, b, D, 1)).

@@ -1,4 +1,4 @@
-"""The selective scan h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t (REFERENCE §6).
+"""The selective scan h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t (Mamba, Gu & Dao 2023, Algorithm 2).
 
 Calling convention of mamba_ssm's `selective_scan_fn`, so the two can be swapped:
     u, delta, z: (batch, D, L)   A: (D, N)   B, C: (batch, N, L) or (D, N)   D: (D,)
