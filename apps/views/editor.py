@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from apps.views.state import Workbench
+from .state import Workbench
 
 GROUPS = [
     ("SSM", "ssm", ["init", "d_state", "dt_min", "dt_max", "dt_transform", "a_reparam", "discretization",

@@ -6,7 +6,6 @@ Datasets (preview), `workbench.store` gives a run's metrics and probes. Every vi
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import param
@@ -16,6 +15,7 @@ from workbench import analysis
 from workbench.errors import SpecError
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
 from workbench.store import list_runs, open_run
+from workbench.store.run import default_root as runs_root
 from workbench.store.index import flatten
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -24,10 +24,6 @@ EXAMPLES = ROOT / "data" / "example_runs"  # shipped finished runs, shown read-o
 
 SELECTIVE = ("mamba", "mamba2", "mlstm", "gla")  # layers with Δ_t or gates
 ATTENTION = ("mamba", "mamba2", "attention")  # layers with an (implicit) attention matrix
-
-
-def runs_root() -> Path:
-    return Path(os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
 
 
 FAST = ("kernels", "spectrum", "frequency_response", "audit")  # milliseconds: drawn at once on an edit
