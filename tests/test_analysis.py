@@ -216,7 +216,7 @@ def test_preview_returns_every_quantity_consistently():
     from workbench.analysis import preview
     m = build_model(ModelSpec(d_model=8), SSMSpec(d_state=8)).double()
     p = preview(m, 64)
-    assert set(p) == {"kernels", "spectrum", "frequency_response", "memory_function", "init_audit"}
+    assert set(p) == {"kernels", "spectrum", "frequency_response", "memory", "audit"}
     assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))
 
 
