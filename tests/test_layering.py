@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # bottom to top; a name is workbench's top-level module or subpackage ("app": the dashboard package)
 LAYERS = [
     {"workbench", "errors", "threads"},  # the package root (lazy attributes only), errors, thread settings
-    {"specs"},  # every setting as param classes; no torch
+    {"specs", "spec_groups"},  # every setting as param classes, and the fields' metadata; no torch
     {"ssm"},  # the mathematics and the layers; build_model
     {"tasks", "pretrained"},  # generated data; weights loaded into ssm layers
     {"analysis"},  # model -> xarray Datasets
@@ -31,6 +31,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 # third-party packages a layer may never import (anywhere in the module)
 BANNED = {
     "specs": {"torch", "panel", "holoviews", "bokeh"},
+    "spec_groups": {"torch", "panel", "holoviews", "bokeh"},
     "errors": {"torch", "panel", "holoviews", "bokeh"},
     "plots": {"torch", "panel"},
     "app": {"torch"},
