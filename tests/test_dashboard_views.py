@@ -117,6 +117,7 @@ def test_create_app_widgets_drive_the_spec(state):
     assert not np.allclose(kernel_data(page.app.kernels)[0], before[0])
 
 
+@pytest.mark.slow
 def test_served_updates_in_place_keep_the_document_consistent(state):
     """A knob redraws the served plots in place (same Bokeh sources, new data) without Bokeh's
     whole-graph recompute; the document's model set stays what a full recompute finds, also when

@@ -74,6 +74,7 @@ def test_list_filter_delete_and_rebuild(tmp_path):
     assert list_runs(tmp_path).id.tolist() == [a.id] and not (tmp_path / b.id).exists()
 
 
+@pytest.mark.slow
 def test_reader_sees_steps_grow_while_training(tmp_path):
     run_id, proc = runner.start(tiny_run(steps=100000), tmp_path)
     try:
@@ -100,6 +101,7 @@ def test_reader_sees_steps_grow_while_training(tmp_path):
             proc.kill()
 
 
+@pytest.mark.slow
 def test_twenty_sigkills_leave_an_openable_store_and_resume_continues(tmp_path):
     path = runner.create(tiny_run(steps=150), tmp_path)
     ctx = multiprocessing.get_context("fork")
