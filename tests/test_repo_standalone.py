@@ -9,8 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ["README.md", "workbench", "apps", "notebooks", "tests", "benchmarks", "docs"]
 TEXT = {".py", ".md", ".ipynb", ".json", ".yml", ".yaml", ".txt", ".toml", ".cfg", ".ini", ".html", ".csv"}
-# the patterns are spelled in pieces so this file does not match itself
-FORBIDDEN = re.compile("|".join([r"shared/", "REFER" "ENCE", r"PRACTICE\.md", r"DESIGN\.md", r"\b[Ii]ssue [0-9]"]))
+# spelled in pieces (adjacent literals join), so neither this test nor a plain grep finds this file
+FORBIDDEN = re.compile("|".join([r"shar" r"ed/", "REFER" "ENCE", r"PRACT" r"ICE\.md", r"DES" r"IGN\.md",
+                                 r"\b[Ii]ss" r"ue [0-9]"]))
 
 
 def scanned_files():
@@ -37,7 +38,8 @@ def test_no_reference_outside_the_repository():
 
 
 def test_the_pattern_catches_what_it_should():
-    for bad in ["See `../shared/DESIGN.md`", "(REFER" "ENCE §8)", "as PRACTICE.md says", "(issue 8)", "Issue 14"]:
+    for bad in ["See `../shar" "ed/DES" "IGN.md`", "(REFER" "ENCE §8)", "as PRACT" "ICE.md says", "(iss" "ue 8)",
+                "Iss" "ue 14"]:
         assert FORBIDDEN.search(bad), bad
-    for fine in ["Gu et al. 2022, S4D, eq. 5", "a shared memory", "tissue 3"]:
+    for fine in ["Gu et al. 2022, S4D, eq. 5", "a shared memory", "tiss" "ue 3"]:
         assert not FORBIDDEN.search(fine), fine
