@@ -5,8 +5,17 @@ import pytest
 import torch
 import xarray as xr
 
-from workbench.analysis import (frequency_response, gradient_memory, hidden_attention, init_audit, kernels,
-                                memory_function, selective_forgetting, spectrum, token_dynamics)
+from workbench.analysis import (
+    frequency_response,
+    gradient_memory,
+    hidden_attention,
+    init_audit,
+    kernels,
+    memory_function,
+    selective_forgetting,
+    spectrum,
+    token_dynamics,
+)
 from workbench.analysis.kernels import frequency_response_closed_form
 from workbench.analysis.preview import FAST, NAMES, preview, preview_name, stored_name
 from workbench.errors import SpecError

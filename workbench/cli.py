@@ -11,7 +11,6 @@ from workbench.flags import add_run_flags, add_spec_flags, given_flags, spec_fro
 from workbench.specs import SSMSpec
 
 
-
 def dashboard_script() -> Path:
     """The dashboard's `panel serve` script: next to this package (a wheel installs `apps/` as
     `workbench_dashboard`; a source checkout has `apps/`), else wherever Python finds the installed

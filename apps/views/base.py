@@ -6,8 +6,10 @@ import panel as pn
 import param
 import xarray as xr
 
-from ..compat import apply as apply_patches
-from ..compat import in_place  # noqa: F401  re-exported for the views
+from ..compat import (
+    apply as apply_patches,
+    in_place,  # noqa: F401  re-exported for the views
+)
 from .state import Workbench
 
 # linked_axes off: Panel links equally named axes across panes, which mixes unrelated plots' ranges
