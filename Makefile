@@ -8,7 +8,7 @@ PORT ?= 5006
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: app test lab bench bench-learning bench-sweep bench-dashboard
+.PHONY: app test test-fast lint lab bench bench-learning bench-sweep bench-dashboard
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,18 @@ $(STAMP): pyproject.toml constraints.txt
 app: $(STAMP)
 	$(BIN)/workbench serve --port $(PORT) --runs-dir runs
 
-test: $(STAMP)
+# The whole suite, as CI runs it: lint and format check first, then every test.
+test: lint
 	$(BIN)/python -m pytest -q
+
+# The developer loop: lint, then everything not marked slow (sweeps, SIGKILL, notebooks, browser,
+# wheel install); about a minute on 2 cores.
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --no-browser --notebook-dir=notebooks --port $(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)

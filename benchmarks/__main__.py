@@ -26,7 +26,7 @@ def main() -> None:
     name = "quick" if ns.quick else "latest" + (f"-{ns.only}" if ns.only else "")
     text = write_report(rows, name) if rows else ""
     if not ns.quick and ns.only in (None, "dashboard"):
-        # the dashboard's knob latency and live overhead (issue 6), in the same report
+        # the dashboard's knob latency and live overhead, in the same report
         if Path(CHROMIUM).exists():
             from benchmarks import dashboard
             text += "\n" + dashboard.run()

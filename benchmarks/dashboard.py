@@ -1,4 +1,4 @@
-"""Dashboard responsiveness (issue 6): knob-to-kernel latency in Chromium, and what a watching
+"""Dashboard responsiveness: knob-to-kernel latency in Chromium, and what a watching
 session costs a run. `python -m benchmarks.dashboard [--reps 20]` (about 3 minutes; `make bench-dashboard`).
 
 (a) The page changes the SSM init through the Bokeh model of its widget (what a click does) and

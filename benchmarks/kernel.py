@@ -29,5 +29,5 @@ def run(quick: bool = False) -> list[dict]:
     mem = ours["peak_mb"] / max(naive["peak_mb"], 1e-9)
     return [{"case": case, "impl": OURS, "median_s": ours["median_s"], "peak_mb": ours["peak_mb"]},
             {"case": case, "impl": NAIVE, "median_s": naive["median_s"], "peak_mb": naive["peak_mb"],
-             "vs": "workbench", "ratio": ratio, "target": "≥ 2×, ≤ 1/4 memory (issue 8)",
+             "vs": "workbench", "ratio": ratio, "target": "≥ 2×, ≤ 1/4 memory",
              "met": ratio >= 2 and mem <= 0.25}]

@@ -1,4 +1,4 @@
-"""Learning on this machine (issue 5): does each layer solve the task it should, and how fast?
+"""Learning on this machine: does each layer solve the task it should, and how fast?
 
 Each configuration trains through the real runner path (worker + store) under a temporary runs
 root; reported: the held-out metric at the end, and the step and wall time at which it first

@@ -1,4 +1,4 @@
-"""Sweep scaling (issue 9): the same 8-configuration sweep on 1 and on 2 LocalCluster workers
+"""Sweep scaling: the same 8-configuration sweep on 1 and on 2 LocalCluster workers
 (1 thread each), wall time including cluster start. `python -m benchmarks.sweep`."""
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from workbench.plots import selective_figure, training_figure
 from workbench.specs import RunSpec
 from workbench.store import open_run
 from workbench.tasks import make_batch
-from workbench.train import runner
+from workbench.train import load_model, runner
 from workbench.train.worker import run_worker
 
 hv.extension("bokeh", inline=True)
@@ -70,7 +70,7 @@ hv.Layout([training_figure(r.metrics).opts(title=label) for label, r in runs.ite
 # keeps it (ignore).
 
 # %%
-mamba = runs["Mamba (S6)"].load_model()
+mamba = load_model(runs["Mamba (S6)"])
 batch = make_batch(RunSpec.from_dict(runs["Mamba (S6)"].spec).task, 2, torch.Generator().manual_seed(1))
 alpha = hidden_attention(mamba, batch.inputs)
 a = alpha.alpha_minmax.isel(layer=0, channel=0)

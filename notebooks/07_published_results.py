@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 7. Published results beside this workbench's
 #
-# The papers' numbers (REFERENCE.md §9) next to runs computed here: Mamba's Table 1 (selective copying),
+# The papers' numbers (Gu & Dao 2023, Table 1; Arora et al. 2023, Figure 2) next to runs computed here: Mamba's Table 1 (selective copying),
 # Zoology's Figure 2 (MQAR at L 64, d 64) and the S4D paper's convergence claim. Shapes should agree
 # (selective beats LTI, attention solves MQAR, the error falls with N); the exact numbers need the full
 # settings (the default: tens of minutes on a CPU). `WORKBENCH_FAST=1` runs tiny versions in seconds,
@@ -53,7 +53,7 @@ def train(model: dict, task: dict, steps: int, **extra) -> float:
 
 
 # %% [markdown]
-# The papers' numbers, as REFERENCE.md §9 quotes them (accuracy, %). Zoology's Figure 2 has no S4D or
+# The papers' numbers as they print them (accuracy, %). Zoology's Figure 2 has no S4D or
 # Mamba point at L 64, d 64: its gated convolutions (H3, Hyena, ...) are the nearest LTI relatives.
 
 # %%

@@ -1,4 +1,4 @@
-"""Analysis quantities against closed forms (REFERENCE §7)."""
+"""Analysis quantities against closed forms (StableSSM's memory function, the S4D kernel, Vo et al. 2025's token regimes)."""
 import math
 
 import numpy as np
@@ -6,8 +6,17 @@ import pytest
 import torch
 
 import workbench
-from workbench.analysis import (frequency_response, gradient_memory, hidden_attention, init_audit, kernels,
-                                memory_function, selective_forgetting, spectrum, token_dynamics)
+from workbench.analysis import (
+    frequency_response,
+    gradient_memory,
+    hidden_attention,
+    init_audit,
+    kernels,
+    memory_function,
+    selective_forgetting,
+    spectrum,
+    token_dynamics,
+)
 from workbench.analysis.kernels import frequency_response_closed_form
 from workbench.errors import SpecError
 from workbench.specs import ModelSpec, SSMSpec
@@ -207,7 +216,7 @@ def test_preview_returns_every_quantity_consistently():
     from workbench.analysis import preview
     m = build_model(ModelSpec(d_model=8), SSMSpec(d_state=8)).double()
     p = preview(m, 64)
-    assert set(p) == {"kernels", "spectrum", "frequency_response", "memory_function", "init_audit"}
+    assert set(p) == {"kernels", "spectrum", "frequency_response", "memory", "audit"}
     assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))
 
 

@@ -27,11 +27,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"{CHROMIUM} missing: apt-get install -y chromium (never playwright install)"),
 ]
 
-# HoloViews replaces source data without a change signal, so the test polls the document (PRACTICE.md).
+# HoloViews replaces source data without a change signal, so the test polls the document (checked on Bokeh 3.x).
 # Kernel curves have a column "K" (their value dimension); metric curves have "step" and "value".
 READ = """(col) => {
   const doc = (window.Bokeh && Bokeh.documents.length) ? Bokeh.documents[0] : null;

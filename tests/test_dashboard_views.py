@@ -104,7 +104,8 @@ def test_selecting_an_earlier_step_changes_the_kernels(state):
 
 def test_create_app_widgets_drive_the_spec(state):
     import panel as pn
-    from apps.dashboard import create_app
+
+    from apps.app import create_app
 
     page = create_app(state)
     assert isinstance(page, pn.template.FastListTemplate)
@@ -116,6 +117,7 @@ def test_create_app_widgets_drive_the_spec(state):
     assert not np.allclose(kernel_data(page.app.kernels)[0], before[0])
 
 
+@pytest.mark.slow
 def test_served_updates_in_place_keep_the_document_consistent(state):
     """A knob redraws the served plots in place (same Bokeh sources, new data) without Bokeh's
     whole-graph recompute; the document's model set stays what a full recompute finds, also when
@@ -124,7 +126,7 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
     from bokeh.document import Document
     from bokeh.models import ColumnDataSource
 
-    from apps.dashboard import create_app
+    from apps.app import create_app
     page = create_app(state)
     doc = Document()
     page.server_doc(doc)

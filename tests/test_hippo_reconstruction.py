@@ -1,4 +1,4 @@
-"""HiPPO online reconstruction (REFERENCE §1, §7): error falls with N; closed forms hold."""
+"""HiPPO online reconstruction (HiPPO, Gu et al. 2020, Appendix D): error falls with N; closed forms hold."""
 import numpy as np
 import pytest
 import torch

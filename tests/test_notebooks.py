@@ -40,6 +40,7 @@ def test_offline_and_library_only(py):
     assert "runs/" not in text and "./runs" not in text  # runs go to a temporary folder
 
 
+@pytest.mark.slow
 def test_notebooks_run_in_a_kernel(tmp_path):
     """Every notebook, in FAST mode, in a real Jupyter kernel (nbmake), with Jupyter's files in tmp."""
     env = {**os.environ, "WORKBENCH_FAST": "1", "WORKBENCH_RUNS_DIR": str(tmp_path / "runs"),

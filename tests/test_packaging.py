@@ -2,10 +2,10 @@
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +74,22 @@ def test_use_threads_sets_torch_and_rejects_zero():
             use_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_wheel_package_list_names_every_package_folder():
+    """pyproject lists packages explicitly (apps/ installs as workbench_dashboard): a new subpackage
+    missing from the list would silently be missing from the wheel."""
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = {v: k for k, v in tool["package-dir"].items()}  # folder -> installed name
+    found = set()
+    for base in ("workbench", "apps"):
+        for init in (ROOT / base).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT).parts
+            found.add(".".join((mapped.get(parts[0], parts[0]),) + parts[1:]))
+    assert set(tool["packages"]) == found
+
+
+def test_license_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "BSD-3-Clause"}
+    assert (ROOT / "LICENSE").read_text().startswith("BSD 3-Clause License")

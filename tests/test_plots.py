@@ -91,6 +91,7 @@ def test_figures_render_with_bokeh(layer_data):
 
 def test_legs_convergence_figure_renders_png(tmp_path):
     import holoviews as hv
+
     from workbench.analysis import legs_convergence
     from workbench.plots import legs_convergence_plot
     ds = legs_convergence(sizes=(16, 32, 64))

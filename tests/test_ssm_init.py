@@ -1,4 +1,4 @@
-"""The init formulas hold on the materialized parameters (REFERENCE §1–§3)."""
+"""The init formulas hold on the materialized parameters (HiPPO 2020, S4D 2022, LRU 2023, StableSSM 2024)."""
 import math
 
 import numpy as np
@@ -122,7 +122,7 @@ def test_dt_roundtrip_and_mamba_softplus_bias():
 
 
 def test_half_life_range_of_default_s4d_lin():
-    """REFERENCE §3: t½ = ln2/(Δ|Re A|) spans about 14 to 1400 steps over [1e-3, 1e-1]."""
+    """S4D's Δ range: t½ = ln2/(Δ|Re A|) spans about 14 to 1400 steps over [1e-3, 1e-1]."""
     from workbench.analysis import layer_spectrum
     ds = layer_spectrum(workbench.build_layer(SSMSpec(), 256))
     assert 13.8 < float(ds.half_life.min()) < 16 and 1200 < float(ds.half_life.max()) <= 1387

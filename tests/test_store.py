@@ -74,6 +74,7 @@ def test_list_filter_delete_and_rebuild(tmp_path):
     assert list_runs(tmp_path).id.tolist() == [a.id] and not (tmp_path / b.id).exists()
 
 
+@pytest.mark.slow
 def test_reader_sees_steps_grow_while_training(tmp_path):
     run_id, proc = runner.start(tiny_run(steps=100000), tmp_path)
     try:
@@ -100,6 +101,7 @@ def test_reader_sees_steps_grow_while_training(tmp_path):
             proc.kill()
 
 
+@pytest.mark.slow
 def test_twenty_sigkills_leave_an_openable_store_and_resume_continues(tmp_path):
     path = runner.create(tiny_run(steps=150), tmp_path)
     ctx = multiprocessing.get_context("fork")
@@ -129,7 +131,8 @@ def test_twenty_sigkills_leave_an_openable_store_and_resume_continues(tmp_path):
     assert r.metrics.step.values.tolist() == list(range(1, 151))
     probe_steps = r.probe("kernels").step.values.tolist()
     assert probe_steps == sorted(set(probe_steps)) and probe_steps[-1] == 150
-    assert r.load_model() is not None
+    from workbench.train import load_model
+    assert not load_model(r).training and load_model(path.name, root=tmp_path) is not None
 
 
 def test_checkpoints_load_with_weights_only(tmp_path):
@@ -138,3 +141,9 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     r = open_run(path.name, tmp_path)
     state = torch.load(r.path / "checkpoints" / f"step_{r.checkpoints[-1]:08d}.pt", weights_only=True)
     assert state["step"] == 10 and "model" in state
+    from workbench.train import load_model
+    model = load_model(r)
+    assert not model.training
+    for k, v in model.state_dict().items():  # the checkpoint's weights, not a fresh init
+        assert torch.equal(v, state["model"][k]), k
+    assert load_model(path.name, root=tmp_path) is not None

@@ -20,6 +20,7 @@ BASE = {"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state
         "train": {"steps": 300, "batch": 4, "probe_every": 100, "eval_every": 50, "checkpoint_every": 100}}
 
 
+@pytest.mark.slow
 def test_four_configurations_on_two_workers_stream_while_running(tmp_path):
     sweep = SweepSpec.from_dict({"name": "grid", "base": BASE,
                                  "grid": {"ssm.init": ["s4d-lin", "s4d-inv"], "train.seed": [0, 1]}})
@@ -42,6 +43,7 @@ def test_four_configurations_on_two_workers_stream_while_running(tmp_path):
         sweep_summary("no-such-sweep", tmp_path)
 
 
+@pytest.mark.slow
 def test_a_configuration_that_raises_fails_alone(tmp_path):
     sweep = SweepSpec.from_dict({"name": "bad", "base": {**BASE, "train": {**BASE["train"], "steps": 40}},
                                  "grid": {"train.lr": [1e-3, 1e9]}})
@@ -52,10 +54,10 @@ def test_a_configuration_that_raises_fails_alone(tmp_path):
         assert open_run(rid, tmp_path).status in ("completed", "diverged")
 
 
+@pytest.mark.slow
 def test_killed_worker_is_retried_or_failed_and_the_rest_complete(tmp_path):
     sweep = SweepSpec.from_dict({"name": "kill", "base": {**BASE, "train": {**BASE["train"], "steps": 600}},
                                  "grid": {"train.seed": [0, 1, 2]}})
-    from distributed import Client
     killed = []
 
     def killer():

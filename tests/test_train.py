@@ -133,6 +133,7 @@ def cli(*args, cwd):
                           timeout=300, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_cli_train_json_runs_and_show(tmp_path):
     r = cli("train", "--task.name", "adding", "--task.seq_len", "16", "--model.layer", "s4d", "--model.d_model", "8",
             "--ssm.d_state", "4", "--train.steps", "8", "--train.batch", "4", "--name", "cli run", "--json", cwd=tmp_path)

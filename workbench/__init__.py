@@ -11,6 +11,8 @@ _LAZY = {
     "build_layer": ("workbench.ssm.build", "build_layer"),
     "SSMSpec": ("workbench.specs", "SSMSpec"),
     "SpecError": ("workbench.errors", "SpecError"),
+    "open_run": ("workbench.store", "open_run"),
+    "load_model": ("workbench.train.checkpoints", "load_model"),
 }
 
 

@@ -10,7 +10,23 @@ from workbench.errors import SpecError
 from workbench.flags import add_run_flags, add_spec_flags, given_flags, spec_from_args
 from workbench.specs import SSMSpec
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "apps" / "dashboard.py"
+
+def dashboard_script() -> Path:
+    """The dashboard's `panel serve` script: next to this package (a wheel installs `apps/` as
+    `workbench_dashboard`; a source checkout has `apps/`), else wherever Python finds the installed
+    `workbench_dashboard` (an editable install). Found without importing panel."""
+    import importlib.util
+    beside = Path(__file__).resolve().parents[1]
+    for folder in (beside / "workbench_dashboard", beside / "apps"):
+        if (folder / "dashboard.py").is_file():
+            return folder / "dashboard.py"
+    spec = importlib.util.find_spec("workbench_dashboard")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            if (Path(folder) / "dashboard.py").is_file():
+                return Path(folder) / "dashboard.py"
+    raise SpecError("dashboard", "workbench_dashboard",
+                    "an installed ssm-workbench (pip install ssm-workbench) or a source checkout with apps/dashboard.py")
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,15 +88,14 @@ def cmd_spec(ns) -> int:
 def cmd_serve(ns) -> int:
     if not 0 < ns.port < 65536:
         raise SpecError("--port", ns.port, "an integer in [1, 65535]")
-    if not DASHBOARD.exists():
-        raise SpecError("dashboard", str(DASHBOARD), "a source checkout that has apps/dashboard.py")
+    script = dashboard_script()
     os.environ["WORKBENCH_RUNS_DIR"] = str(Path(ns.runs_dir).resolve())
-    args = [sys.executable, "-m", "panel", "serve", str(DASHBOARD), "--port", str(ns.port),
+    args = [sys.executable, "-m", "panel", "serve", str(script), "--port", str(ns.port),
             "--address", ns.address, "--allow-websocket-origin", f"{ns.address}:{ns.port}",
             "--allow-websocket-origin", f"localhost:{ns.port}"]
     if ns.show:
         args.append("--show")
-    print(f"serving the dashboard on http://{ns.address}:{ns.port}", flush=True)
+    print(f"serving the dashboard ({script}) on http://{ns.address}:{ns.port}", flush=True)
     os.execv(sys.executable, args)
     return 0
 

@@ -205,13 +205,13 @@ class TaskSpec(Spec):
     The task is chosen by `kind` (param reserves `name` for the object's own label and only
     lets it be a String). Fields name the task they belong to in their `doc`; a field that
     does not apply to the chosen task is ignored. `seq_len = 0` and `vocab_size = 0` mean
-    "the task's small setting" from REFERENCE §8; `length()` and `vocab()` resolve them.
+    "the task's small setting" (the sizes the tasks' papers use for small models); `length()` and `vocab()` resolve them.
     """
 
     prefix = "task"
     KINDS = ("mqar", "selective-copying", "induction-heads", "copying", "adding", "digits",
              "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz")
-    # Small settings (REFERENCE §8). Lengths a task derives from other fields are absent here.
+    # Small settings (e.g. Zoology's MQAR at V 256, L 64; the adding problem at L 100). Lengths a task derives from other fields are absent here.
     SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
                     "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100}
     SMALL_VOCAB = {"mqar": 256, "induction-heads": 20}

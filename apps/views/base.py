@@ -1,15 +1,16 @@
 """Shared plumbing of the probe views: redraw on every new `Workbench.data`, pick a layer."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401  the Bokeh option tree, for FRAMEWISE below
 import panel as pn
 import param
 import xarray as xr
 
-from apps.views.state import Workbench
+from ..compat import (
+    apply as apply_patches,
+    in_place,  # noqa: F401  re-exported for the views
+)
+from .state import Workbench
 
 # linked_axes off: Panel links equally named axes across panes, which mixes unrelated plots' ranges
 PANE = dict(sizing_mode="stretch_width", min_height=320, linked_axes=False)
@@ -31,31 +32,6 @@ def at_layer(ds: xr.Dataset | None, layer) -> xr.Dataset | None:
     out = ds.sel(layer=layer) if layer in layers else ds.isel(layer=0)
     out.attrs = dict(ds.attrs)
     return out
-
-
-@contextmanager
-def in_place(doc=None):
-    """Plot updates that only send new data: recompute Bokeh's model graph only if they changed it.
-
-    HoloViews freezes the document around every plot update and Bokeh recomputes the whole model
-    graph when the outermost freeze ends (~110 ms at the dashboard's ~1700 models, per figure), yet
-    new source data adds no model. Outside a freeze Bokeh recomputes only when a property change
-    references models (`Model.trigger` calls `invalidate`); this outer freeze keeps that rule."""
-    doc = doc if doc is not None else pn.state.curdoc
-    models = getattr(doc, "models", None)
-    if models is None or not hasattr(models, "_freeze_count") or "invalidate" in vars(models):
-        yield  # not served, a Bokeh without these internals, or nested in ourselves
-        return
-    changed = []
-    models.invalidate = lambda: changed.append(True)
-    models._freeze_count += 1
-    try:
-        yield
-    finally:
-        models._freeze_count -= 1
-        del models.invalidate
-        if changed:
-            models.invalidate()
 
 
 def pane_options(fig) -> dict:
@@ -84,13 +60,6 @@ def framewise(data):
     return data
 
 
-# A DynamicMap keeps its first axis ranges unless its elements are framewise; set once for every
-# element type the builders make (per element, `.opts(clone=True)` costs ~20 ms a figure).
-FRAMEWISE = ["Curve", "Histogram", "Image", "Path", "Points", "Scatter", "Segments"]
-for _t in FRAMEWISE:
-    hv.Store.options(backend="bokeh")[_t] = hv.Options("norm", framewise=True)
-
-
 class ProbeView(pn.viewable.Viewer):
     """A view of `state.data`: subclasses list their figures in `figures()`; panes follow `version`."""
 
@@ -101,6 +70,7 @@ class ProbeView(pn.viewable.Viewer):
     controls_params: list[str] = ["layer"]
 
     def __init__(self, state: Workbench, **params):
+        apply_patches()  # framewise ranges and in-place updates (idempotent)
         super().__init__(state=state, **params)
         self._panes: dict[str, pn.pane.HoloViews] = {}
         self._pipes: dict[str, hv.streams.Pipe] = {}

@@ -11,8 +11,8 @@ import holoviews as hv
 import panel as pn
 import param
 
-from apps.views.base import control_row
-from apps.views.state import Workbench
+from .base import control_row
+from .state import Workbench
 
 FORMATS = ["png", "svg", "pdf", "html"]
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import param
 
-from apps.views.base import ProbeView
-from workbench.plots.views_memory import (gradient_memory_view, half_life_histogram, memory_function_view,
-                                          selective_heatmap)
-from workbench.plots.views_spectrum import (eigen_view, kernel_view, pole_trajectory_view, pole_view,
-                                            response_view)
-from workbench.plots.views_tokens import (attention_view, regime_summary, token_norms_view,
-                                          token_trajectories_view)
+from workbench.plots.views_memory import (
+    gradient_memory_view,
+    half_life_histogram,
+    memory_function_view,
+    selective_heatmap,
+)
+from workbench.plots.views_spectrum import eigen_view, kernel_view, pole_trajectory_view, pole_view, response_view
+from workbench.plots.views_tokens import attention_view, regime_summary, token_norms_view, token_trajectories_view
+
+from .base import ProbeView
 
 
 class KernelsView(ProbeView):

@@ -8,12 +8,13 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from apps.views.base import PANE, control_row
-from apps.views.state import Workbench
-from apps.views.sweeps import SweepView
 from workbench.errors import SpecError
 from workbench.plots.views_training import runs_curve_view, runs_metric_view
 from workbench.train import runner
+
+from .base import PANE, control_row
+from .state import Workbench
+from .sweeps import SweepView
 
 # Workers started here; polled now and then so finished ones do not linger as zombies.
 _CHILDREN: list = []

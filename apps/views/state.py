@@ -6,69 +6,26 @@ Datasets (preview), `workbench.store` gives a run's metrics and probes. Every vi
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import param
 import xarray as xr
 
-from workbench import analysis
+from workbench.analysis.preview import preview_name
 from workbench.errors import SpecError
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
 from workbench.store import list_runs, open_run
 from workbench.store.index import flatten
+from workbench.store.run import default_root as runs_root
+from workbench.train.probes import preview_run
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = ROOT / "data" / "example_runs"  # shipped finished runs, shown read-only
 
 
-SELECTIVE = ("mamba", "mamba2", "mlstm", "gla")  # layers with Δ_t or gates
-ATTENTION = ("mamba", "mamba2", "attention")  # layers with an (implicit) attention matrix
-
-
-def runs_root() -> Path:
-    return Path(os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
-
-
-FAST = ("kernels", "spectrum", "frequency_response", "audit")  # milliseconds: drawn at once on an edit
-
-
 def preview_datasets(run: RunSpec, slow: bool = True, model=None) -> dict[str, xr.Dataset]:
-    """What the views draw for the untrained model of `run`; a quantity the model lacks is absent.
-    `slow=False` gives only the FAST ones (no forward or backward pass on the probe input)."""
-    from workbench.tasks import test_batches
-    from workbench.train.build import build_run_model
-
-    model = build_run_model(run.validate()).eval() if model is None else model
-    L = run.task.length()
-    out = {}
-
-    def attempt(name, fn):
-        try:
-            out[name] = fn()
-        except SpecError:  # this model has no such quantity (e.g. kernels of attention)
-            pass
-
-    attempt("kernels", lambda: analysis.kernels(model, L))
-    attempt("spectrum", lambda: analysis.spectrum(model))
-    attempt("frequency_response", lambda: analysis.frequency_response(model, length=L))
-    attempt("audit", lambda: analysis.init_audit(model))
-    if not slow and "kernels" in out:
-        return out
-    x = next(iter(test_batches(run.task, 4).values())).inputs  # a fixed probe batch of the task
-    if "kernels" not in out:  # selective layers: the impulse response on the probe input
-        attempt("kernels", lambda: analysis.kernels(model, L, x[:1]))
-    if not slow:
-        return out
-    attempt("memory", lambda: analysis.memory_function(model, L))
-    # few projections: a preview trades the estimate's variance for latency (backward passes)
-    attempt("gradient_memory", lambda: analysis.gradient_memory(model, x[:2], n_projections=2))
-    if run.model.layer in SELECTIVE:  # skip the forward pass where the answer is "not applicable"
-        attempt("selective", lambda: analysis.selective_forgetting(model, x[:2]))
-    if run.model.layer in ATTENTION:
-        attempt("attention", lambda: analysis.hidden_attention(model, x[:1]))
-    attempt("tokens", lambda: analysis.token_dynamics(model, x[:2]))
-    return out
+    """What the views draw for the untrained model of `run` (the run probes' and the benchmark's function)."""
+    return preview_run(run, fast_only=not slow, model=model)
 
 
 def example_runs() -> list[dict]:
@@ -273,7 +230,7 @@ class Workbench(param.Parameterized):
         for name, ds in self._probes.items():
             at = ds.sel(step=min(max(self.step, int(ds.step[0])), int(ds.step[-1])), method="pad")
             at.attrs["step"] = int(at.step)
-            out["gradient_memory" if name == "memory" and "grad_norm" in ds else name] = at
+            out[preview_name(name, ds)] = at
         if "spectrum" in self._probes:
             out["spectrum_steps"] = self._probes["spectrum"]
         self._preview = False

@@ -1,5 +1,5 @@
 """Sweeps in the Runs view: one sweep's final metric against each swept field, and its runs' memory
-functions or kernels overlaid, coloured by a chosen field (issue 9)."""
+functions or kernels overlaid, coloured by a chosen field."""
 from __future__ import annotations
 
 import json
@@ -8,11 +8,12 @@ import pandas as pd
 import panel as pn
 import param
 
-from apps.views.base import PANE, control_row
-from apps.views.state import Workbench
 from workbench.plots.sweep import sweep_plot
 from workbench.plots.views_runs import grouped_curves_view, probe_curve
 from workbench.plots.views_spectrum import empty
+
+from .base import PANE, control_row
+from .state import Workbench
 
 NONE = "(no sweep)"
 

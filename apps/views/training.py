@@ -10,9 +10,10 @@ import holoviews as hv
 import panel as pn
 import param
 
-from apps.views.base import PANE, control_row, in_place
-from apps.views.state import Workbench
 from workbench.plots.views_training import metric_view
+
+from .base import PANE, control_row, in_place
+from .state import Workbench
 
 
 class TrainingView(pn.viewable.Viewer):

@@ -1,4 +1,4 @@
-"""HiPPO online reconstruction (REFERENCE §1, §7): run a signal through (A, B), rebuild its history.
+"""HiPPO online reconstruction (HiPPO, Gu et al. 2020, §2–3 and Appendix D): run a signal through (A, B), rebuild its history.
 
 Conventions, checked numerically against the matrices in `workbench.ssm.hippo` (which already
 carry the minus sign of A):
@@ -120,4 +120,4 @@ def hippo_reconstruction(measure: str, N, signal, *, theta: float = 1.0, n_eval:
         attrs={"measure": measure, "theta": window, "L": L, "discretization": disc,
                "note": ("state after the last sample, history rebuilt on the window "
                         + ("[0, 1] (LegS scales to all history; theta unused)" if measure == "legs"
-                           else f"[1 - theta, 1]; ODE dc/dt = (2/theta)(A c + B f)"))})
+                           else "[1 - theta, 1]; ODE dc/dt = (2/theta)(A c + B f)"))})

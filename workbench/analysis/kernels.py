@@ -1,4 +1,4 @@
-"""Kernels, spectra and frequency responses of every layer of a model (REFERENCE §5, §7)."""
+"""Kernels, spectra and frequency responses of every layer of a model (the S4D kernel, Gu et al. 2022; frequency response as the kernel's DTFT)."""
 from __future__ import annotations
 
 import math

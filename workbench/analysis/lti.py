@@ -1,7 +1,5 @@
-"""Kernels and spectra of one LTI layer, as xarray Datasets (REFERENCE §5, §7)."""
+"""Kernels and spectra of one LTI layer, as xarray Datasets (the S4D kernel, Gu et al. 2022; poles against the unit circle)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""How fast a model forgets: the StableSSM memory function and the gradient memory (REFERENCE §7)."""
+"""How fast a model forgets: the StableSSM memory function and the gradient memory (StableSSM, Wang & Li 2024, Definition 3.1)."""
 from __future__ import annotations
 
 import numpy as np

@@ -14,11 +14,14 @@ import xarray as xr
 
 from workbench.errors import SpecError
 from workbench.plots.lti import CMAP, default_channels
-from workbench.plots.publication import broken, integer_ticks
-from workbench.plots.publication import curve as _curve
-from workbench.plots.publication import layout as _layout
-from workbench.plots.publication import panel as _panel
-from workbench.plots.publication import scatter as _scatter
+from workbench.plots.publication import (
+    broken,
+    curve as _curve,
+    integer_ticks,
+    layout as _layout,
+    panel as _panel,
+    scatter as _scatter,
+)
 
 KINDS = ("kernels", "spectrum", "memory", "tokens", "training", "selective")
 

@@ -10,11 +10,11 @@ import holoviews.plotting.bokeh  # noqa: F401  registers the Bokeh options below
 import numpy as np
 import xarray as xr
 
+from workbench.plots.style import SIZE as _SIZE
+
 # Okabe & Ito (2008): distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CMAP = "cividis"  # continuous: perceptually uniform and colour-blind safe
-
-_SIZE = dict(responsive=True, min_height=300, show_grid=True)
 
 
 def default_channels(ds: xr.Dataset, n: int = 4) -> list[int]:

@@ -11,9 +11,8 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import CMAP, OKABE_ITO
+from workbench.plots.style import SIZE as _SIZE
 from workbench.plots.views_spectrum import as_channels, empty
-
-_SIZE = dict(responsive=True, min_height=300, show_grid=True)
 
 
 def half_life_histogram(ds: xr.Dataset | None, bins: int = 30) -> hv.Overlay:

@@ -7,9 +7,9 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import OKABE_ITO
+from workbench.plots.style import SIZE as _SIZE
 from workbench.plots.views_spectrum import empty
 
-_SIZE = dict(responsive=True, min_height=300, show_grid=True)
 CURVES = {"memory": "memory function (mean over channels)", "kernels": "mean |K[ℓ]| over channels"}
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import CMAP, OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
+from workbench.plots.style import SIZE as _SIZE
 
-_SIZE = dict(responsive=True, min_height=300, show_grid=True)
 _SQUARE = dict(frame_width=300, frame_height=300)  # the z-plane figures: a circle stays a circle
 RINGS = (10, 100, 1000)  # half-lives (steps) drawn as circles |z| = 2^(-1/t½)
 

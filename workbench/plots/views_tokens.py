@@ -9,10 +9,9 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import CMAP
+from workbench.plots.style import SIZE as _SIZE
 from workbench.plots.views_memory import heatmap
 from workbench.plots.views_spectrum import colored_paths, empty
-
-_SIZE = dict(responsive=True, min_height=300, show_grid=True)
 
 
 def _attr(ds: xr.Dataset, key: str, default=None):

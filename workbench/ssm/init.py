@@ -1,4 +1,4 @@
-"""Initializations of A and B (REFERENCE §2). Pure functions returning float64/complex128.
+"""Initializations of A and B (HiPPO, Gu et al. 2020; S4D, Gu et al. 2022; LRU, Orvieto et al. 2023; PTD, Yu et al. 2023). Pure functions returning float64/complex128.
 
 A diagonal init returns `DiagonalInit`: A (H, M) complex continuous-time modes, B (H, M),
 `conjugate` (True: M = N/2 modes and the kernel takes 2·Re; False: M = N modes, Re), and

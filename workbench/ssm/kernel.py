@@ -1,4 +1,4 @@
-"""SSM convolution kernels K[ℓ] and the causal FFT convolution (REFERENCE §5).
+"""SSM convolution kernels K[ℓ] and the causal FFT convolution (S4D, Gu et al. 2022: the Vandermonde kernel).
 
 Fast paths and their references share signatures:
   vandermonde_kernel        vs vandermonde_kernel_naive   (diagonal modes)

@@ -224,14 +224,6 @@ class Run:
             raise SpecError("checkpoint", step, "one of " + ", ".join(map(str, steps)))
         return torch.load(self.path / "checkpoints" / f"step_{step:08d}.pt", weights_only=True, map_location="cpu")
 
-    def load_model(self, step: int | None = None):
-        """The model at a checkpoint (the latest by default), in eval mode."""
-        from workbench.specs import RunSpec
-        from workbench.train.build import build_run_model
-        model = build_run_model(RunSpec.from_dict(self.spec, name=self.name))
-        model.load_state_dict(self.checkpoint(step)["model"])
-        return model.eval()
-
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r}, last_step={self.last_step})"
 

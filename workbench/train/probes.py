@@ -1,46 +1,32 @@
-"""What a run records every `probe_every` steps, computed through workbench.analysis.
+"""What a run records every `probe_every` steps: the preview's quantities (workbench.analysis.preview),
+on a fixed probe batch of the task.
 
-Which probes apply is decided once from the model (a layer kind without a quantity skips it);
-each returns an xarray Dataset that the store appends along `step`.
+Which quantities apply is decided once from the model (a layer kind without one skips it); each is
+an xarray Dataset that the store appends along `step`, under `stored_name` (one memory curve per run).
 """
 from __future__ import annotations
 
 import torch
 
-from workbench import analysis
-from workbench.errors import SpecError
+from workbench.analysis.preview import FAST, preview, stored_name
+from workbench.specs import RunSpec
 
-
-def _token_norms(model, batch):
-    ds = analysis.token_dynamics(model, batch.inputs)
-    return ds[["norm", "projection"]].isel(sample=slice(0, 2))
-
-
-def _memory(model, batch, length):
-    if isinstance(getattr(model, "encoder", None), torch.nn.Embedding):
-        return analysis.gradient_memory(model, batch.inputs[:4], n_projections=8)
-    return analysis.memory_function(model, length)
-
-
-CANDIDATES = {
-    # LTI kernels at the probe length; selective layers: the impulse response on the probe batch
-    "kernels": lambda model, batch, L: analysis.kernels(model, min(L, batch.inputs.shape[1]), batch.inputs[:1]),
-    "spectrum": lambda model, batch, L: analysis.spectrum(model),
-    "memory": _memory,
-    "selective": lambda model, batch, L: analysis.selective_forgetting(model, batch.inputs[:2]),
-    "tokens": lambda model, batch, L: _token_norms(model, batch),
-}
+PROBED = ("kernels", "spectrum", "memory", "gradient_memory", "selective", "tokens")
+N_PROJECTIONS = 8  # gradient memory: random projections per probe (the preview on screen uses 2)
 
 
 class Probes:
     def __init__(self, model, batch, length: int):
-        self.batch, self.length, self.active = batch, length, {}
-        for name, fn in CANDIDATES.items():
-            try:
-                fn(model, batch, length)
-            except SpecError:  # this model has no such quantity
-                continue
-            self.active[name] = fn
+        self.batch, self.length = batch, length
+        got = self._preview(model, PROBED)
+        # one memory curve: the memory function where the model has one, else the gradient memory
+        self.active = tuple(n for n in got if not (n == "gradient_memory" and "memory" in got))
+
+    def _preview(self, model, names) -> dict:
+        out = preview(model, self.length, self.batch.inputs, names=names, n_projections=N_PROJECTIONS)
+        if "tokens" in out:  # norms and trajectories; the full states would dominate the store
+            out["tokens"] = out["tokens"][["norm", "projection"]].isel(sample=slice(0, 2))
+        return out
 
     @torch.no_grad()
     def compute(self, model) -> dict:
@@ -48,6 +34,26 @@ class Probes:
         model.eval()
         try:
             with torch.enable_grad():  # gradient memory needs it; the others run under no_grad inside
-                return {n: fn(model, self.batch, self.length) for n, fn in self.active.items()}
+                return {stored_name(n): ds for n, ds in self._preview(model, self.active).items()}
         finally:
             model.train(was_training)
+
+
+def preview_run(run: RunSpec, fast_only: bool = False, model=None) -> dict:
+    """The preview of `run`'s untrained model (or of `model`), as the dashboard shows it: `preview` on a
+    fixed probe batch of the task. `fast_only`: only the closed-form quantities a knob waits for (no
+    pass on the batch), plus a selective model's impulse response, which stands in for its kernels."""
+    from workbench.tasks import test_batches
+    from workbench.train.build import build_run_model
+
+    model = build_run_model(run.validate()).eval() if model is None else model
+    L = run.task.length()
+
+    def batch():  # a fixed probe batch of the task (the test split's first)
+        return next(iter(test_batches(run.task, 4).values())).inputs
+    if not fast_only:
+        return preview(model, L, batch())
+    out = preview(model, L, names=FAST)
+    if "kernels" not in out:
+        out.update(preview(model, L, batch(), names=("kernels",)))
+    return out

@@ -1,0 +1,113 @@
+"""One session's dashboard page: the views, the spec editor, the periodic reader of the store."""
+from __future__ import annotations
+
+import panel as pn
+
+from workbench.analysis import legs_convergence
+from workbench.plots import legs_convergence_plot
+from workbench.threads import use_threads
+
+from . import compat
+from .views import (
+    KernelsView,
+    MemoryView,
+    RunControls,
+    RunsView,
+    SpectrumView,
+    TokensView,
+    TrainingView,
+    Workbench,
+    spec_editor,
+)
+from .views.export import ExportView
+from .views.runs import reap
+
+
+def configure() -> None:
+    """Process-wide settings of a served dashboard (idempotent): the stack's patches, offline
+    resources, and one analysis thread (the other cores go to the browser and to runs, each run
+    being its own process with its own thread count)."""
+    compat.apply()
+    compat.offline_resources()
+    use_threads(1)
+
+
+def legs_convergence_view() -> pn.pane.HoloViews:
+    """The S4D paper's claim, computed live: the diagonal LegS restriction converges as N grows."""
+    ds = legs_convergence(sizes=(16, 32, 64, 128, 256))
+    return pn.Column(
+        pn.pane.Markdown("Laplace transforms of the first basis functions of S4D-LegS (normal part's "
+                         "eigenvalues, B/2) against full LegS. The convergence is weak: sup-norm errors "
+                         "stay O(1), transforms converge."),
+        pn.pane.HoloViews(legs_convergence_plot(ds), sizing_mode="stretch_width", min_height=320),
+        sizing_mode="stretch_width")
+
+
+class App:
+    """One session: its state, its views and the periodic reader of the store."""
+
+    def __init__(self, state: Workbench | None = None):
+        self.state = state = Workbench() if state is None else state
+        self.kernels, self.spectrum = KernelsView(state), SpectrumView(state)
+        self.memory, self.tokens = MemoryView(state), TokensView(state)
+        self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
+        views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
+        self.export = ExportView(state, views)
+        self.runs_on_screen = True  # until a template's tabs say otherwise
+
+    def tick(self) -> None:
+        """Read what is new: the selected run's steps and probes, and the run index."""
+        try:
+            self.state.poll()
+            if self.runs_on_screen:  # the index is re-read when its tab is open (and on opening it)
+                self.runs.refresh()
+            else:
+                reap()
+        except Exception:  # keep ticking; say why in the server's log
+            import traceback
+            traceback.print_exc()
+
+    def template(self) -> pn.template.FastListTemplate:
+        tabs = pn.Tabs(*[(v.title, v) for v in (self.kernels, self.spectrum, self.memory, self.tokens,
+                                                 self.training, self.runs, self.export)],
+                       ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
+                       sizing_mode="stretch_width")  # not dynamic: models made after load would link CSS to the CDN (inline mode)
+        shown = [self.kernels, self.spectrum, self.memory, self.tokens, self.training]  # tabs 0-4
+
+        def on_tab(event=None):  # only the open tab redraws on new data; the others when opened
+            for i, view in enumerate(shown):
+                view.on_screen = i == tabs.active
+            self.runs_on_screen = tabs.active == len(shown)
+            self.state.probes_wanted = tabs.active != 4 and not self.runs_on_screen  # probe views, export
+            if self.runs_on_screen:
+                self.runs.refresh()
+        tabs.param.watch(on_tab, ["active"])
+        on_tab()
+        sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"), spec_editor(self.state)]
+        return pn.template.FastListTemplate(
+            title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
+            accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
+
+
+def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.template.FastListTemplate:
+    """One session's app (a fresh Workbench by default); tests build it unserved."""
+    configure()
+    app = App(state)
+    page = app.template()
+    page.app = app  # for tests and notebooks
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        from panel.io.state import set_curdoc
+
+        def later(fn):
+            # after this callback's messages went out: a timeout, not next tick, lets the browser
+            # paint the kernels before the slow half of a preview takes the CPU (2 cores: ~60 ms)
+            def run():
+                with set_curdoc(doc):
+                    fn()
+            doc.add_timeout_callback(run, 150)
+        app.state.defer = later
+        # per session; stopped with it (the run itself lives on in its own process)
+        cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
+        pn.state.on_session_destroyed(lambda _ctx: cb.stop())
+    return page

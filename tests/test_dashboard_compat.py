@@ -1,0 +1,59 @@
+"""The dashboard's patches of the HoloViz stack: each target still exists in the installed versions.
+
+An upgrade that renames or removes a patched private attribute fails here, loudly and by name,
+instead of silently making the served page slower or reaching for a CDN font.
+"""
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # apps/ is a folder of the checkout (installed: workbench_dashboard)
+    sys.path.insert(0, str(ROOT))
+
+from apps import compat  # noqa: E402
+
+
+@pytest.mark.parametrize("patch", compat.PATCHES, ids=[p.name for p in compat.PATCHES])
+def test_patch_target_exists_in_the_installed_version(patch):
+    why = compat.skipped_reason(patch)
+    assert why is None, f"patch {patch.name!r} cannot apply: {why}. Upstream: {patch.upstream}. " \
+                        "Re-check the behaviour, then update or drop the patch in apps/compat.py."
+
+
+def test_apply_is_idempotent_and_takes_effect():
+    import holoviews as hv
+    import panel as pn
+    from panel.theme import Fast
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", compat.CompatWarning)
+        first = compat.apply()
+        assert compat.apply() == first and all(first.values())
+    assert pn.reactive.Syncable._debounce == 5
+    assert Fast._resources["font"] == {}
+    assert hv.Store.options(backend="bokeh")["Curve"].groups["norm"].kwargs["framewise"] is True
+    assert hv.renderer("bokeh").webgl is False
+
+
+def test_a_missing_target_is_skipped_with_a_warning(monkeypatch):
+    gone = compat.Patch("gone", "panel", (99, 0), lambda: False, lambda: 1 / 0, "nothing")
+    assert "missing" in compat.skipped_reason(gone)
+    future = compat.Patch("future", "panel", (0, 1), lambda: True, lambda: 1 / 0, "nothing")
+    assert "not checked" in compat.skipped_reason(future)
+    monkeypatch.setattr(compat, "PATCHES", [gone])
+    monkeypatch.setattr(compat, "_APPLIED", {})
+    with pytest.warns(compat.CompatWarning, match="'gone' skipped"):
+        assert compat.apply() == {"gone": False}
+
+
+def test_in_place_balances_bokehs_freeze_count():
+    from bokeh.document import Document
+
+    compat.apply()
+    doc = Document()
+    with compat.in_place(doc):
+        assert doc.models._freeze_count == 1 and "invalidate" in vars(doc.models)
+    assert doc.models._freeze_count == 0 and "invalidate" not in vars(doc.models)
