@@ -32,7 +32,7 @@ class Mamba(nn.Module):
                  dt_max: float = 1e-1, dt_transform: str = "softplus", a_reparam: str = "exp",
                  discretization: str = "mamba", selective_delta: bool = True, selective_B: bool = True,
                  selective_C: bool = True, gate: str = "silu", learn_a: bool = True,
-                 ssm_lr: float = 1e-3, seed: int = 0):
+                 ssm_lr: float = 1e-3, seed: int = 0, proj_bias: bool = False):
         super().__init__()
         if init not in MAMBA_INITS:
             raise SpecError("ssm.init", init, "for a mamba layer one of " + ", ".join(MAMBA_INITS))
@@ -46,7 +46,7 @@ class Mamba(nn.Module):
         self.selective = (selective_delta, selective_B, selective_C)
         self.split = [self.R if selective_delta else 0, n_bc if selective_B else 0, n_bc if selective_C else 0]
 
-        self.in_proj = nn.Linear(H, 2 * E, bias=False)
+        self.in_proj = nn.Linear(H, 2 * E, bias=proj_bias)  # Hugging Face use_bias
         self.conv = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
         nn.init.zeros_(self.conv.bias)  # zero input realizes exactly the initialized Δ
         self.x_proj = nn.Linear(E, sum(self.split), bias=False) if sum(self.split) else None
@@ -81,7 +81,7 @@ class Mamba(nn.Module):
             if not learn_a:
                 self.register_buffer("A_im", im)
         self.D = nn.Parameter(torch.ones(E))
-        self.out_proj = nn.Linear(E, H, bias=False)
+        self.out_proj = nn.Linear(E, H, bias=proj_bias)
         self.discretization = discretization
         self.gate_fn = GATES[gate]
         self.probes = probes("u", "delta", "B", "C", "z", "y", "out")
