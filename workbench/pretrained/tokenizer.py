@@ -41,7 +41,7 @@ class ByteTokenizer:
 
 
 class IdTokenizer:
-    kind = "integer ids (a workbench run with a small vocabulary)"
+    kind = "integer ids (vocabulary under 256 tokens: type whitespace-separated ids)"
 
     def __init__(self, vocab_size: int):
         self.vocab_size = vocab_size
