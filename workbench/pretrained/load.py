@@ -133,7 +133,7 @@ def _load_run(folder: Path, dtype, device) -> SequenceModel:
     run = open_run(folder)
     model = run.load_model().to(dtype=dtype, device=device).eval()
     spec = run.spec
-    vocab = int(spec["model"].get("vocab_size") or 0)
+    vocab = model.encoder.num_embeddings if isinstance(model.encoder, nn.Embedding) else 0
     if not vocab:
         raise SpecError("source", str(folder), "a run of a token model (vocab_size > 0) to read text")
     model.tokenizer = tokenizer_for(None, vocab)
