@@ -35,16 +35,16 @@ class PretrainedView(pn.viewable.Viewer):
         self.state, self.model, self.data = state, None, None
         from workbench.pretrained import cached_ids
         ids = cached_ids()
-        self._mode = pn.widgets.RadioButtonGroup.from_param(self.param.mode, name="Model source", button_type="primary")
-        self._source = pn.widgets.TextInput.from_param(self.param.source, name="Checkpoint",
+        self._mode = pn.widgets.RadioButtonGroup.from_param(self.param.mode, label="Model source", color="primary")
+        self._source = pn.widgets.TextInput.from_param(self.param.source, label="Checkpoint",
                                                        placeholder="path/to/checkpoint or org/model-id",
                                                        width=420)
-        self._text = pn.widgets.TextAreaInput.from_param(self.param.text, name="Text", height=90,
+        self._text = pn.widgets.TextAreaInput.from_param(self.param.text, label="Text", height=90,
                                                          sizing_mode="stretch_width", placeholder="Type a text…")
-        self._open = pn.widgets.Button(name="Open", button_type="primary", width=120)
+        self._open = pn.widgets.Button(label="Open", color="primary", width=120)
         self._open.on_click(self._on_open)
-        self._layer = pn.widgets.IntInput.from_param(self.param.layer, name="Layer", width=120)
-        self._channel = pn.widgets.IntInput.from_param(self.param.channel, name="Channel / head", width=140)
+        self._layer = pn.widgets.IntInput.from_param(self.param.layer, label="Layer", width=120)
+        self._channel = pn.widgets.IntInput.from_param(self.param.channel, label="Channel / head", width=140)
         self._alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self._status = pn.pane.Markdown(OFF + (f"\n\nCached ids: {', '.join(ids[:8])}" if ids else ""),
                                         sizing_mode="stretch_width")
