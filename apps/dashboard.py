@@ -98,7 +98,7 @@ class App:
         sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"),
                    self.pretrained.config_card, spec_editor(self.state)]
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
+            title="SSM Workbench", sidebar=sidebar, main=[self.pretrained.banner, tabs], font="system-ui, sans-serif",
             accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
 
 

@@ -40,7 +40,7 @@ def test_view_opens_a_checkpoint_and_labels_tokens_with_words(ckpt):
     view.source, view.text = str(ckpt), SENTENCE
     view._on_open()
     assert not view._alert.visible, view._alert.object
-    assert "hf-mamba" in view._status.object and view.config_card.visible
+    assert "hf-mamba" in view._status.object and view.config_card.visible and view.banner.visible
     assert view._config.object["model_type"] == "mamba"
     fig = view._panes["delta"].object
     ticks = hv.Store.lookup_options("bokeh", fig, "plot").kwargs["xticks"]

@@ -17,6 +17,9 @@ from apps.views.base import PANE
 from workbench.errors import SpecError
 
 SOURCES = ("build from the spec", "open a checkpoint")
+SPEC_TABS = ("A checkpoint is open: the **Pretrained** tab shows it on your text. Kernels, Spectrum, Memory, "
+             "Token dynamics and Training are off for it: they preview or train the model built from the spec "
+             "(its frequency response, probe input and training loop need a spec), and still show that model.")
 EXAMPLE = "The cat sat on the mat. The dog sat on the log. The cat sat on the"
 OFF = ("The checkpoint views are off: choose **open a checkpoint**, give a folder or a cached model id, "
        "and press *Open*. The other tabs show the model built from the spec.")
@@ -51,6 +54,8 @@ class PretrainedView(pn.viewable.Viewer):
         self._config = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
         self.config_card = pn.Card(self._config, title="Loaded config (read-only)", collapsed=False, visible=False,
                                    sizing_mode="stretch_width", css_classes=["pretrained-config"])
+        # shown above every tab while a checkpoint is open: which model the other tabs draw, and why
+        self.banner = pn.pane.Alert(SPEC_TABS, alert_type="info", visible=False, sizing_mode="stretch_width")
         self._panes = {k: pn.pane.HoloViews(None, **PANE) for k in
                        ("delta", "gate", "state_norm", "attention", "memory", "audit", "loss")}
         self.param.watch(self._on_mode, ["mode"])
@@ -63,7 +68,7 @@ class PretrainedView(pn.viewable.Viewer):
             w.visible = on
         for p in self._panes.values():
             p.visible = on and self.data is not None
-        self.config_card.visible = on and self.model is not None
+        self.config_card.visible = self.banner.visible = on and self.model is not None
         if not on:
             self._status.object = OFF
 
