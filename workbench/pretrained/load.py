@@ -43,17 +43,35 @@ def _norm(a: Arch) -> nn.Module:
 
 
 def build_from_arch(a: Arch) -> SequenceModel:
-    """The architecture with placeholder weights (every one is overwritten by the checkpoint)."""
+    """The architecture with placeholder weights (initialized as the layers do)."""
+    return _assemble(a, _no_fill)
+
+
+def _assemble(a: Arch, fill) -> SequenceModel:
+    """Blocks one at a time, each given its weights (`fill`) before the next is built: the
+    placeholder weights of one layer, not of the whole model, exist beside the checkpoint's."""
     blocks = []
     for i in range(a.n_layer):
         block = Block(_mixer(a, seed=i), a.d_model, "none", mlp=False, dropout=0.0)
         block.norm = _norm(a)
+        fill(block, f"layers.{i}.")
         blocks.append(block)
-    model = SequenceModel(nn.Embedding(a.vocab_size, a.d_model), blocks, _norm(a),
-                          nn.Linear(a.d_model, a.vocab_size, bias=False))
+    with torch.device("meta" if fill is not _no_fill else "cpu"):
+        ends = {"encoder.": nn.Embedding(a.vocab_size, a.d_model), "norm.": _norm(a),
+                "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False)}
+    if a.tie:
+        del ends["decoder."]
+    for prefix, module in ends.items():
+        fill(module, prefix)
+    head = ends["decoder."] if "decoder." in ends else nn.Linear(a.d_model, a.vocab_size, bias=False, device="meta")
+    model = SequenceModel(ends["encoder."], blocks, ends["norm."], head)
     if a.tie:
         model.decoder.weight = model.encoder.weight
     return model
+
+
+def _no_fill(module, prefix):
+    return None
 
 
 def _rename(key: str) -> str:
@@ -63,32 +81,51 @@ def _rename(key: str) -> str:
     return k
 
 
-def _checked_state(model: SequenceModel, a: Arch, given: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _load_checked(a: Arch, given: dict[str, torch.Tensor]) -> SequenceModel:
     """Map checkpoint keys to the model's; refuse a missing, extra or misshapen weight, naming it."""
-    want = model.state_dict()
-    implied = {k for k in want if k.endswith("mixer.conv.bias")} if not a.conv_bias else set()
-    if a.tie:
-        implied.add("decoder.weight")
-    state, origin = {}, {}
+    renamed = {}
     for key, t in given.items():
         k = _rename(key)
-        if k == "decoder.weight" and a.tie:
-            continue  # tied: the head is the embedding (mamba_ssm saves both)
-        if k not in want or k in implied:
-            raise SpecError(f"weights[{key}]", tuple(t.shape), f"a weight of this {a.kind} config "
-                            f"({a.n_layer} layers); the mapping has no place for it")
-        if tuple(t.shape) != tuple(want[k].shape):
-            raise SpecError(f"weights[{key}]", tuple(t.shape), f"shape {tuple(want[k].shape)} for this config")
-        if not t.is_floating_point():
-            raise SpecError(f"weights[{key}].dtype", str(t.dtype), "a floating-point tensor")
-        state[k], origin[k] = t, key
-    missing = sorted(set(want) - set(state) - implied, key=lambda k: (len(k), k))
-    if missing:
-        raise SpecError("weights", f"no {missing[0]!r}", f"every weight of this {a.kind} config "
-                                                         f"({len(missing)} missing)")
-    for k in implied - {"decoder.weight"}:
-        state[k] = torch.zeros_like(want[k])  # use_conv_bias=False: a zero bias is the same convolution
-    return state
+        if not (k == "decoder.weight" and a.tie):  # tied: the head is the embedding (mamba_ssm saves both)
+            renamed[k] = (key, t)
+    used = set()
+
+    def fill(module: nn.Module, prefix: str) -> None:
+        state = {}
+        for name, w in module.state_dict().items():
+            k = prefix + name
+            if k.endswith("mixer.conv.bias") and not a.conv_bias:  # use_conv_bias=False: a zero bias
+                state[name] = torch.zeros(w.shape, dtype=torch.float32)
+                continue
+            if k not in renamed:
+                raise SpecError("weights", f"no {k!r}", f"every weight of this {a.kind} config "
+                                                        f"({a.n_layer} layers; checkpoint key '[backbone.]{k}')")
+            key, t = renamed[k]
+            if tuple(t.shape) != tuple(w.shape):
+                raise SpecError(f"weights[{key}]", tuple(t.shape), f"shape {tuple(w.shape)} for this config")
+            if not t.is_floating_point():
+                raise SpecError(f"weights[{key}].dtype", str(t.dtype), "a floating-point tensor")
+            state[name] = t
+            used.add(k)
+        module.load_state_dict(state, strict=True, assign=True)  # the read tensors become the parameters
+
+    # an extra key is refused before anything is built
+    expected = _expected_keys(a)
+    extra = sorted(k for k in renamed if k not in expected)
+    if extra:
+        key, t = renamed[extra[0]]
+        raise SpecError(f"weights[{key}]", tuple(t.shape), f"a weight of this {a.kind} config "
+                        f"({a.n_layer} layers); the mapping has no place for it")
+    return _assemble(a, fill)
+
+
+def _expected_keys(a: Arch) -> set[str]:
+    one = Block(_mixer(a, seed=0), a.d_model, "none", mlp=False, dropout=0.0)  # one layer's names
+    one.norm = _norm(a)
+    per = list(one.state_dict())
+    keys = {f"layers.{i}.{k}" for i in range(a.n_layer) for k in per}
+    keys |= {"encoder.weight", "norm.weight"} | ({"norm.bias"} if a.norm == "layernorm" else set())
+    return keys | (set() if a.tie else {"decoder.weight"})
 
 
 def _count(model: nn.Module) -> int:
@@ -116,10 +153,7 @@ def load_pretrained(source, dtype=None, device=None) -> SequenceModel:
         raise SpecError("config.json", str(folder / "config.json"), f"valid JSON ({err})") from None
     arch, fmt = read_arch(cfg)
     given, files = read_weights(folder)
-    model = build_from_arch(arch)
-    state = _checked_state(model, arch, given)
-    model.load_state_dict(state, strict=not arch.tie)
-    model = model.to(dtype=dtype, device=device).eval()
+    model = _load_checked(arch, given).to(dtype=dtype, device=device).eval()
     model.tokenizer = tokenizer_for(folder, arch.vocab_size)
     model.meta = {"format": fmt, "source": str(source), "folder": str(folder), "files": files, "config": cfg,
                   "arch": arch.to_dict(), "parameters": _count(model), "dtype": str(dtype).replace("torch.", ""),

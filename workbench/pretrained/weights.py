@@ -53,15 +53,17 @@ def safetensors_header(path: Path) -> tuple[dict, int]:
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """Each tensor read straight into its own buffer (no memory map: its pages would count twice)."""
     header, start = safetensors_header(path)
-    raw = np.memmap(path, dtype=np.uint8, mode="r")
     out = {}
-    for key, t in header.items():
-        begin, end = t["data_offsets"]
-        np_dtype, torch_dtype = DTYPES[t["dtype"]]
-        arr = np.array(raw[start + begin:start + end]).view(np_dtype).reshape(t["shape"])  # a copy: the file may go
-        ten = torch.from_numpy(arr)
-        out[key] = ten.view(torch_dtype) if torch_dtype == torch.bfloat16 else ten
+    with open(path, "rb") as f:
+        for key, t in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+            begin, end = t["data_offsets"]
+            ten = torch.empty(t["shape"], dtype=DTYPES[t["dtype"]][1])
+            if end > begin:
+                f.seek(start + begin)
+                f.readinto(memoryview(ten.reshape(-1).view(torch.uint8).numpy()))
+            out[key] = ten
     return out
 
 
