@@ -231,6 +231,7 @@ def test_cli_refusals_exit_2_in_one_line(ckpts, tmp_path, capsys, breakage):
         f = folder / "model.safetensors"
         f.write_bytes(f.read_bytes()[:5000])
     out_dir = tmp_path / "export"
+    capsys.readouterr()
     assert main(["inspect", str(folder), "--text", "hello world", "--export", str(out_dir)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("workbench: error: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -118,6 +118,7 @@ def test_delta_audit_flags_an_overwritten_init_and_passes_an_untouched_one(tmp_p
 def test_inspect_cli_prints_summary_json_and_exports(tmp_path, capsys):
     from workbench.cli import main
     folder = save_hf("mamba2", True, tmp_path / "m2")
+    capsys.readouterr()
     out = tmp_path / "figs"
     assert main(["inspect", str(folder), "--text", TEXT, "--export", str(out), "--format", "html", "--json",
                  "--layer", "2", "--channel", "3"]) == 0
@@ -136,6 +137,7 @@ def test_inspect_cli_prints_summary_json_and_exports(tmp_path, capsys):
 def test_inspect_cli_bad_channel_names_the_flag(tmp_path, capsys):
     from workbench.cli import main
     folder = save_hf("mamba", True, tmp_path / "m")
+    capsys.readouterr()  # transformers' progress bar while saving
     assert main(["inspect", str(folder), "--text", TEXT, "--channel", "999"]) == 2
     err = capsys.readouterr().err
     assert "--channel=999" in err and err.count("\n") == 1
