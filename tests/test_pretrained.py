@@ -258,3 +258,13 @@ def test_workbench_run_checkpoint_still_loads(tmp_path):
     assert torch.equal(loaded(ids), model.eval()(ids))
     assert loaded.tokenizer.encode("1 2 3")[0] == [1, 2, 3]
     assert loaded.meta["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_sharded_safetensors_load_to_the_same_logits(ckpts, tmp_path):
+    hf = hf_model("mamba2", False)
+    hf.save_pretrained(tmp_path / "sharded", max_shard_size="60KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").exists()
+    ids = ids_for(4)
+    with torch.no_grad():
+        a, b = load_pretrained(ckpts["mamba2", False]), load_pretrained(tmp_path / "sharded")
+        assert len(b.meta["files"]) > 1 and torch.equal(a(ids), b(ids))
