@@ -2,8 +2,10 @@
 
 Hugging Face and mamba_ssm checkpoints share the block structure (pre-norm residual blocks of
 one mixer, final RMSNorm, LM head): they differ in key names and config keys only. Every key,
-shape and dtype is checked against the model the config describes before any weight is copied,
-so a refused checkpoint leaves nothing half-loaded.
+shape and dtype is checked against the model the config describes (extra keys before anything is
+built, the rest as each layer is assembled); a refused checkpoint raises and returns no model, so
+nothing is ever half-loaded. Mamba-2's SSD chunk length is capped at 64: the chunked and
+recurrent forms are the same function, and shorter chunks are faster on a CPU.
 """
 from __future__ import annotations
 
