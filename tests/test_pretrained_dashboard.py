@@ -110,7 +110,7 @@ def test_served_dashboard_opens_a_checkpoint_typed_sentence_on_the_delta_axis(ck
             box = page.get_by_placeholder("Type a text…")
             box.fill(SENTENCE)
             box.press("Tab")  # the text area sends its value on change
-            page.get_by_role("button", name="Open").click()
+            page.get_by_role("button", name="Open", exact=True).click()
             deadline = time.monotonic() + 90
             found = []
             while time.monotonic() < deadline:
