@@ -1,7 +1,7 @@
 """The Δ audit: does the Δ a checkpoint realizes at rest match the initialization its config claims?
 
 Mamba and Mamba-2 initialize Δ log-uniformly in [dt_min, dt_max], floored at dt_init_floor, and
-store b = softplus⁻¹(Δ) as the Δ bias (Gu & Dao 2023, §3.6 and their reference code). With zero
+store b = softplus⁻¹(Δ) as the Δ bias (Gu & Dao 2023, and their reference code). With zero
 SSM input Δ = softplus(b), so the bias alone says what the initialization realized. A channel
 outside [max(dt_min, floor), dt_max] means the init was overwritten after construction (a
 re-initialization of every Linear bias, say), or that training moved it: the verdict says which
