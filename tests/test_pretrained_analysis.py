@@ -115,6 +115,7 @@ def test_delta_audit_flags_an_overwritten_init_and_passes_an_untouched_one(tmp_p
     assert "layer 1" in json.loads(bad.attrs["flags"])[0]
 
 
+@pytest.mark.slow
 def test_inspect_cli_prints_summary_json_and_exports(tmp_path, capsys):
     from workbench.cli import main
     folder = save_hf("mamba2", True, tmp_path / "m2")

@@ -30,6 +30,7 @@ def ckpt(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_view_opens_a_checkpoint_and_labels_tokens_with_words(ckpt):
     import holoviews as hv
 
