@@ -20,6 +20,7 @@ from .views import (
     spec_editor,
 )
 from .views.export import ExportView
+from .views.pretrained import PretrainedView
 from .views.runs import reap
 
 
@@ -53,6 +54,7 @@ class App:
         self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
         views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
         self.export = ExportView(state, views)
+        self.pretrained = PretrainedView(state)  # the model source: the spec, or an opened checkpoint
         self.runs_on_screen = True  # until a template's tabs say otherwise
 
     def tick(self) -> None:
@@ -70,6 +72,7 @@ class App:
     def template(self) -> pn.template.FastListTemplate:
         tabs = pn.Tabs(*[(v.title, v) for v in (self.kernels, self.spectrum, self.memory, self.tokens,
                                                  self.training, self.runs, self.export)],
+                       (self.pretrained.title, self.pretrained),
                        ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
                        sizing_mode="stretch_width")  # not dynamic: models made after load would link CSS to the CDN (inline mode)
         shown = [self.kernels, self.spectrum, self.memory, self.tokens, self.training]  # tabs 0-4
@@ -83,9 +86,10 @@ class App:
                 self.runs.refresh()
         tabs.param.watch(on_tab, ["active"])
         on_tab()
-        sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"), spec_editor(self.state)]
+        sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"),
+                   self.pretrained.config_card, spec_editor(self.state)]
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
+            title="SSM Workbench", sidebar=sidebar, main=[self.pretrained.banner, tabs], font="system-ui, sans-serif",
             accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
 
 

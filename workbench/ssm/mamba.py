@@ -33,7 +33,7 @@ class Mamba(nn.Module):
                  dt_max: float = 1e-1, dt_transform: str = "softplus", a_reparam: str = "exp",
                  discretization: str = "mamba", selective_delta: bool = True, selective_B: bool = True,
                  selective_C: bool = True, gate: str = "silu", learn_a: bool = True,
-                 ssm_lr: float = 1e-3, seed: int = 0):
+                 ssm_lr: float = 1e-3, seed: int = 0, proj_bias: bool = False):
         super().__init__()
         if init not in MAMBA_INITS:
             raise SpecError("ssm.init", init, "for a mamba layer one of " + ", ".join(MAMBA_INITS))
@@ -47,7 +47,7 @@ class Mamba(nn.Module):
         self.selective = (selective_delta, selective_B, selective_C)
         self.split = [self.R if selective_delta else 0, n_bc if selective_B else 0, n_bc if selective_C else 0]
 
-        self.in_proj = seeded(nn.Linear, H, 2 * E, bias=False, gen=gen)
+        self.in_proj = seeded(nn.Linear, H, 2 * E, bias=proj_bias, gen=gen)  # Hugging Face use_bias
         self.conv = seeded(nn.Conv1d, E, E, d_conv, groups=E, padding=d_conv - 1, gen=gen)
         nn.init.zeros_(self.conv.bias)  # zero input realizes exactly the initialized Δ
         self.x_proj = seeded(nn.Linear, E, sum(self.split), bias=False, gen=gen) if sum(self.split) else None
@@ -82,7 +82,7 @@ class Mamba(nn.Module):
             if not learn_a:
                 self.register_buffer("A_im", im)
         self.D = nn.Parameter(torch.ones(E))
-        self.out_proj = seeded(nn.Linear, E, H, bias=False, gen=gen)
+        self.out_proj = seeded(nn.Linear, E, H, bias=proj_bias, gen=gen)
         self.discretization = discretization
         self.gate_fn = GATES[gate]
         self.probes = probes("u", "delta", "B", "C", "z", "y", "out")
