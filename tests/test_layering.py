@@ -16,14 +16,15 @@ LAYERS = [
     {"workbench", "errors", "threads"},  # the package root (lazy attributes only), errors, thread settings
     {"specs", "spec_groups"},  # every setting as param classes, and the fields' metadata; no torch
     {"ssm"},  # the mathematics and the layers; build_model
-    {"tasks", "pretrained"},  # generated data; weights loaded into ssm layers
+    {"tasks"},  # generated data
     {"analysis"},  # model -> xarray Datasets
     {"store"},  # runs on disk: specs and files, never a model
     {"train"},  # loop, worker, runner; writes the store, probes through analysis; load_model
+    {"pretrained"},  # checkpoints (Hugging Face, mamba_ssm, the workbench's own runs) into ssm layers
     {"plots"},  # Datasets -> HoloViews
     {"sweep"},  # many runs on Dask
     {"flags"},  # spec fields as command-line flags
-    {"cli_train", "cli_export"},
+    {"cli_train", "cli_export", "cli_inspect"},
     {"cli", "__main__"},
     {"app"},  # apps/, installed as workbench_dashboard: Panel views, never torch
 ]

@@ -24,6 +24,7 @@ from workbench.pretrained.weights import read_weights
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2, RMSNorm
 from workbench.ssm.model import Block, SequenceModel
+from workbench.ssm.seeding import generator, seeded
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # checkpoint key (after 'backbone.') -> workbench key; anything else is an error
@@ -54,13 +55,18 @@ def _assemble(a: Arch, fill) -> SequenceModel:
     placeholder weights of one layer, not of the whole model, exist beside the checkpoint's."""
     blocks = []
     for i in range(a.n_layer):
-        block = Block(_mixer(a, seed=i), a.d_model, "none", mlp=False, dropout=0.0)
+        block = Block(_mixer(a, seed=i), a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", i))
         block.norm = _norm(a)
         fill(block, f"layers.{i}.")
         blocks.append(block)
-    with torch.device("meta" if fill is not _no_fill else "cpu"):
-        ends = {"encoder.": nn.Embedding(a.vocab_size, a.d_model), "norm.": _norm(a),
-                "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False)}
+    if fill is _no_fill:  # placeholders drawn from a local generator, never the global one
+        gen = generator("pretrained", "ends")
+        ends = {"encoder.": seeded(nn.Embedding, a.vocab_size, a.d_model, gen=gen), "norm.": _norm(a),
+                "decoder.": seeded(nn.Linear, a.d_model, a.vocab_size, bias=False, gen=gen)}
+    else:
+        with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
+            ends = {"encoder.": nn.Embedding(a.vocab_size, a.d_model), "norm.": _norm(a),
+                    "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False)}
     if a.tie:
         del ends["decoder."]
     for prefix, module in ends.items():
@@ -122,7 +128,7 @@ def _load_checked(a: Arch, given: dict[str, torch.Tensor]) -> SequenceModel:
 
 
 def _expected_keys(a: Arch) -> set[str]:
-    one = Block(_mixer(a, seed=0), a.d_model, "none", mlp=False, dropout=0.0)  # one layer's names
+    one = Block(_mixer(a, seed=0), a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", 0))
     one.norm = _norm(a)
     per = list(one.state_dict())
     keys = {f"layers.{i}.{k}" for i in range(a.n_layer) for k in per}
@@ -166,8 +172,9 @@ def load_pretrained(source, dtype=None, device=None) -> SequenceModel:
 
 def _load_run(folder: Path, dtype, device) -> SequenceModel:
     from workbench.store import open_run
+    from workbench.train.checkpoints import load_model
     run = open_run(folder)
-    model = run.load_model().to(dtype=dtype, device=device).eval()
+    model = load_model(run).to(dtype=dtype, device=device).eval()
     spec = run.spec
     vocab = model.encoder.num_embeddings if isinstance(model.encoder, nn.Embedding) else 0
     if not vocab:
