@@ -16,7 +16,9 @@ from workbench.train import control
 
 def create(run: RunSpec, root=None) -> Path:
     """Write the run's folder and index row; nothing trains yet."""
+    from workbench.train.build import check_before_start
     run.validate()
+    check_before_start(run)  # device and memory: refused before the folder exists
     w = RunWriter.create(run.to_dict(), run.name, root)
     w.close()
     return w.path
