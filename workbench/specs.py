@@ -63,7 +63,7 @@ class Spec(param.Parameterized):
             except OverflowError:  # an int beyond float range
                 finite = False
             if not finite:
-                raise SpecError(f"{self.prefix}.{field}", value, describe(p))
+                raise SpecError(f"{self.prefix}.{field}", value, _finite(describe(p)))
         try:
             setattr(self, field, value)
         except (ValueError, TypeError) as err:
@@ -79,7 +79,7 @@ def coerce(p: param.Parameter, value, field: str):
             try:
                 return float(value)
             except OverflowError:
-                raise SpecError(field, value, describe(p)) from None
+                raise SpecError(field, value, _finite(describe(p))) from None
         return value
     try:
         if isinstance(p, param.Boolean):
@@ -98,6 +98,10 @@ def coerce(p: param.Parameter, value, field: str):
     return value
 
 
+def _finite(allowed: str) -> str:
+    return allowed.replace("a number", "a finite number", 1)
+
+
 def describe(p: param.Parameter) -> str:
     """What a parameter allows, in words."""
     if isinstance(p, param.Selector):
@@ -108,8 +112,8 @@ def describe(p: param.Parameter) -> str:
     if p.bounds:
         lo, hi = p.bounds
         incl = getattr(p, "inclusive_bounds", (True, True))
-        left = "[" if incl[0] and lo is not None else "("
-        right = "]" if incl[1] and hi is not None else ")"  # never inf]: numbers must be finite
+        left = "[" if incl[0] else "("
+        right = "]" if incl[1] else ")"
         return f"{kind} in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
     return kind
 
