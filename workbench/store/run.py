@@ -319,7 +319,11 @@ def list_runs(root=None, **filters):
     its spec.json is gone), `damaged` (run.sqlite unreadable). Works on a read-only store."""
     import pandas as pd
     root = Path(root or default_root())
-    rows = index.query(root, filters) if (root / index.INDEX).exists() else []
+    try:
+        rows = index.query(root, filters) if (root / index.INDEX).exists() else []
+    except index.sqlite3.Error as err:
+        raise SpecError("index", str(root / index.INDEX), f"a readable run index ({_why(err)}; "
+                                                          "rebuild it: workbench runs --rebuild)") from None
     for r in rows:
         r["status"] = _health(root, r)
     df = pd.DataFrame(rows)
