@@ -383,6 +383,8 @@ class RunSpec:
         for part in d:
             if part not in cls.PARTS:
                 raise SpecError(part, d[part], "one of the spec parts " + ", ".join(cls.PARTS))
+            if not isinstance(d[part], dict):
+                raise SpecError(part, d[part], f"a mapping of {cls.PARTS[part].__name__} fields to values")
         model = ModelSpec.from_dict(d.get("model", {}))
         ssm_base = default_ssm(model.layer).to_dict()
         ssm = SSMSpec.from_dict({**ssm_base, **d.get("ssm", {})})
