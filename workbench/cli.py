@@ -162,7 +162,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return COMMANDS[ns.command](ns)
+        rc = COMMANDS[ns.command](ns)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return rc
     except SpecError as err:
         print(f"workbench: error: {_one_line(err)}", file=sys.stderr)
         return 2
