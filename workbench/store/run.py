@@ -40,8 +40,8 @@ class RunDamaged(SpecError):
     """A run folder whose files cannot be read (truncated database, bad JSON or Zarr metadata)."""
 
     def __init__(self, run_id: str, why: str):
-        super().__init__("run", run_id, f"an intact run; this one is damaged ({why})")
-        self.why = why
+        self.field, self.value, self.allowed, self.why = "run", run_id, "an intact run folder", why
+        ValueError.__init__(self, f"run {run_id!r} is damaged: {why}")
 
 
 def _why(err: BaseException) -> str:
