@@ -1,4 +1,4 @@
-"""Fuzzing every CLI command's flags and every spec's `from_dict`: `python -m benchmarks.fuzz [N]`.
+"""Fuzzing every CLI command's flags and every spec's `from_dict`: `python -m benchmarks.fuzz [--scale N]`.
 
 Each case is one seeded random invocation, run in this process through `workbench.cli.main` (so a
 case costs milliseconds, not an interpreter start). A case passes when it
@@ -16,7 +16,6 @@ import io
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -282,10 +281,15 @@ def fuzz(n: dict, seed: int = 0, log=None) -> dict:
 
 def main() -> None:
     from benchmarks.harness import RESULTS, machine
-    scale = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    n = {"spec": 400 * scale, "train": 300 * scale, "store": 300 * scale, "serve": 100 * scale,
-         "sweep": 300 * scale, "from_dict": 3000 * scale}
-    rep = fuzz(n, seed=0, log=lambda line: print(line, flush=True))
+    import argparse
+    parser = argparse.ArgumentParser(prog="benchmarks.fuzz")
+    parser.add_argument("--scale", type=int, default=1, help="multiply every kind's number of cases")
+    parser.add_argument("--only", default="", help="comma-separated kinds (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    ns = parser.parse_args()
+    n = {"spec": 400, "train": 300, "store": 300, "serve": 100, "sweep": 300, "from_dict": 3000}
+    n = {k: v * ns.scale for k, v in n.items() if not ns.only or k in ns.only.split(",")}
+    rep = fuzz(n, seed=ns.seed, log=lambda line: print(line, flush=True))
     total = sum(r["cases"] for r in rep.values())
     failed = sum(len(r["failures"]) for r in rep.values())
     RESULTS.mkdir(exist_ok=True)

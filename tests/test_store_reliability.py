@@ -163,3 +163,31 @@ def test_index_row_without_a_folder_is_missing(tmp_path):
     w.close()
     (w.path / "spec.json").unlink()
     assert list_runs(tmp_path).set_index("id").status[w.id] == "missing"
+
+
+@pytest.mark.parametrize("damage", ["chunk", "zarr.json", "spec.json"])
+def test_damaged_probe_or_spec_is_reported_not_raised(tmp_path, capsys, damage):
+    from workbench.cli import main
+    path = runner.create(tiny_run(steps=5), tmp_path)
+    run_worker(path)
+    z = path / "probes" / "kernels.zarr"
+    if damage == "chunk":
+        chunk = next(p for p in sorted(z.rglob("*")) if p.is_file() and p.parent.name == "c" or
+                     p.is_file() and "/c/" in str(p))
+        chunk.write_bytes(b"\x00garbage")
+    elif damage == "zarr.json":
+        (z / "zarr.json").write_text("{not json")
+    else:
+        (path / "spec.json").write_text("{")
+    rc = main(["show", path.name, "--runs-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if damage == "spec.json":
+        assert rc == 2 and out == "" and "is damaged: spec.json" in err
+    else:
+        assert rc == 1 and "kernels (DAMAGED" in out and "status: completed" in out
+        with pytest.raises(RunDamaged, match="kernels.zarr"):
+            open_run(path.name, tmp_path).probe("kernels")
+        rc = main(["export", path.name, "--figure", "kernels", "-o", str(tmp_path / "out"), "--runs-dir", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "damaged" in err and not (tmp_path / "out").exists()

@@ -50,7 +50,9 @@ def export_command(ns) -> int:
     try:
         fig, data = figure_for_run(run, ns.figure, ns.step)
     except SpecError as err:  # name the flag the user typed
-        raise SpecError("--step" if err.field == "step" else err.field, err.value, err.allowed) from None
+        if err.field != "step":
+            raise
+        raise SpecError("--step", err.value, err.allowed) from None
     stem = out / (f"{run.id}_{ns.figure}" + (f"_step{ns.step}" if ns.step is not None else ""))
     try:
         written = export(fig, stem, formats, data=data, spec=run.spec)
