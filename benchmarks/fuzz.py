@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.specs import ModelSpec, RunSpec, SSMSpec, SweepSpec, TaskSpec, TrainSpec
+from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec
 
 # Text a user (or a script gone wrong) may pass for any value; the largest valid integer here is 10.
 NASTY = ["", " ", "abc", "-1", "0", "1", "2", "-0", "1e400", "-1e400", "inf", "-inf", "nan", "NaN", "1e-320",
@@ -280,8 +280,9 @@ def fuzz(n: dict, seed: int = 0, log=None) -> dict:
 
 
 def main() -> None:
-    from benchmarks.harness import RESULTS, machine
     import argparse
+
+    from benchmarks.harness import RESULTS, machine
     parser = argparse.ArgumentParser(prog="benchmarks.fuzz")
     parser.add_argument("--scale", type=int, default=1, help="multiply every kind's number of cases")
     parser.add_argument("--only", default="", help="comma-separated kinds (default: all)")

@@ -48,11 +48,9 @@ def test_api_refuses_paths_outside_the_root(store):
     root, run_id, outside = store
     before, inside_before = snapshot(outside), snapshot(root / run_id)
     for name in bad_names(root, outside):
-        for call in (lambda: open_run(name, root), lambda: delete_run(name, root),
-                     lambda: runner.pause(name, root), lambda: runner.stop(name, root),
-                     lambda: runner.resume(name, root)):
+        for call in (open_run, delete_run, runner.pause, runner.stop, runner.resume):
             with pytest.raises(SpecError, match="run"):
-                call()
+                call(name, root)
     assert snapshot(outside) == before and snapshot(root / run_id) == inside_before
     assert (root / "20260101-000000-link-in-0000").is_symlink()  # not followed, not removed
     assert open_run(str(root / run_id), root).id == run_id  # a folder inside the root is fine

@@ -107,7 +107,7 @@ def test_rebuild_index_skips_a_truncated_run_and_lists_the_others(tmp_path):
     assert sorted(status.index) == sorted(ids) and status[ids[2]] == "damaged"
     assert (status.drop(ids[2]) == "completed").all()
     with pytest.raises(RunDamaged, match="damaged"):
-        open_run(ids[2], tmp_path).meta
+        _ = open_run(ids[2], tmp_path).meta
     one_line_exit_2(cli("show", ids[2], root=tmp_path), "damaged")
     r = cli("runs", "--rebuild", root=tmp_path)
     assert r.returncode == 0 and r.stdout.count("completed") == 4 and "damaged" in r.stdout + r.stderr

@@ -1,9 +1,11 @@
 """Run ids: safe folder names that cannot escape the runs root."""
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
+from pathlib import Path
 
 from workbench.errors import SpecError
 
@@ -33,14 +35,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def resolve_run(id_or_path, root) -> "Path":
+def resolve_run(id_or_path, root) -> Path:
     """The run folder named by an id or a path, resolved (realpath) inside `root`.
 
     Refused: anything whose real location is not a direct child of the real root, a run folder
     that is a symlink (even to elsewhere in the root: deleting it would touch another run), and a
     folder without a regular spec.json. Nothing is created or changed here."""
-    import os
-    from pathlib import Path
     root = Path(os.path.realpath(root))
     text = os.fspath(id_or_path) if isinstance(id_or_path, (str, os.PathLike)) else None
     if not text or "\0" in text:
