@@ -80,7 +80,7 @@ def test_resume_refused_while_live_then_allowed_after_sigkill(tmp_path):
 
 
 def test_created_run_is_killed_only_after_a_grace(tmp_path, monkeypatch):
-    from workbench.store import run as run_mod
+    from workbench.store import run as run_mod  # live_status reads the grace from here
     path = runner.create(tiny_run(), tmp_path)
     assert open_run(path.name, tmp_path).status == "created"
     monkeypatch.setattr(run_mod, "CREATED_GRACE_S", -1.0)
