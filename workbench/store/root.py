@@ -12,7 +12,7 @@ from pathlib import Path
 from workbench.errors import SpecError
 from workbench.store import index, lock
 from workbench.store.ids import resolve_run
-from workbench.store.run import Run, RunDamaged, _why, default_root, live_status
+from workbench.store.run import LIVE, Run, RunDamaged, _why, default_root, live_status
 
 
 def open_run(id_or_path, root=None) -> Run:
@@ -47,9 +47,12 @@ def _health(root: Path, row: dict) -> str:
     path = root / str(row["id"])
     if path.is_symlink() or not (path / "spec.json").is_file():
         return "missing"
+    status = row.get("status") or "unknown"
+    if status in LIVE and lock.is_locked(path):
+        return status  # its writer's checkpoint may be extending the file right now: no header check
     if not index.looks_intact(path / "run.sqlite"):
         return "damaged"
-    return live_status(row.get("status") or "unknown", path, float(row.get("updated") or 0))
+    return live_status(status, path, float(row.get("updated") or 0))
 
 
 def delete_run(run_id: str, root=None) -> None:
