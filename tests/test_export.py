@@ -111,7 +111,7 @@ def test_netcdf_round_trip_of_what_netcdf3_cannot_hold(tmp_path):
 def test_cli_export(run, tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["export", str(run.path), "--figure", "kernels", "--format", "png", "--format", "html",
-                 "--step", "3", "-o", str(out)]) == 0
+                 "--step", "3", "-o", str(out), "--runs-dir", str(run.path.parent)]) == 0  # a folder inside the root
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"{run.id}_kernels_step3.{x}" for x in ("html", "json", "nc", "png")]
     assert capsys.readouterr().out.count("\n") == 4
@@ -122,10 +122,12 @@ def test_cli_errors_write_nothing(run, tmp_path, capsys):
     bare.log_metrics(1, {"loss": 1.0})
     bare.close()
     out = tmp_path / "figs"
-    cases = {"--figure='poles'": [str(run.path), "--figure", "poles"],
-             "--format='gif'": [str(run.path), "--figure", "kernels", "--format", "gif"],
-             "--step=4": [str(run.path), "--figure", "kernels", "--step", "4"],
-             "--step=99": [str(run.path), "--figure", "training", "--step", "99"],
+    inside = ["--runs-dir", str(run.path.parent)]
+    cases = {"--figure='poles'": [str(run.path), *inside, "--figure", "poles"],
+             "--format='gif'": [str(run.path), *inside, "--figure", "kernels", "--format", "gif"],
+             "--step=4": [str(run.path), *inside, "--figure", "kernels", "--step", "4"],
+             "--step=99": [str(run.path), *inside, "--figure", "training", "--step", "99"],
+             "run=": [str(run.path), "--figure", "training"],  # a folder outside the default root
              "--figure='tokens'": [bare.id, "--runs-dir", str(tmp_path / "runs"), "--figure", "tokens"],
              "run='missing-run'": ["missing-run", "--runs-dir", str(tmp_path / "runs"), "--figure", "kernels"]}
     for expect, args in cases.items():

@@ -23,7 +23,7 @@ LAYERS = [
     {"pretrained"},  # checkpoints (Hugging Face, mamba_ssm, the workbench's own runs) into ssm layers
     {"plots"},  # Datasets -> HoloViews
     {"sweep"},  # many runs on Dask
-    {"flags"},  # spec fields as command-line flags
+    {"flags", "cli_json", "cli_serve"},  # spec fields as command-line flags; strict JSON output; serve arguments
     {"cli_train", "cli_export", "cli_inspect"},
     {"cli", "__main__"},
     {"app"},  # apps/, installed as workbench_dashboard: Panel views, never torch

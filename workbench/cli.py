@@ -8,7 +8,7 @@ from pathlib import Path
 
 from workbench.errors import SpecError
 from workbench.flags import add_run_flags, add_spec_flags, given_flags, spec_from_args
-from workbench.specs import SSMSpec
+from workbench.specs import SSMSpec, SweepSpec
 
 
 def dashboard_script() -> Path:
@@ -42,6 +42,14 @@ def build_parser() -> Parser:
     serve.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--runs-dir", default="runs", help="run store root (default ./runs)")
     serve.add_argument("--show", action="store_true", help="open a browser")
+    serve.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
+                       help="another origin allowed to open the dashboard's websocket (e.g. a reverse proxy's "
+                            "public name); repeatable")
+    serve.add_argument("--basic-auth", default=None, metavar="PASSWORD|FILE",
+                       help="require a password (Panel's basic auth): a password, or a file of user:password lines")
+    serve.add_argument("--cookie-secret", default=None, metavar="SECRET",
+                       help="secret that signs the login cookie (default: $WORKBENCH_COOKIE_SECRET, else random "
+                            "per start)")
     spec = sub.add_parser("spec", help="validate settings and print the spec as JSON")
     add_spec_flags(spec, SSMSpec)
     train = sub.add_parser("train", help="train a model on a task, recording metrics and probes in the run store")
@@ -56,6 +64,8 @@ def build_parser() -> Parser:
     runs.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
                       help="keep runs whose FIELD (e.g. model.layer or layer) equals VALUE; repeatable")
     runs.add_argument("--json", action="store_true", help="print the rows as JSON")
+    runs.add_argument("--rebuild", action="store_true",
+                      help="rebuild the index from the run folders first (damaged runs are listed as damaged)")
     show = sub.add_parser("show", help="one run: spec, status, metrics, probes, checkpoints")
     show.add_argument("run")
     show.add_argument("--runs-dir", default=None)
@@ -67,6 +77,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--runs-dir", default=None)
     sweep.add_argument("--dry-run", action="store_true", help="list the configurations and exit")
     sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sweep.add_argument("--max-configs", type=int, default=None, metavar="N",
+                       help=f"refuse sweeps of more than N configurations (default {SweepSpec.MAX_CONFIGS})")
     for verb, what in (("pause", "pause a live run"), ("resume", "unpause, or continue a stopped run"),
                        ("stop", "stop a run after saving a checkpoint")):
         p = sub.add_parser(verb, help=what)
@@ -88,15 +100,10 @@ def cmd_spec(ns) -> int:
 
 
 def cmd_serve(ns) -> int:
-    if not 0 < ns.port < 65536:
-        raise SpecError("--port", ns.port, "an integer in [1, 65535]")
+    from workbench.cli_serve import panel_args
     script = dashboard_script()
+    args = panel_args(ns, script)
     os.environ["WORKBENCH_RUNS_DIR"] = str(Path(ns.runs_dir).resolve())
-    args = [sys.executable, "-m", "panel", "serve", str(script), "--port", str(ns.port),
-            "--address", ns.address, "--allow-websocket-origin", f"{ns.address}:{ns.port}",
-            "--allow-websocket-origin", f"localhost:{ns.port}"]
-    if ns.show:
-        args.append("--show")
     print(f"serving the dashboard ({script}) on http://{ns.address}:{ns.port}", flush=True)
     os.execv(sys.executable, args)
     return 0
@@ -118,19 +125,20 @@ def cmd_show(ns) -> int:
 
 
 def cmd_sweep(ns) -> int:
-    import json
-
-    from workbench.specs import SweepSpec
-    sweep = SweepSpec.from_yaml(ns.file)
-    configs = sweep.configurations()  # every configuration validated before anything runs
-    if ns.dry_run:
-        for swept, run in configs:
-            print(json.dumps(swept, sort_keys=True))
-        print(f"{len(configs)} configurations", file=sys.stderr)
-        return 0
+    from workbench.cli_json import dumps
+    if ns.max_configs is not None and ns.max_configs < 1:
+        raise SpecError("--max-configs", ns.max_configs, "an integer >= 1")
     for flag, v in (("--workers", ns.workers), ("--threads-per-worker", ns.threads_per_worker)):
-        if v < 1:
-            raise SpecError(flag, v, "an integer >= 1")
+        if not 1 <= v <= 256:
+            raise SpecError(flag, v, "an integer in [1, 256]")
+    sweep = SweepSpec.from_yaml(ns.file, max_configs=ns.max_configs)  # the size is bounded before expansion
+    if ns.dry_run:  # one configuration at a time: validated, printed, dropped
+        n = 0
+        for swept, run in sweep.iter_configurations():
+            print(dumps(swept, sort_keys=True))
+            n += 1
+        print(f"{n} configurations", file=sys.stderr)
+        return 0
     from workbench.sweep import run_sweep
     tty = sys.stderr.isatty()
     last = [""]
@@ -144,10 +152,10 @@ def cmd_sweep(ns) -> int:
     if tty:
         print(file=sys.stderr)
     if ns.json:
-        print(json.dumps(out, default=str))
+        print(dumps(out))
     else:
         for rid, r in out["runs"].items():
-            print(f"{rid}  {r['status']}  {json.dumps(r['swept'], sort_keys=True)}")
+            print(f"{rid}  {r['status']}  {dumps(r['swept'], sort_keys=True)}")
     return 0 if all(r["status"] == "completed" for r in out["runs"].values()) else 1
 
 
@@ -162,8 +170,9 @@ def cmd_inspect(ns) -> int:
 
 
 def cmd_control(ns) -> int:
+    from workbench.store.run import default_root
     from workbench.train import runner
-    getattr(runner, ns.command)(ns.run, ns.runs_dir)
+    getattr(runner, ns.command)(ns.run, ns.runs_dir or default_root())
     print(f"{ns.command}: {ns.run}")
     return 0
 
@@ -178,10 +187,32 @@ def main(argv=None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        return COMMANDS[ns.command](ns)
+        rc = COMMANDS[ns.command](ns)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return rc
     except SpecError as err:
-        print(f"workbench: error: {err}", file=sys.stderr)
+        print(f"workbench: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `workbench show ID | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+    except OSError as err:  # the environment refused (permissions, a read-only or full disk)
+        where = f": {err.filename}" if err.filename else ""
+        print(f"workbench: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line still, the traceback on request
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"workbench: internal error: {_one_line(err, type(err).__name__ + ': ')} "
+              "(WORKBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException, prefix: str = "") -> str:
+    return (prefix + str(err)).replace("\n", " ")[:2000]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ file is written, so an error leaves the output folder as it was.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from workbench.errors import SpecError
@@ -15,7 +16,7 @@ FORMATS = ("png", "svg", "pdf", "html")  # = plots.export.FORMATS (no holoviews 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write a run's figure as PNG/SVG/PDF/HTML beside its data (.nc) and spec (.json)")
-    p.add_argument("run", help="run id (under --runs-dir) or run folder")
+    p.add_argument("run", help="run id, or a run folder inside --runs-dir")
     p.add_argument("--figure", required=True, metavar="KIND", help="one of " + ", ".join(FIGURES))
     p.add_argument("--format", dest="formats", action="append", metavar="FMT",
                    help="one of " + ", ".join(FORMATS) + "; repeatable (default: all)")
@@ -32,20 +33,31 @@ def export_command(ns) -> int:
     if bad:
         raise SpecError("--format", bad[0], "one of " + ", ".join(FORMATS))
     from workbench.store import open_run
-    run = open_run(ns.run, ns.runs_dir)
+    from workbench.store.run import default_root
+    run = open_run(ns.run, ns.runs_dir or default_root())
     if ns.figure != "training" and ns.figure not in run.probe_names:
         raise SpecError("--figure", ns.figure, f"a probe recorded by run {run.id}: "
                                                + (", ".join(run.probe_names) or "none yet") + ", or training")
     out = Path(ns.out)
     if out.exists() and not out.is_dir():
         raise SpecError("-o", str(out), "a folder (this is a file)")
+    existing = next((p for p in [out, *out.absolute().parents] if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK) \
+            or str(existing.absolute()).startswith(("/proc", "/sys")):
+        raise SpecError("-o", str(out), "a folder this user can write (or create)")
     from workbench.plots.export import export
     from workbench.plots.figures import figure_for_run
     try:
         fig, data = figure_for_run(run, ns.figure, ns.step)
     except SpecError as err:  # name the flag the user typed
-        raise SpecError("--step" if err.field == "step" else err.field, err.value, err.allowed) from None
+        if err.field != "step":
+            raise
+        raise SpecError("--step", err.value, err.allowed) from None
     stem = out / (f"{run.id}_{ns.figure}" + (f"_step{ns.step}" if ns.step is not None else ""))
-    for f in export(fig, stem, formats, data=data, spec=run.spec):
+    try:
+        written = export(fig, stem, formats, data=data, spec=run.spec)
+    except OSError as err:
+        raise SpecError("-o", str(out), f"a folder this user can write ({err.strerror or err})") from None
+    for f in written:
         print(f)
     return 0

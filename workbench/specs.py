@@ -7,6 +7,7 @@ here: specs must import on a machine with nothing but param installed.
 from __future__ import annotations
 
 import json
+import math
 
 import param
 
@@ -16,6 +17,10 @@ DIAGONAL_INITS = ("s4d-legs", "s4d-lin", "s4d-inv", "s4d-real", "random", "lru-r
 DENSE_INITS = ("hippo-legs", "hippo-legt", "hippo-lagt", "hippo-fout")
 # Inits that store N/2 complex modes and take 2·Re of the sum (conjugate symmetry).
 CONJUGATE_INITS = ("s4d-legs", "s4d-lin", "s4d-inv", "random")
+# Seeds are combined (model·1000 + ssm·100 + layer; data seed + 2^46 offsets) and must stay below
+# torch.Generator's 2^64; 2^53 - 1 is also the largest integer JSON readers hold exactly.
+MAX_SEED = 2**53 - 1
+MAX_STEPS = 10_000_000  # every step-count field (SQLite and the schedule hold far more; a run never does)
 
 
 class Spec(param.Parameterized):
@@ -37,6 +42,8 @@ class Spec(param.Parameterized):
 
     @classmethod
     def from_dict(cls, values: dict) -> "Spec":
+        if not isinstance(values, dict):
+            raise SpecError(cls.prefix, values, f"a mapping of {cls.__name__} fields to values")
         known = set(cls.param) - {"name"}
         for k in values:
             if k not in known:
@@ -50,9 +57,16 @@ class Spec(param.Parameterized):
         """Set one field, turning param's exception into a SpecError."""
         p = self.param[field]
         value = coerce(p, value, f"{self.prefix}.{field}")
+        if isinstance(p, param.Number) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int beyond float range
+                finite = False
+            if not finite:
+                raise SpecError(f"{self.prefix}.{field}", value, _finite(describe(p)))
         try:
             setattr(self, field, value)
-        except ValueError as err:
+        except (ValueError, TypeError) as err:
             raise SpecError(f"{self.prefix}.{field}", value, describe(p)) from err
 
     prefix = "spec"
@@ -62,7 +76,10 @@ def coerce(p: param.Parameter, value, field: str):
     """Text from a CLI flag or JSON to the parameter's type."""
     if not isinstance(value, str):
         if isinstance(p, param.Number) and not isinstance(p, param.Integer) and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise SpecError(field, value, _finite(describe(p))) from None
         return value
     try:
         if isinstance(p, param.Boolean):
@@ -76,9 +93,13 @@ def coerce(p: param.Parameter, value, field: str):
             return int(value)
         if isinstance(p, param.Number):
             return float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise SpecError(field, value, describe(p)) from None
     return value
+
+
+def _finite(allowed: str) -> str:
+    return allowed.replace("a number", "a finite number", 1)
 
 
 def describe(p: param.Parameter) -> str:
@@ -123,7 +144,7 @@ class SSMSpec(Spec):
     learn_a = param.Boolean(default=True, doc="Train A.")
     learn_dt = param.Boolean(default=True, doc="Train Δ.")
     ssm_lr = param.Number(default=1e-3, bounds=(0, None), doc="Learning rate for A, Δ, B (no weight decay).")
-    seed = param.Integer(default=0, bounds=(0, None),
+    seed = param.Integer(default=0, bounds=(0, MAX_SEED),
                          doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); a model mixes in model.seed.")
 
     def validate(self) -> "SSMSpec":
@@ -186,7 +207,7 @@ class ModelSpec(Spec):
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000), doc="Token vocabulary; 0 for continuous inputs.")
     d_input = param.Integer(default=1, bounds=(1, 65536), doc="Continuous input size (when vocab_size = 0).")
     d_output = param.Integer(default=1, bounds=(1, 1_000_000), doc="Output size (continuous, or classes); vocab_size when tokens.")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization (every parameter).")
+    seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Seed of the model's initialization (every parameter).")
 
     def validate(self) -> "ModelSpec":
         width = self.expand * self.d_model if self.layer == "mamba2" else self.d_model
@@ -245,7 +266,7 @@ class TaskSpec(Spec):
     ar_order = param.Integer(default=4, bounds=(1, 32), doc="ar-p: order p of the autoregression.")
     depth = param.Integer(default=3, bounds=(3, 10),
                           doc="listops-lite: tree depth as in LRA (node levels, digits included: 3 = two nested operators).")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Data seed: held-out sets and the digits split derive from it.")
+    seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Data seed: held-out sets and the digits split derive from it.")
 
     def length(self) -> int:
         """The resolved sequence length L of every batch of this task."""
@@ -264,12 +285,12 @@ class TaskSpec(Spec):
     def set_field(self, field: str, value) -> None:
         if field != "test_lengths":
             return super().set_field(field, value)
-        allowed = "a list of 1 to 16 integers >= 3, e.g. 256,1024"
+        allowed = f"a list of 1 to 16 integers in [3, {1 << 22}], e.g. 256,1024"
         try:
             if isinstance(value, str):
                 value = [int(v) for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-            if not ok or not 1 <= len(value) <= 16 or min(value) < 3:
+            if not ok or not 1 <= len(value) <= 16 or min(value) < 3 or max(value) > 1 << 22:
                 raise ValueError(value)
             self.test_lengths = list(value)
         except ValueError:
@@ -316,21 +337,21 @@ class TrainSpec(Spec):
 
     prefix = "train"
 
-    steps = param.Integer(default=2000, bounds=(1, 10_000_000), doc="Optimizer steps.")
+    steps = param.Integer(default=2000, bounds=(1, MAX_STEPS), doc="Optimizer steps.")
     batch = param.Integer(default=32, bounds=(1, 65536), doc="Sequences per step.")
     lr = param.Number(default=3e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Learning rate (non-SSM parameters).")
     weight_decay = param.Number(default=0.01, bounds=(0, None), doc="AdamW weight decay (never on SSM parameters).")
     schedule = param.Selector(default="warmup-cosine", objects=["constant", "cosine", "warmup-cosine"],
                               doc="Learning-rate schedule.")
-    warmup = param.Integer(default=100, bounds=(0, None), doc="Linear warm-up steps (warmup-cosine).")
+    warmup = param.Integer(default=100, bounds=(0, MAX_STEPS), doc="Linear warm-up steps (warmup-cosine).")
     grad_clip = param.Number(default=1.0, bounds=(0, None), doc="Clip the gradient norm to this; 0 = off.")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the data stream and dropout (model.seed sets the parameters).")
+    seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Seed of the data stream and dropout (model.seed sets the parameters).")
     device = param.Selector(default="auto", objects=["auto", "cpu", "cuda", "mps"], doc="auto: CUDA, then MPS, then CPU.")
     precision = param.Selector(default="auto", objects=["auto", "fp32", "bf16"], doc="auto: bf16 autocast on CUDA, fp32 elsewhere.")
-    probe_every = param.Integer(default=100, bounds=(0, None), doc="Record probes every n steps (0 = only at start and end).")
+    probe_every = param.Integer(default=100, bounds=(0, MAX_STEPS), doc="Record probes every n steps (0 = only at start and end).")
     probe_length = param.Integer(default=0, bounds=(0, 65536), doc="Kernel/memory probe length; 0 = the task's length.")
-    eval_every = param.Integer(default=100, bounds=(1, None), doc="Evaluate on the held-out batches every n steps.")
-    checkpoint_every = param.Integer(default=500, bounds=(1, None), doc="Save a checkpoint every n steps.")
+    eval_every = param.Integer(default=100, bounds=(1, MAX_STEPS), doc="Evaluate on the held-out batches every n steps.")
+    checkpoint_every = param.Integer(default=500, bounds=(1, MAX_STEPS), doc="Save a checkpoint every n steps.")
     threads = param.Integer(default=0, bounds=(0, 256), doc="torch CPU threads; 0 = torch's default.")
 
 
@@ -358,13 +379,18 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: dict, name: str = "") -> "RunSpec":
         """Nested dict -> RunSpec. A missing `ssm` part takes the layer's published defaults."""
+        if not isinstance(d, dict):
+            raise SpecError("spec", d, "a mapping of spec parts (" + ", ".join(cls.PARTS) + ") to their fields")
         for part in d:
             if part not in cls.PARTS:
                 raise SpecError(part, d[part], "one of the spec parts " + ", ".join(cls.PARTS))
+            if not isinstance(d[part], dict):
+                raise SpecError(part, d[part], f"a mapping of {cls.PARTS[part].__name__} fields to values")
         model = ModelSpec.from_dict(d.get("model", {}))
         ssm_base = default_ssm(model.layer).to_dict()
         ssm = SSMSpec.from_dict({**ssm_base, **d.get("ssm", {})})
-        task = dict(d.get("task", {}))
+        task = d.get("task", {})
+        task = dict(task) if isinstance(task, dict) else task
         if "name" in task:  # `task.name` reads better; param reserves `name`, so the field is `kind`
             task["kind"] = task.pop("name")
         return cls(ssm=ssm, model=model, task=TaskSpec.from_dict(task),
@@ -379,66 +405,86 @@ class SweepSpec:
         base: {model: {layer: s4d}, task: {name: adding}, train: {steps: 200}}
         grid: {ssm.init: [s4d-lin, s4d-inv], train.seed: [0, 1]}
         random: {n: 4, seed: 0, space: {ssm.dt_min: {log_uniform: [1e-4, 1e-2]}, model.gate: [silu, none]}}
-    Every grid point is combined with every random sample (n = 1 without `random`).
+    Every grid point is combined with every random sample (n = 1 without `random`). The number of
+    configurations is known from the shape alone and bounded by `max_configs` before anything is
+    expanded; `iter_configurations` then yields them one at a time.
     """
 
     KEYS = ("name", "base", "grid", "random")
+    RANDOM_KEYS = ("n", "seed", "space")
+    MAX_CONFIGS = 1000  # per sweep unless raised (`workbench sweep --max-configs`)
 
     def __init__(self, base: dict | None = None, grid: dict | None = None, random: dict | None = None,
-                 name: str = "sweep"):
+                 name: str = "sweep", max_configs: int | None = None):
         self.name, self.base, self.grid, self.random = name, base or {}, grid or {}, random or {}
+        if not isinstance(name, str) or not name.strip():
+            raise SpecError("name", name, "a non-empty text")
+        _check_base(self.base)
+        if not isinstance(self.grid, dict):
+            raise SpecError("grid", self.grid, "a mapping of part.field to a list of values")
         for key, values in self.grid.items():
             _check_field(key)
             if not isinstance(values, list) or not values:
                 raise SpecError(f"grid.{key}", values, "a non-empty list of values")
-        for key in self.random.get("space", {}):
-            _check_field(key)
+        _check_random(self.random)
+        limit = self.MAX_CONFIGS if max_configs is None else max_configs
+        if self.size > limit:
+            raise SpecError("sweep", f"{self.size} configurations",
+                            f"at most {limit} configurations per sweep (raise it with --max-configs)")
+
+    @property
+    def size(self) -> int:
+        """The number of configurations: grid points × random samples (no expansion)."""
+        return math.prod(len(v) for v in self.grid.values()) * (self.random.get("n", 1) if self.random else 1)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SweepSpec":
+    def from_dict(cls, d: dict, max_configs: int | None = None) -> "SweepSpec":
+        if not isinstance(d, dict):
+            raise SpecError("sweep", d, "a mapping with base, grid and/or random")
         for k in d:
             if k not in cls.KEYS:
                 raise SpecError(k, d[k], "one of the sweep keys " + ", ".join(cls.KEYS))
-        return cls(d.get("base"), d.get("grid"), d.get("random"), d.get("name", "sweep"))
+        return cls(d.get("base"), d.get("grid"), d.get("random"), d.get("name", "sweep"), max_configs=max_configs)
 
     @classmethod
-    def from_yaml(cls, path) -> "SweepSpec":
+    def from_yaml(cls, path, max_configs: int | None = None) -> "SweepSpec":
         import yaml
         try:
-            d = yaml.safe_load(open(path))
-        except OSError as err:
-            raise SpecError("sweep file", str(path), f"a readable YAML file ({err.strerror})") from None
+            with open(path) as f:
+                d = yaml.safe_load(f)
+        except (OSError, UnicodeDecodeError) as err:
+            raise SpecError("sweep file", str(path), f"a readable YAML file ({getattr(err, 'strerror', None) or err})") from None
         except yaml.YAMLError as err:
             raise SpecError("sweep file", str(path), f"valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(d, dict):
             raise SpecError("sweep file", str(path), "a YAML mapping with base, grid and/or random")
-        return cls.from_dict(d)
+        return cls.from_dict(d, max_configs=max_configs)
 
     def configurations(self) -> list[tuple[dict, "RunSpec"]]:
         """[(the swept values, the validated RunSpec)] in a fixed order."""
+        return list(self.iter_configurations())
+
+    def iter_configurations(self):
+        """(the swept values, the validated RunSpec), one at a time, in a fixed order."""
         import itertools
-        import math
         import random as pyrandom
         keys = list(self.grid)
-        points = [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))] or [{}]
         samples = [{}]
         if self.random:
             rng = pyrandom.Random(self.random.get("seed", 0))
             samples = []
-            for _ in range(int(self.random.get("n", 1))):
+            for _ in range(self.random.get("n", 1)):
                 s = {}
                 for key, dist in self.random.get("space", {}).items():
                     if isinstance(dist, list):
                         s[key] = rng.choice(dist)
-                    elif isinstance(dist, dict) and len(dist) == 1 and next(iter(dist)) in ("uniform", "log_uniform", "int"):
+                    else:
                         kind, (lo, hi) = next(iter(dist.items()))
                         s[key] = (rng.uniform(lo, hi) if kind == "uniform" else rng.randint(lo, hi) if kind == "int"
                                   else math.exp(rng.uniform(math.log(lo), math.log(hi))))
-                    else:
-                        raise SpecError(f"random.space.{key}", dist, "a list of choices or {uniform|log_uniform|int: [lo, hi]}")
                 samples.append(s)
-        out = []
-        for point in points:
+        for combo in itertools.product(*(self.grid[k] for k in keys)):
+            point = dict(zip(keys, combo))
             for sample in samples:
                 swept = {**point, **sample}
                 d = {part: dict(fields) for part, fields in self.base.items()}
@@ -446,11 +492,57 @@ class SweepSpec:
                     part, field = key.split(".", 1)
                     d.setdefault(part, {})[field] = value
                 label = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in swept.items())
-                out.append((swept, RunSpec.from_dict(d, name=f"{self.name}: {label}" if label else self.name)))
-        return out
+                yield swept, RunSpec.from_dict(d, name=f"{self.name}: {label}" if label else self.name)
 
 
-def _check_field(key: str) -> None:
+def _check_base(base) -> None:
+    if not isinstance(base, dict):
+        raise SpecError("base", base, "a mapping of spec parts (" + ", ".join(RunSpec.PARTS) + ") to their fields")
+    for part, fields in base.items():
+        if part not in RunSpec.PARTS:
+            raise SpecError(f"base.{part}", fields, "a spec part: one of " + ", ".join(RunSpec.PARTS))
+        if not isinstance(fields, dict):
+            raise SpecError(f"base.{part}", fields, f"a mapping of {RunSpec.PARTS[part].__name__} fields to values")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_random(random) -> None:
+    if not isinstance(random, dict):
+        raise SpecError("random", random, "a mapping with n, seed and space")
+    for k in random:
+        if k not in SweepSpec.RANDOM_KEYS:
+            raise SpecError(f"random.{k}", random[k], "one of the random keys " + ", ".join(SweepSpec.RANDOM_KEYS))
+    n, seed, space = random.get("n", 1), random.get("seed", 0), random.get("space", {})
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SpecError("random.n", n, "an integer >= 1")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise SpecError("random.seed", seed, f"an integer in [0, {MAX_SEED}]")
+    if not isinstance(space, dict):
+        raise SpecError("random.space", space, "a mapping of part.field to a distribution")
+    for key, dist in space.items():
+        _check_field(key)
+        where, allowed = f"random.space.{key}", "a non-empty list of choices or {uniform|log_uniform|int: [lo, hi]}"
+        if isinstance(dist, list):
+            if not dist:
+                raise SpecError(where, dist, allowed)
+            continue
+        if not isinstance(dist, dict) or len(dist) != 1 or next(iter(dist)) not in ("uniform", "log_uniform", "int"):
+            raise SpecError(where, dist, allowed)
+        kind, bounds = next(iter(dist.items()))
+        if not isinstance(bounds, list) or len(bounds) != 2 or not all(map(_number, bounds)) or bounds[0] > bounds[1]:
+            raise SpecError(where, dist, f"{kind}: [lo, hi], two finite numbers with lo <= hi")
+        if kind == "log_uniform" and bounds[0] <= 0:
+            raise SpecError(where, dist, "log_uniform: [lo, hi] with 0 < lo <= hi")
+        if kind == "int" and not all(isinstance(b, int) for b in bounds):
+            raise SpecError(where, dist, "int: [lo, hi], two integers")
+
+
+def _check_field(key) -> None:
+    if not isinstance(key, str):
+        raise SpecError("sweep field", key, "part.field as text, e.g. ssm.init")
     part, _, field = key.partition(".")
     if part not in RunSpec.PARTS or not field:
         raise SpecError("sweep field", key, "part.field with part one of " + ", ".join(RunSpec.PARTS))

@@ -71,7 +71,7 @@ class RunControls(pn.viewable.Viewer):
         run_id = self.state.run_id
         try:
             proc = getattr(runner, verb)(run_id, self.state.root_of(run_id))
-        except SpecError as err:
+        except (SpecError, OSError) as err:
             self.message.object = str(err)
             return
         if proc is not None:
@@ -82,7 +82,11 @@ class RunControls(pn.viewable.Viewer):
         run_id = self.state.run_id
         if run_id and not self.state.is_example(run_id):
             from workbench.store import delete_run
-            delete_run(run_id, self.state.root_of(run_id))
+            try:
+                delete_run(run_id, self.state.root_of(run_id))
+            except (SpecError, OSError) as err:  # a live run, a read-only store
+                self.message.object = f"Not deleted: {err}"
+                return
             self.message.object = f"Deleted {run_id}."
             self.state.select_run("")
 
@@ -111,6 +115,11 @@ class RunsView(pn.viewable.Viewer):
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
         self.sweeps = SweepView(state)
+        # damaged and killed runs are named here; the selected run's read error too
+        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
+                                    css_classes=["runs-notice"])
+        self._damaged = ""
+        state.param.watch(lambda _: self._show_notice(), ["error", "run_id"])
         self.param.watch(self._show_table, ["field", "value", "group"])
         self.param.watch(lambda _: self._draw_overlays(), ["metric"])
         self.refresh()
@@ -123,6 +132,9 @@ class RunsView(pn.viewable.Viewer):
         if sig == self._signature:
             return False
         self._signature, self._df = sig, df
+        bad = df[df["status"].isin(["damaged", "missing"])]["id"].tolist() if len(df) else []
+        self._damaged = (f"Damaged: {', '.join(bad)} (files unreadable; the other runs are shown)" if bad else "")
+        self._show_notice()
         # any spec field (and the sweep) can filter and group; the usual suspects first
         spec = sorted(c for c in df.columns if c.split(".")[0] in ("model", "ssm", "task", "train") and c not in KEY_FIELDS)
         fields = [f for f in KEY_FIELDS if f in df] + (["sweep"] if "sweep" in df else []) + spec or KEY_FIELDS
@@ -130,6 +142,11 @@ class RunsView(pn.viewable.Viewer):
         self._show_table()
         self.sweeps.update(df)
         return True
+
+    def _show_notice(self) -> None:
+        err = self.state.error if self.state.run_id and self.state.run_id in self.state.error else ""
+        text = "  \n".join(t for t in (self._damaged, err) if t)
+        self.notice.param.update(object=text, visible=bool(text))
 
     def _show_table(self, *_):
         df = self._df
@@ -163,13 +180,16 @@ class RunsView(pn.viewable.Viewer):
     def _draw_overlays(self):
         metrics, memory = {}, {}
         for run_id in self.selected_ids():
-            run = self.state.open_any(run_id)
-            metrics[run_id] = run.metrics
-            if "memory" in run.probe_names:
-                ds = run.probe("memory").isel(step=-1)
-                var = "rho" if "rho" in ds else "grad_norm"
-                da = ds[var]
-                memory[run_id] = da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
+            try:  # a damaged run is left out of the overlays (its row says damaged)
+                run = self.state.open_any(run_id)
+                metrics[run_id] = run.metrics
+                if "memory" in run.probe_names:
+                    ds = run.probe("memory").isel(step=-1)
+                    var = "rho" if "rho" in ds else "grad_norm"
+                    da = ds[var]
+                    memory[run_id] = da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
+            except (SpecError, OSError):
+                metrics.pop(run_id, None)
         names = sorted({n for m in metrics.values() for n in m.data_vars}) or ["loss"]
         self.param.metric.objects = names
         if self.metric not in names:
@@ -179,5 +199,5 @@ class RunsView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = control_row(self, ["field", "value", "group", "metric"])
-        return pn.Column(controls, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
+        return pn.Column(controls, self.notice, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
                          self.sweeps, sizing_mode="stretch_width")

@@ -32,9 +32,14 @@ def example_runs() -> list[dict]:
     """Index rows of the shipped example runs, read from their folders (nothing is written there)."""
     rows = []
     for p in sorted(EXAMPLES.glob("*/spec.json")):
-        r = open_run(p.parent)
-        m = r.meta
-        rows.append({"id": r.id, "name": m.get("name", r.id), "status": m.get("status", "?"), "step": r.last_step,
+        try:
+            r = open_run(p.parent)
+            m = r.meta
+            last = r.last_step
+        except SpecError:  # a damaged example is listed as such, the others still shown
+            rows.append({"id": p.parent.name, "name": p.parent.name, "status": "damaged", "step": -1})
+            continue
+        rows.append({"id": r.id, "name": m.get("name", r.id), "status": m.get("status", "?"), "step": last,
                      "created": m.get("created", 0.0), **flatten(r.spec),
                      **{f"final.{k}": v for k, v in (m.get("final_metrics") or {}).items()}})
     return rows
@@ -151,7 +156,11 @@ class Workbench(param.Parameterized):
     def runs_table(self):
         """The runs root's index and the shipped examples, one DataFrame (column `source`)."""
         import pandas as pd
-        own = list_runs(runs_root())
+        try:
+            own = list_runs(runs_root())
+        except (SpecError, OSError) as err:  # an unreadable index: say so, keep the examples on show
+            self.error = f"Runs: {err}"
+            own = pd.DataFrame()
         ex = pd.DataFrame(example_runs())
         frames = [f.assign(source=s) for f, s in ((own, "runs"), (ex, "example")) if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "name", "status", "step"])
@@ -177,25 +186,27 @@ class Workbench(param.Parameterized):
         """Read what is new of the selected run; True when something changed. Called periodically."""
         if not self.run_id:
             return False
-        try:
+        try:  # a damaged run (RunDamaged is a SpecError) is reported once per change, never raised
             run = self.open()
             last = run.last_step
             names = run.probe_names
             probe_steps = run.probe_steps("kernels" if "kernels" in names else names[0]) if names else []
+            seen = (last, len(probe_steps))
+            if seen == self._seen:
+                return False
+            if last != self._seen[0]:
+                self.metrics = run.metrics
+            new_probes = len(probe_steps) != self._seen[1]
+            if new_probes:
+                self._probes_stale = True
+                self.steps = [int(s) for s in probe_steps]
+                if self.probes_wanted:
+                    self._read_probes(run)
         except (SpecError, OSError) as err:
-            self.error = str(err)
+            self._seen = (-3, -3)
+            if self.error != str(err):
+                self.error = str(err)
             return False
-        seen = (last, len(probe_steps))
-        if seen == self._seen:
-            return False
-        if last != self._seen[0]:
-            self.metrics = run.metrics
-        new_probes = len(probe_steps) != self._seen[1]
-        if new_probes:
-            self._probes_stale = True
-            self.steps = [int(s) for s in probe_steps]
-            if self.probes_wanted:
-                self._read_probes(run)
         self._seen = seen
         if self.follow_latest and self.steps and self.step != self.steps[-1]:
             self.step = self.steps[-1]  # publishes through show_step
@@ -218,7 +229,11 @@ class Workbench(param.Parameterized):
     def _on_wanted(self) -> None:
         if self.probes_wanted and self.run_id:  # the step may have moved while no probe view was open
             if self._probes_stale:
-                self._read_probes()
+                try:
+                    self._read_probes()
+                except (SpecError, OSError) as err:
+                    self.error = str(err)
+                    return
             self.show_step()
 
     @param.depends("step", watch=True)

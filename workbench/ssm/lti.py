@@ -74,8 +74,9 @@ class DiagonalSSM(LTIBase):
                                           f"but a_reparam {a_reparam!r} represents only ({lo:.3g}, {hi:.3g})")
         M = d.A.shape[1]
         w = inv_re_a(re).float()
-        self.w = nn.Parameter(w) if learn_a else None
-        if not learn_a:
+        if learn_a:
+            self.w = nn.Parameter(w)
+        else:  # a frozen A is a buffer (assigning None first would make the name an attribute)
             self.register_buffer("w", w)
         im = d.A.imag.float()
         if learn_a and bool((im != 0).any()):

@@ -73,13 +73,15 @@ class Mamba(nn.Module):
             self.C = nn.Parameter(as_param(C * (math.sqrt(0.5) if self.is_complex else 1.0)))
         self.re_a, inv_re_a = RE_A[a_reparam]
         w = inv_re_a(d.A.real).float()  # Mamba's A_log = log(1..N) under the exp reparameterization
-        self.A_log = hint(nn.Parameter(w), ssm_lr) if learn_a else None
-        if not learn_a:
+        if learn_a:
+            self.A_log = hint(nn.Parameter(w), ssm_lr)
+        else:  # a frozen A is a buffer (assigning None first would make the name an attribute)
             self.register_buffer("A_log", w)
         if self.is_complex:
             im = d.A.imag.float()
-            self.A_im = hint(nn.Parameter(im), ssm_lr) if learn_a else None
-            if not learn_a:
+            if learn_a:
+                self.A_im = hint(nn.Parameter(im), ssm_lr)
+            else:
                 self.register_buffer("A_im", im)
         self.D = nn.Parameter(torch.ones(E))
         self.out_proj = seeded(nn.Linear, E, H, bias=proj_bias, gen=gen)

@@ -6,6 +6,7 @@ cache of their summaries and can be rebuilt by scanning the folders (`rebuild_in
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -84,9 +85,47 @@ def delete(root: Path, run_id: str) -> None:
         con.close()
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A reader's connection that never writes: mode=ro, or immutable=1 where a WAL database cannot be
+    opened read-only (a read-only folder without its -shm file)."""
+    uri = Path(os.path.abspath(path)).as_uri()
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return con
+    except sqlite3.OperationalError:
+        if not Path(path).is_file() or os.access(Path(path).parent, os.W_OK):
+            raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30)
+
+
+def read_only(path: Path, sql: str, args=()) -> list:
+    con = connect_read_only(path)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def looks_intact(path: Path) -> bool:
+    """A cheap check of an SQLite file (no open): the header's magic, and a file at least as long as
+    the page count it records; catches truncation without reading the database."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+        return False
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    return size >= page * int.from_bytes(head[28:32], "big")
+
+
 def query(root: Path, filters: dict) -> list[dict]:
     """Rows matching column = value for every filter (a column may be 'model.layer' or 'layer')."""
-    con = open_index(root)
+    con = connect_read_only(root / INDEX)
     try:
         cols = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
         where, args = [], []

@@ -4,12 +4,15 @@
 <root>/<id>/run.sqlite     status, scalar metrics, probe step index, checkpoints, events (WAL)
 <root>/<id>/probes/*.zarr  probe arrays over step (see probes.py)
 <root>/<id>/checkpoints/   step_<n>.pt, loaded with torch.load(weights_only=True)
+<root>/<id>/writer.lock    flock held by the one live writer (see lock.py)
+
+Readers never write: a read-only store (or a copy on a read-only medium) lists and shows.
+A run whose files are damaged raises RunDamaged (a SpecError: one line, names the run).
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -17,8 +20,8 @@ import numpy as np
 import xarray as xr
 
 from workbench.errors import SpecError
-from workbench.store import index, probes
-from workbench.store.ids import check_name, check_run_id, new_run_id
+from workbench.store import index, lock, probes
+from workbench.store.ids import check_name, new_run_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -28,6 +31,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (step INTEGER PRIMARY KEY, file TEXT, tim
 CREATE TABLE IF NOT EXISTS events (time REAL, step INTEGER, kind TEXT, message TEXT);
 """
 FLUSH_EVERY_S = 0.25  # watchers must see new steps within a second
+LIVE = ("created", "queued", "running", "paused")  # statuses that need a live writer to move on
+CREATED_GRACE_S = 60.0  # a created run's worker may take this long to start and lock it
+
+
+class RunDamaged(SpecError):
+    """A run folder whose files cannot be read (truncated database, bad JSON or Zarr metadata)."""
+
+    def __init__(self, run_id: str, why: str):
+        self.field, self.value, self.allowed, self.why = "run", run_id, "an intact run folder", why
+        ValueError.__init__(self, f"run {run_id!r} is damaged: {why}")
+
+
+def _why(err: BaseException) -> str:
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:300]
 
 
 def default_root() -> Path:
@@ -48,8 +65,16 @@ class RunWriter:
 
     def __init__(self, path: Path):
         self.path, self.root, self.id = Path(path), Path(path).parent, Path(path).name
-        self.con = index.connect(self.path / "run.sqlite")
-        self.con.executescript(SCHEMA)
+        self._lock = lock.acquire(self.path)  # RunLocked while another process writes this run
+        try:
+            self.con = index.connect(self.path / "run.sqlite")
+            self.con.executescript(SCHEMA)
+        except index.sqlite3.DatabaseError as err:
+            lock.release(self._lock)
+            raise RunDamaged(self.id, "run.sqlite: " + _why(err)) from None
+        except BaseException:
+            lock.release(self._lock)
+            raise
         self._pending: list[tuple] = []
         self._last_flush = time.monotonic()
         self._probe_next = {n: c for n, c in self.con.execute("SELECT name, COUNT(*) FROM probe_steps GROUP BY name")}
@@ -118,12 +143,13 @@ class RunWriter:
         self.con.execute("INSERT INTO events VALUES (?, ?, ?, ?)", (time.time(), int(step), kind, message))
 
     def truncate_after(self, step: int) -> None:
-        """Resume: forget metrics and probes recorded after the checkpoint we restart from."""
+        """Resume: forget metrics, probes and checkpoints recorded after the checkpoint we restart from."""
         self.flush()
         with self.con:
             self.con.execute("BEGIN")
             self.con.execute("DELETE FROM metrics WHERE step > ?", (step,))
             self.con.execute("DELETE FROM probe_steps WHERE step > ?", (step,))
+            self.con.execute("DELETE FROM checkpoints WHERE step > ?", (step,))
         self._probe_next = {n: c for n, c in self.con.execute("SELECT name, COUNT(*) FROM probe_steps GROUP BY name")}
 
     def set_status(self, status: str, step: int | None = None, final: dict | None = None, error: str = "") -> None:
@@ -141,8 +167,12 @@ class RunWriter:
         index.upsert(self.root, self.id, final=final, **fields)
 
     def close(self) -> None:
-        self.flush()
-        self.con.close()
+        try:
+            self.flush()
+            self.con.close()
+        finally:
+            lock.release(self._lock)
+            self._lock = None
 
 
 class Run:
@@ -152,15 +182,23 @@ class Run:
         self.path, self.id = Path(path), Path(path).name
         if not (self.path / "spec.json").exists():
             raise SpecError("run", str(path), "a run folder (one that holds spec.json)")
-        self.spec = json.loads((self.path / "spec.json").read_text())
+        try:
+            self.spec = json.loads((self.path / "spec.json").read_text())
+        except (OSError, ValueError) as err:
+            raise RunDamaged(self.id, "spec.json: " + _why(err)) from None
+        if not isinstance(self.spec, dict):
+            raise RunDamaged(self.id, "spec.json does not hold a JSON object")
 
     def _query(self, sql: str, args=()):
-        import sqlite3
-        con = sqlite3.connect(f"file:{self.path / 'run.sqlite'}?mode=ro", uri=True, timeout=30)
         try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+            return index.read_only(self.path / "run.sqlite", sql, args)
+        except index.sqlite3.Error as err:
+            raise RunDamaged(self.id, "run.sqlite: " + _why(err)) from None
+
+    @property
+    def live(self) -> bool:
+        """Whether a live process holds this run's writer lock."""
+        return lock.is_locked(self.path)
 
     @property
     def meta(self) -> dict:
@@ -168,7 +206,9 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.meta.get("status", "unknown")
+        """The recorded status, or `killed` when it says live but no process holds the writer lock."""
+        m = self.meta
+        return live_status(m.get("status", "unknown"), self.path, float(m.get("updated", m.get("created", 0)) or 0))
 
     @property
     def name(self) -> str:
@@ -205,7 +245,10 @@ class Run:
         if not rows:
             raise SpecError("probe", name, "one of " + (", ".join(self.probe_names) or "(none recorded yet)"))
         # committed indices are contiguous from 0: read exactly those
-        ds = probes.read(self.path / "probes" / f"{name}.zarr", [s for _, s in rows])
+        try:
+            ds = probes.read(self.path / "probes" / f"{name}.zarr", [s for _, s in rows])
+        except Exception as err:  # zarr/numcodecs/JSON raise many types on bad metadata or chunks
+            raise RunDamaged(self.id, f"probes/{name}.zarr: " + _why(err)) from None
         ds.attrs["run"] = self.id
         return ds
 
@@ -222,50 +265,29 @@ class Run:
         step = steps[-1] if step is None else step
         if step not in steps:
             raise SpecError("checkpoint", step, "one of " + ", ".join(map(str, steps)))
-        return torch.load(self.path / "checkpoints" / f"step_{step:08d}.pt", weights_only=True, map_location="cpu")
+        try:
+            return torch.load(self.path / "checkpoints" / f"step_{step:08d}.pt", weights_only=True, map_location="cpu")
+        except Exception as err:  # truncated zip, bad pickle opcode (weights_only refuses), I/O error
+            raise RunDamaged(self.id, f"checkpoints/step_{step:08d}.pt: " + _why(err)) from None
+
+    def latest_loadable_checkpoint(self) -> tuple[dict | None, list[str]]:
+        """The newest checkpoint that loads, and one line per newer one that did not."""
+        skipped = []
+        for step in reversed(self.checkpoints):
+            try:
+                return self.checkpoint(step), skipped
+            except RunDamaged as err:
+                skipped.append(f"checkpoint {step} unreadable ({err.why})")
+        return None, skipped
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r}, last_step={self.last_step})"
 
 
-def open_run(id_or_path, root=None) -> Run:
-    """A run by folder path, or by id under `root` (default ./runs or $WORKBENCH_RUNS_DIR)."""
-    p = Path(id_or_path)
-    if p.is_dir() and (p / "spec.json").exists():
-        return Run(p)
-    root = Path(root or default_root())
-    run_id = check_run_id(str(id_or_path))
-    if not (root / run_id / "spec.json").exists():
-        raise SpecError("run", run_id, f"an existing run under {root}")
-    return Run(root / run_id)
-
-
-def list_runs(root=None, **filters):
-    """The run index as a DataFrame, filtered by column = value ('model.layer', or a bare 'layer')."""
-    import pandas as pd
-    root = Path(root or default_root())
-    rows = index.query(root, filters) if (root / index.INDEX).exists() else []
-    df = pd.DataFrame(rows)
-    return df.drop(columns=["spec_json"]) if "spec_json" in df else df
-
-
-def delete_run(run_id: str, root=None) -> None:
-    root = Path(root or default_root())
-    run = open_run(run_id, root)
-    index.delete(root, run.id)
-    shutil.rmtree(run.path)
-
-
-def rebuild_index(root=None) -> int:
-    """Recreate index rows from the run folders (after copying runs between machines)."""
-    root = Path(root or default_root())
-    n = 0
-    for p in sorted(root.iterdir()) if root.exists() else []:
-        if (p / "spec.json").exists():
-            r = Run(p)
-            m = r.meta
-            index.upsert(root, r.id, name=m.get("name", r.id), status=m.get("status", "unknown"),
-                         created=m.get("created", 0.0), step=max(r.last_step, 0), spec=r.spec,
-                         final=m.get("final_metrics"))
-            n += 1
-    return n
+def live_status(status: str, path: Path, updated: float) -> str:
+    """`killed` for a run recorded as live whose writer is gone (the OS dropped its lock)."""
+    if status not in LIVE or lock.is_locked(path):
+        return status
+    if status == "created" and time.time() - updated < CREATED_GRACE_S:
+        return status  # its worker may still be starting
+    return "killed"

@@ -66,8 +66,11 @@ def run_sweep(sweep: SweepSpec, root=None, scheduler: str | None = None, workers
                 for f, rid in futures.items():
                     if f.status == "error" and runs[rid]["done_at"] is None:  # e.g. its worker died twice
                         err = f.exception()
-                        sinks[rid].w.set_status("failed", step=sinks[rid].last_step, error=f"{type(err).__name__}: {err}")
+                        why = f"{type(err).__name__}: {err}" + ("" if rid in attempts else " (never started)")
+                        sinks[rid].w.set_status("failed", step=sinks[rid].last_step, error=why)
                         runs[rid].update(status="failed", done_at=time.time() - t0, error=str(err))
+                if progress:  # the last line agrees with the statuses just recorded
+                    progress(_line(runs, len(futures), len(futures)))
             except KeyboardInterrupt:
                 client.cancel(list(futures))
                 for rid, r in runs.items():

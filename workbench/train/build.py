@@ -27,10 +27,22 @@ def pick_device(name: str) -> torch.device:
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    from workbench.errors import SpecError
     if name == "cuda" and not torch.cuda.is_available():
-        from workbench.errors import SpecError
         raise SpecError("train.device", name, "auto or cpu: no CUDA device is visible")
+    mps = getattr(torch.backends, "mps", None)
+    if name == "mps" and not (mps is not None and mps.is_available()):
+        raise SpecError("train.device", name, "auto or cpu: no Apple MPS device is visible")
     return torch.device(name)
+
+
+def check_before_start(run: RunSpec) -> torch.device:
+    """Everything about a run that can be refused without training it: the device exists and the
+    model and batch fit in its memory. Called before a run folder is created."""
+    from workbench.train.budget import check_memory
+    device = pick_device(run.train.device)
+    check_memory(run, device.type)
+    return device
 
 
 def autocast_dtype(precision: str, device: torch.device):

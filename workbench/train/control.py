@@ -10,12 +10,15 @@ COMMANDS = ("run", "pause", "stop")
 
 
 def send(run_dir: Path, command: str) -> None:
+    from workbench.errors import SpecError
     if command not in COMMANDS:
-        from workbench.errors import SpecError
         raise SpecError("command", command, "one of " + ", ".join(COMMANDS))
     tmp = Path(run_dir) / "control.tmp"
-    tmp.write_text(command)
-    os.replace(tmp, Path(run_dir) / "control")
+    try:
+        tmp.write_text(command)
+        os.replace(tmp, Path(run_dir) / "control")
+    except OSError as err:  # a read-only store: say so instead of a traceback
+        raise SpecError("run", Path(run_dir).name, f"a run in a writable store ({err.strerror})") from None
 
 
 class FileControl:

@@ -19,7 +19,7 @@ import torch
 from workbench.specs import RunSpec
 from workbench.ssm.optim_hints import param_groups
 from workbench.tasks import get_task, loss as task_loss, make_batch, metric_value, test_batches
-from workbench.train.build import autocast_dtype, build_run_model, pick_device
+from workbench.train.build import autocast_dtype, build_run_model, check_before_start
 from workbench.train.control import NoControl
 from workbench.train.probes import Probes
 
@@ -54,7 +54,7 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
     tr = run.train
     if tr.threads:
         torch.set_num_threads(tr.threads)
-    device = pick_device(tr.device)
+    device = check_before_start(run)  # the device exists and the run fits its memory
     amp = autocast_dtype(tr.precision, device)
     task = get_task(run.task.kind)
     model = build_run_model(run).to(device)

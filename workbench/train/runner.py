@@ -7,14 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from workbench.errors import SpecError
 from workbench.specs import RunSpec
 from workbench.store import RunWriter, open_run
+from workbench.store.run import default_root
 from workbench.train import control
 
 
 def create(run: RunSpec, root=None) -> Path:
     """Write the run's folder and index row; nothing trains yet."""
+    from workbench.train.build import check_before_start
     run.validate()
+    check_before_start(run)  # device and memory: refused before the folder exists
     w = RunWriter.create(run.to_dict(), run.name, root)
     w.close()
     return w.path
@@ -34,24 +38,33 @@ def start(run: RunSpec, root=None) -> tuple[str, subprocess.Popen]:
     return path.name, launch(path)
 
 
+def _open(run_id, root):
+    """The run, resolved inside the runs root (never a folder outside it, never through a symlink)."""
+    return open_run(run_id, Path(root or default_root()))
+
+
 def pause(run_id: str, root=None) -> None:
-    control.send(open_run(run_id, root).path, "pause")
+    r = _open(run_id, root)
+    _refuse_finished(r, "pause")
+    control.send(r.path, "pause")
 
 
 def resume(run_id: str, root=None) -> subprocess.Popen | None:
-    """Unpause a live run, or continue a stopped/failed/killed one from its last checkpoint."""
-    r = open_run(run_id, root)
-    control.send(r.path, "run")
-    if r.status in ("stopped", "failed", "created") or not _alive(r):
-        return launch(r.path)
-    return None
+    """Unpause a live run, or continue a stopped/failed/killed one from its last checkpoint.
+    A completed run is final: refused, so its metrics are never overwritten."""
+    r = _open(run_id, root)
+    _refuse_finished(r, "resume")
+    control.send(r.path, "run")  # also clears a stop left behind by the last `stop`
+    return None if r.live else launch(r.path)
 
 
 def stop(run_id: str, root=None) -> None:
-    control.send(open_run(run_id, root).path, "stop")
+    r = _open(run_id, root)
+    _refuse_finished(r, "stop")
+    control.send(r.path, "stop")
 
 
-def _alive(r) -> bool:
-    """A run that updated recently is taken as live (its process may be on another machine)."""
-    import time
-    return r.status in ("running", "paused") and time.time() - float(r.meta.get("updated", 0)) < 30
+def _refuse_finished(r, verb: str) -> None:
+    if r.status == "completed":
+        raise SpecError("run", r.id, f"a run that has not completed (it has: its metrics are final; "
+                                     f"nothing to {verb}; train a new run instead)")
