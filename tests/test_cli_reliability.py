@@ -136,8 +136,9 @@ def serve_ns(**kw):
 
 
 def test_serve_arguments(monkeypatch, capsys):
-    from workbench.cli import DASHBOARD
+    from workbench.cli import dashboard_script
     from workbench.cli_serve import own_names, panel_args
+    DASHBOARD = dashboard_script()
     monkeypatch.delenv("PANEL_BASIC_AUTH", raising=False)
     monkeypatch.delenv("WORKBENCH_BASIC_AUTH", raising=False)
     args = panel_args(serve_ns(), DASHBOARD)
