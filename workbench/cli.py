@@ -58,6 +58,8 @@ def build_parser() -> Parser:
         p.add_argument("--runs-dir", default=None)
     from workbench.cli_export import add_parser as add_export_parser
     add_export_parser(sub)
+    from workbench.cli_eval import add_parser as add_eval_parser
+    add_eval_parser(sub)
     return parser
 
 
@@ -139,6 +141,11 @@ def cmd_export(ns) -> int:
     return export_command(ns)
 
 
+def cmd_eval(ns) -> int:
+    from workbench.cli_eval import eval_command
+    return eval_command(ns)
+
+
 def cmd_control(ns) -> int:
     from workbench.train import runner
     getattr(runner, ns.command)(ns.run, ns.runs_dir)
@@ -148,7 +155,8 @@ def cmd_control(ns) -> int:
 
 COMMANDS = {"serve": cmd_serve, "spec": cmd_spec, "train": cmd_train, "runs": cmd_runs, "show": cmd_show,
             "sweep": cmd_sweep,
-            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "export": cmd_export}
+            "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "export": cmd_export,
+            "eval": cmd_eval}
 
 
 def main(argv=None) -> int:
