@@ -5,7 +5,7 @@ position i is the map from past inputs u[:i] to future outputs y[i:], the block
 T[i:, :i]. Its numerical rank is the ESS at i:
 
     ESS_i = #{k : σ_k(T[i:, :i]) > max(tol·σ_1, atol)}        (≤ min(i, L − i), and ≤ n for state n)
-    entropy ESS_i = exp(−Σ_k p_k log p_k),  p_k = σ_k / Σ σ                 (no threshold)
+    entropy ESS_i = exp(−Σ_k p_k log p_k),  p_k = σ_k / Σ σ      (σ_k < 1e-6·σ_1 left out as rounding)
 
 Two ways to the singular values, which agree (tests/test_ess.py):
 - "svd": of the materialized block, for every layer kind: O(L³) per position (positions
@@ -28,12 +28,14 @@ from workbench.analysis.walk import model_attrs
 from workbench.errors import SpecError
 
 METHODS = ("auto", "gram", "svd")
+ENTROPY_FLOOR = 1e-6  # σ_k below this fraction of σ_1 are left out of the entropy ESS (both methods)
 
 
 def _count(sig: torch.Tensor, tol: float, atol: float) -> tuple[torch.Tensor, torch.Tensor]:
     """sig (..., k) non-negative singular values -> (tolerance ESS, entropy ESS) (...,)."""
     top = sig.amax(-1, keepdim=True)
     rank = (sig > torch.clamp(tol * top, min=atol)).sum(-1).to(torch.float64)
+    sig = torch.where(sig > ENTROPY_FLOOR * top, sig, 0.0)  # rounding noise is not state
     total = sig.sum(-1, keepdim=True)
     p = torch.where(total > 0, sig / torch.where(total > 0, total, 1.0), 0.0)
     ent = -(p * torch.log(torch.where(p > 0, p, 1.0))).sum(-1)
