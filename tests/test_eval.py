@@ -82,3 +82,35 @@ def test_cli_eval_prints_and_bad_lengths_exit_2_without_writing(run, capsys, tmp
     assert sorted(p.name for p in (run.path / "evals").iterdir()) == before
     assert main(["eval", run.id, "--runs-dir", root, "--lengths", "16", "--name", "../x"]) == 2
     assert main(["eval", run.id, "--runs-dir", root, "--lengths", "16", "--step", "999"]) == 2
+
+
+def test_state_elements_and_the_sweep_preset():
+    from pathlib import Path
+
+    from workbench.analysis.state_size import state_elements
+    from workbench.specs import SweepSpec
+    m = lambda layer, **kw: ModelSpec(layer=layer, d_model=64, heads=4, **kw)
+    assert state_elements(m("mamba")) == 128 * 16  # expand 2 · d 64 channels × N 16
+    assert state_elements(m("gla")) == 4 * 16 * 16
+    assert state_elements(m("attention"), seq_len=64) == 2 * 64 * 64
+    with pytest.raises(SpecError, match="seq_len"):
+        state_elements(m("attention"))
+    sweep = SweepSpec.from_yaml(Path(__file__).resolve().parents[1] / "data" / "sweeps" / "state_size.yaml")
+    configs = sweep.configurations()
+    assert len(configs) == 18 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
+
+
+def test_state_size_plot_one_line_per_layer():
+    import pandas as pd
+
+    from workbench.plots.state_size import state_size_plot, state_size_table
+    spec = lambda layer, d: json.dumps(RunSpec.from_dict({"model": {"layer": layer, "d_model": d, "heads": 2},
+                                                          "task": {"name": "mqar"}}).to_dict())
+    runs = pd.DataFrame([{"id": f"r{i}", "spec_json": spec(layer, d), "final.acc": acc}
+                         for i, (layer, d, acc) in enumerate([("mamba", 16, 0.5), ("mamba", 32, 0.8),
+                                                              ("attention", 16, 0.99), ("s4d", 16, None)])])
+    df = state_size_table(runs, "final.acc")
+    assert list(df["layer"]) == ["mamba", "mamba", "attention"]
+    assert df["state_size"].tolist()[:2] == [32 * 16, 64 * 16]
+    plot = state_size_plot(df)
+    assert len(plot) == 4  # a curve and its points per layer
