@@ -36,7 +36,11 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
         color = OKABE_ITO[i % len(OKABE_ITO)]
         axes = dict(logx=True, ylim=(0, 1.02), width=520, height=340, show_grid=True, backend="bokeh",
                     xlabel="state size (real elements per layer; attention: KV cache at L)", ylabel="accuracy")
-        curves += [hv.Curve(d, "state_size", "accuracy", label=layer).opts(color=color, line_width=2, **axes),
+        mpl = dict(logx=True, ylim=(0, 1.02), xlabel=axes["xlabel"], ylabel="accuracy", color=color, aspect=1.6,
+                   backend="matplotlib")  # what PNG/SVG/PDF export renders
+        curves += [hv.Curve(d, "state_size", "accuracy", label=layer).opts(color=color, line_width=2, **axes)
+                   .opts(linewidth=2, **mpl),
                    hv.Scatter(d, "state_size", "accuracy", label=layer).opts(color=color, size=7, tools=["hover"],
-                                                                             **axes)]
-    return hv.Overlay(curves).opts(title=title, legend_position="bottom_right", backend="bokeh")
+                                                                             **axes).opts(s=30, **mpl)]
+    return (hv.Overlay(curves).opts(title=title, legend_position="bottom_right", backend="bokeh")
+            .opts(title=title, legend_position="right", fig_size=150, backend="matplotlib"))
