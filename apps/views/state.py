@@ -68,6 +68,8 @@ def preview_datasets(run: RunSpec, slow: bool = True, model=None) -> dict[str, x
     if run.model.layer in ATTENTION:
         attempt("attention", lambda: analysis.hidden_attention(model, x[:1]))
     attempt("tokens", lambda: analysis.token_dynamics(model, x[:2]))
+    attempt("ess", lambda: analysis.ess_probe(model, x))
+    attempt("state_norms", lambda: analysis.state_norms(model, x[:1]))
     return out
 
 

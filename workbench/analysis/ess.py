@@ -160,3 +160,11 @@ def effective_state_size(model_or_layer: nn.Module, x: torch.Tensor, tol: float 
 def _is_float64(m: nn.Module) -> bool:
     p = next(m.parameters(), None)
     return p is not None and p.dtype == torch.float64
+
+
+def ess_probe(model: nn.Module, x: torch.Tensor, n_positions: int = 16) -> xr.Dataset:
+    """The dashboard's and a run's ESS probe: one sample, the SVD at ~n_positions split points
+    (cheap for every layer kind at probe lengths; the full profile is `effective_state_size`)."""
+    L = x.shape[1]
+    pos = sorted({int(p) for p in np.linspace(1, L - 1, min(n_positions, L - 1))})
+    return effective_state_size(model, x[:1], method="svd", positions=pos)

@@ -29,6 +29,8 @@ CANDIDATES = {
     "memory": _memory,
     "selective": lambda model, batch, L: analysis.selective_forgetting(model, batch.inputs[:2]),
     "tokens": lambda model, batch, L: _token_norms(model, batch),
+    "ess": lambda model, batch, L: analysis.ess_probe(model, batch.inputs),
+    "state_norms": lambda model, batch, L: analysis.state_norms(model, batch.inputs[:1]),
 }
 
 
