@@ -25,7 +25,6 @@ from workbench.analysis.walk import layer_modes, lti_core, mixers
 from workbench.ssm.attention import Attention
 from workbench.ssm.discretize import DISCRETIZE
 from workbench.ssm.gla import GLA
-from workbench.ssm.lti import DenseSSM
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.mlstm import MLSTM
@@ -93,16 +92,19 @@ def state_factors(m: nn.Module, x: torch.Tensor) -> Factors | None:
     return None
 
 
-def operator_from_factors(f: Factors) -> torch.Tensor:
-    """The reference: T (b, g, L, L) float64 from the factors, one group at a time."""
+def operator_from_factors(f: Factors, budget: int = 1 << 24) -> torch.Tensor:
+    """The reference: T (b, g, L, L) float64 from the factors, as many groups at a time as `budget` allows."""
+    b, g, L, n = f.A.shape
+    step = max(1, budget // max(1, b * n * L * L))
     out = []
-    for g in range(f.A.shape[1]):
-        A, B, C = f.A[:, g], f.B[:, g], f.C[:, g]  # (b, L, n)
-        log_a = torch.log(A.to(torch.complex128))  # log of negative or zero decays stays defined
-        decay = torch.exp(segsum(log_a.transpose(1, 2)))  # (b, n, L, L): Π_{k=c+1..r} A_k
-        T = torch.einsum("brn,bnrc,bcn->brc", C.to(decay.dtype), decay, B.to(decay.dtype))
-        out.append(T.real)
-    return torch.stack(out, 1)
+    for g0 in range(0, g, step):
+        A, B, C = f.A[:, g0:g0 + step], f.B[:, g0:g0 + step], f.C[:, g0:g0 + step]  # (b, s, L, n)
+        real = not A.is_complex() and bool((A > 0).all())
+        log_a = torch.log(A.double() if real else A.to(torch.complex128))  # complex: negative decays stay defined
+        decay = torch.exp(segsum(log_a.transpose(-1, -2)))  # (b, s, n, L, L): Π_{k=c+1..r} A_k
+        T = torch.einsum("bsrn,bsnrc,bscn->bsrc", C.to(decay.dtype), decay, B.to(decay.dtype))
+        out.append(T.real if T.is_complex() else T)
+    return torch.cat(out, 1)
 
 
 def _mlstm_operator(m: MLSTM, x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +133,7 @@ def materialized_operator(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     if isinstance(m, MLSTM):
         return _mlstm_operator(m, x), "head"
     core = lti_core(m)
-    if isinstance(core, DenseSSM):
+    if core is not None:  # Toeplitz from the layer's kernel: O(H·N·L), cheaper than the factors' O(H·N·L²)
         K = core.kernel(x.shape[1]).double()  # (H, L)
         L = K.shape[-1]
         lag = torch.arange(L)[:, None] - torch.arange(L)[None, :]  # (L, L)
