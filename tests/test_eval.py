@@ -114,3 +114,22 @@ def test_state_size_plot_one_line_per_layer():
     assert df["state_size"].tolist()[:2] == [32 * 16, 64 * 16]
     plot = state_size_plot(df)
     assert len(plot) == 4  # a curve and its points per layer
+
+
+def test_runs_view_lengths_pane_evaluates_and_plots(run):
+    from apps.views.lengths import LengthsPane
+
+    class State:
+        def open_any(self, run_id):
+            return open_run(run_id, run.path.parent)
+
+    pane = LengthsPane(State())
+    pane.update([run.id])
+    pane.lengths.value = "16,nope"
+    pane.evaluate()
+    assert "--lengths" in pane.message.object
+    pane.lengths.value = "16,48"
+    pane.evaluate()
+    assert "Evaluated 1 run" in pane.message.object
+    assert list(run.eval("lengths").length.values) == [16, 48]
+    assert len(pane.plot.object) == 3  # a curve, its points and the training length

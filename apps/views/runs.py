@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from apps.views.base import PANE, control_row
+from apps.views.lengths import LengthsPane
 from apps.views.state import Workbench
 from apps.views.sweeps import SweepView
 from workbench.errors import SpecError
@@ -110,6 +111,7 @@ class RunsView(pn.viewable.Viewer):
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
         self.sweeps = SweepView(state)
+        self.lengths = LengthsPane(state)
         self.param.watch(self._show_table, ["field", "value", "group"])
         self.param.watch(lambda _: self._draw_overlays(), ["metric"])
         self.refresh()
@@ -175,8 +177,9 @@ class RunsView(pn.viewable.Viewer):
             self.metric = "loss" if "loss" in names else names[0]
         self._overlay.object = runs_metric_view(metrics, self.metric)
         self._memory.object = runs_curve_view(memory, "Memory at the last probe (mean over channels)")
+        self.lengths.update(self.selected_ids())
 
     def __panel__(self):
         controls = control_row(self, ["field", "value", "group", "metric"])
         return pn.Column(controls, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
-                         self.sweeps, sizing_mode="stretch_width")
+                         pn.panel(self.lengths), self.sweeps, sizing_mode="stretch_width")
