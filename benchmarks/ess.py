@@ -39,10 +39,10 @@ def run(lengths=(256, 512, 1024), layers=("mamba", "mamba2", "gla", "s4d", "atte
             pos = list(range(1, L, max(1, L // 16)))[:16]
             row = {"layer": layer, "L": L}
             if layer != "attention":
-                row["gram_s"] = _time(lambda: effective_state_size(model, x), repeat)
+                row["gram_s"] = _time(lambda m=model, x=x: effective_state_size(m, x), repeat)
                 row["gram_s_per_position"] = row["gram_s"] / (L - 1)
             if layer not in ("mamba", "s4d") or L <= 256:  # one L×L operator per channel: minutes at L 1024
-                row["svd16_s"] = _time(lambda: effective_state_size(model, x, method="svd", positions=pos), 1)
+                row["svd16_s"] = _time(lambda m=model, x=x, p=pos: effective_state_size(m, x, method="svd", positions=p), 1)
                 row["svd_s_per_position"] = row["svd16_s"] / len(pos)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)

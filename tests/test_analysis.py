@@ -1,4 +1,4 @@
-"""Analysis quantities against closed forms (REFERENCE §7)."""
+"""Analysis quantities against closed forms."""
 import math
 
 import numpy as np

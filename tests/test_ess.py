@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.analysis.ess import effective_state_size, ess_gram, ess_svd
-from workbench.analysis.operators import materialized_operator, operator_from_factors, state_factors
+from workbench.analysis.ess import effective_state_size, ess_svd
+from workbench.analysis.operators import (
+    materialized_operator,
+    operator_from_factors,
+    state_factors,
+)
 from workbench.analysis.selective import _ssd_scores
 from workbench.analysis.state_norms import state_norms
 from workbench.errors import SpecError

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from workbench.analysis.position_loss import check_lengths, position_loss
 from workbench.cli import main

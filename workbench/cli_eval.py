@@ -6,6 +6,7 @@ Everything a user can get wrong (run, lengths, checkpoint, name) is checked befo
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
 import time
@@ -69,4 +70,4 @@ def eval_command(ns) -> int:
 
 def _num(v):
     v = float(v)
-    return None if v != v else v
+    return None if math.isnan(v) else v

@@ -23,7 +23,12 @@ import torch
 import xarray as xr
 from torch import nn
 
-from workbench.analysis.operators import layer_inputs, materialized_operator, state_factors, Factors
+from workbench.analysis.operators import (
+    Factors,
+    layer_inputs,
+    materialized_operator,
+    state_factors,
+)
 from workbench.analysis.walk import model_attrs
 from workbench.errors import SpecError
 

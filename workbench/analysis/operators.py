@@ -58,7 +58,7 @@ def state_factors(m: nn.Module, x: torch.Tensor) -> Factors | None:
     """Factors of mixer `m` on its input x (b, L, H); None when the layer has no diagonal realization."""
     b, L = x.shape[0], x.shape[1]
     if isinstance(m, Mamba):
-        u, delta, A, Bsel, Csel, _, _ = m.scan_inputs(x)  # Δ (b, E, L); A (E, M); B, C (b, M, L) or (E, M)
+        _, delta, A, Bsel, Csel, _, _ = m.scan_inputs(x)  # Δ (b, E, L); A (E, M); B, C (b, M, L) or (E, M)
         dt = delta[..., None].to(A.dtype)  # (b, E, L, 1)
         A_bar, B_fac = DISCRETIZE[m.discretization](A[:, None, :], 1.0, dt)  # (b, E, L, M)
         Bt = Bsel.transpose(1, 2)[:, None] if Bsel.dim() == 3 else Bsel[None, :, None]  # (b|1, 1|E, L|1, M)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401  registers the Bokeh options below
+import holoviews.plotting.bokeh
 import pandas as pd
 
 from workbench.plots.lti import OKABE_ITO

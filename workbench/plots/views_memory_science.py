@@ -8,7 +8,7 @@ last as stored with a run by `workbench eval`). A Dataset may hold one layer (th
 from __future__ import annotations
 
 import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401
+import holoviews.plotting.bokeh
 import numpy as np
 import xarray as xr
 
