@@ -8,7 +8,7 @@ PORT ?= 5006
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: app test test-fast lint lab bench bench-learning bench-sweep bench-dashboard
+.PHONY: app test test-fast lint lab bench bench-learning bench-sweep bench-dashboard bench-published
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ bench-sweep: $(STAMP)
 
 bench-dashboard: $(STAMP)
 	$(BIN)/python -m benchmarks.dashboard
+
+bench-published: $(STAMP)
+	$(BIN)/python -m benchmarks.published

@@ -176,6 +176,18 @@ def test_token_dynamics_regimes(c, regime, depth):
     n = ds.norm.mean(("sample", "token")).values
     assert (n[-1] < 0.6 * n[0] and np.all(np.diff(n) < 0)) if regime == "convergent" else (n[-1] > 10 * n[0])
     assert ds.projection.sizes["component"] == 1 and ds.criterion_eigenvalues.values.flatten()[0] == pytest.approx(c)
+    assert ds.attrs["outside_setting"] == ""  # the toy model is the paper's setting
+
+
+def test_token_dynamics_says_when_outside_the_papers_setting():
+    from workbench.plots.views_tokens import regime_summary
+    m = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=10, d_output=1))  # norm + gate
+    ds = token_dynamics(m, torch.randint(0, 10, (1, 8), generator=torch.Generator().manual_seed(0)))
+    assert "normalization" in ds.attrs["outside_setting"] and "output gate" in ds.attrs["outside_setting"]
+    text = regime_summary(ds)
+    assert text.startswith("**Outside the paper's setting**") and "Predicted" not in text
+    inside = regime_summary(token_dynamics(toy_selective_model(-0.5, 4), torch.rand(1, 6, 1, dtype=torch.float64) + 0.5))
+    assert inside.startswith("**Predicted**")
 
 
 def test_init_audit_flags_dt_bias_built_from_log_dt():

@@ -24,7 +24,7 @@ LAYERS = [
     {"plots"},  # Datasets -> HoloViews
     {"sweep"},  # many runs on Dask
     {"flags", "cli_json", "cli_serve"},  # spec fields as command-line flags; strict JSON output; serve arguments
-    {"cli_train", "cli_export", "cli_inspect"},
+    {"cli_train", "cli_export", "cli_inspect", "cli_eval"},
     {"cli", "__main__"},
     {"app"},  # apps/, installed as workbench_dashboard: Panel views, never torch
 ]

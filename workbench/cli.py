@@ -88,6 +88,8 @@ def build_parser() -> Parser:
     add_export_parser(sub)
     from workbench.cli_inspect import add_parser as add_inspect_parser
     add_inspect_parser(sub)
+    from workbench.cli_eval import add_parser as add_eval_parser
+    add_eval_parser(sub)
     return parser
 
 
@@ -169,6 +171,11 @@ def cmd_inspect(ns) -> int:
     return inspect_command(ns)
 
 
+def cmd_eval(ns) -> int:
+    from workbench.cli_eval import eval_command
+    return eval_command(ns)
+
+
 def cmd_control(ns) -> int:
     from workbench.store.run import default_root
     from workbench.train import runner
@@ -180,7 +187,7 @@ def cmd_control(ns) -> int:
 COMMANDS = {"serve": cmd_serve, "spec": cmd_spec, "train": cmd_train, "runs": cmd_runs, "show": cmd_show,
             "sweep": cmd_sweep,
             "pause": cmd_control, "resume": cmd_control, "stop": cmd_control, "export": cmd_export,
-            "inspect": cmd_inspect}
+            "inspect": cmd_inspect, "eval": cmd_eval}
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,7 @@ from workbench.plots.views_memory import (
     memory_function_view,
     selective_heatmap,
 )
+from workbench.plots.views_memory_science import ess_view, state_norms_view
 from workbench.plots.views_spectrum import eigen_view, kernel_view, pole_trajectory_view, pole_view, response_view
 from workbench.plots.views_tokens import attention_view, regime_summary, token_norms_view, token_trajectories_view
 
@@ -64,11 +65,11 @@ class SpectrumView(ProbeView):
 
 
 class MemoryView(ProbeView):
-    """Half-lives of every layer, the memory function (log-log), gradient memory, and the
-    selective-forgetting heat map of the chosen layer."""
+    """Half-lives of every layer, the memory function (log-log), gradient memory, the
+    selective-forgetting heat map, the effective state size and state norms of the chosen layer."""
 
     title = "Memory"
-    sources = ["spectrum", "memory", "gradient_memory", "selective"]
+    sources = ["spectrum", "memory", "gradient_memory", "selective", "ess", "state_norms"]
     heat = param.Selector(default="decay_to_end", objects=["decay_to_end", "delta", "forget_gate", "alpha"],
                           doc="Which selective quantity the heat map shows.")
     controls_params = ["layer", "heat"]
@@ -80,7 +81,8 @@ class MemoryView(ProbeView):
         return {"half_lives": half_life_histogram(self.get("spectrum", layer=False)),
                 "memory": memory_function_view(self.get("memory")),
                 "gradient": gradient_memory_view(self.get("gradient_memory")),
-                "forgetting": selective_heatmap(sel, heat)}
+                "forgetting": selective_heatmap(sel, heat),
+                "ess": ess_view(self.get("ess")), "state_norms": state_norms_view(self.get("state_norms"))}
 
 
 class TokensView(ProbeView):

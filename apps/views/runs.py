@@ -15,6 +15,7 @@ from workbench.train import runner
 from .base import PANE, control_row
 from .state import Workbench
 from .sweeps import SweepView
+from .lengths import LengthsPane
 
 # Workers started here; polled now and then so finished ones do not linger as zombies.
 _CHILDREN: list = []
@@ -120,6 +121,7 @@ class RunsView(pn.viewable.Viewer):
                                     css_classes=["runs-notice"])
         self._damaged = ""
         state.param.watch(lambda _: self._show_notice(), ["error", "run_id"])
+        self.lengths = LengthsPane(state)
         self.param.watch(self._show_table, ["field", "value", "group"])
         self.param.watch(lambda _: self._draw_overlays(), ["metric"])
         self.refresh()
@@ -196,8 +198,9 @@ class RunsView(pn.viewable.Viewer):
             self.metric = "loss" if "loss" in names else names[0]
         self._overlay.object = runs_metric_view(metrics, self.metric)
         self._memory.object = runs_curve_view(memory, "Memory at the last probe (mean over channels)")
+        self.lengths.update(self.selected_ids())
 
     def __panel__(self):
         controls = control_row(self, ["field", "value", "group", "metric"])
         return pn.Column(controls, self.notice, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
-                         self.sweeps, sizing_mode="stretch_width")
+                         pn.panel(self.lengths), self.sweeps, sizing_mode="stretch_width")

@@ -6,17 +6,22 @@ selective_forgetting, hidden_attention           what selective/gated layers do 
 token_dynamics                                   depth as time (Vo et al.)
 hippo_reconstruction, legs_convergence           HiPPO and S4D-LegS claims
 init_audit                                       what the initialization realized
+effective_state_size, ess_probe, state_norms     how much state a model uses (Parnichkun et al. 2025)
+position_loss                                    loss and accuracy against position and length
 preview                                          all of the preview's quantities at once
 """
 from workbench.analysis.audit import init_audit
+from workbench.analysis.ess import effective_state_size, ess_probe
 from workbench.analysis.hippo_reconstruction import hippo_reconstruction
 from workbench.analysis.kernels import frequency_response, kernels, spectrum
 from workbench.analysis.lti import layer_kernels, layer_spectrum, legs_convergence
 from workbench.analysis.memory import gradient_memory, memory_function
+from workbench.analysis.position_loss import position_loss
 from workbench.analysis.preview import preview
 from workbench.analysis.selective import hidden_attention, selective_forgetting
+from workbench.analysis.state_norms import state_norms
 from workbench.analysis.tokens import token_dynamics
 
-__all__ = ["frequency_response", "gradient_memory", "hidden_attention", "hippo_reconstruction", "init_audit", "kernels",
+__all__ = ["effective_state_size", "ess_probe", "position_loss", "state_norms", "frequency_response", "gradient_memory", "hidden_attention", "hippo_reconstruction", "init_audit", "kernels",
            "layer_kernels", "layer_spectrum", "legs_convergence", "memory_function", "preview", "selective_forgetting",
            "spectrum", "token_dynamics"]

@@ -13,6 +13,8 @@ names, with the kernels shared between the kernel and frequency-response views:
     selective           Δ_t, decay and gates per token (selective and gated layers)
     attention           hidden attention α_ij (Mamba, Mamba-2, attention)
     tokens              token norms and trajectories over depth
+    ess                 effective state size per position (Parnichkun et al. 2025) on `inputs`
+    state_norms         ‖h_t‖ per layer over positions on `inputs`
 
 A quantity the model does not have (SpecError from its analysis) is absent from the result.
 """
@@ -22,9 +24,11 @@ import torch
 import xarray as xr
 
 from workbench.analysis.audit import init_audit
+from workbench.analysis.ess import ess_probe
 from workbench.analysis.kernels import frequency_response, kernels, response_from_kernels, spectrum
 from workbench.analysis.memory import gradient_memory, memory_function
 from workbench.analysis.selective import hidden_attention, selective_forgetting
+from workbench.analysis.state_norms import state_norms
 from workbench.analysis.tokens import token_dynamics
 from workbench.analysis.walk import mixers
 from workbench.errors import SpecError
@@ -35,7 +39,7 @@ from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.mlstm import MLSTM
 
 FAST = ("kernels", "spectrum", "frequency_response", "audit")  # closed forms: milliseconds, no pass on inputs
-SLOW = ("memory", "gradient_memory", "selective", "attention", "tokens")  # forward/backward passes on inputs
+SLOW = ("memory", "gradient_memory", "selective", "attention", "tokens", "ess", "state_norms")  # forward/backward passes on inputs
 NAMES = FAST + SLOW
 SELECTIVE, ATTENTION = (Mamba, Mamba2, MLSTM, GLA), (Mamba, Mamba2, Attention)
 
@@ -78,6 +82,8 @@ def preview(model, length: int, inputs: torch.Tensor | None = None, names=NAMES,
     if any(issubclass(k, ATTENTION) for k in kinds):
         attempt("attention", lambda: hidden_attention(model, inputs[:1]))
     attempt("tokens", lambda: token_dynamics(model, inputs[:2]))
+    attempt("ess", lambda: ess_probe(model, inputs))
+    attempt("state_norms", lambda: state_norms(model, inputs[:1]))
     return out
 
 

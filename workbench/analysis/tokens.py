@@ -13,7 +13,7 @@ import torch
 import xarray as xr
 
 from workbench.analysis.walk import model_attrs
-from workbench.ssm.mamba import Mamba
+from workbench.ssm.mamba import GATES, Mamba
 from workbench.ssm.probe import capture
 
 
@@ -26,6 +26,28 @@ def criterion_eigenvalues(m: Mamba) -> np.ndarray | None:
     S_B, S_C = W[R:R + nb], W[R + nb:]  # (N, E) each
     M = S_C.T @ S_B
     return torch.linalg.eigvalsh((M + M.T) / 2).numpy()
+
+
+def outside_paper_setting(model) -> list[str]:
+    """Why the criterion is not a prediction for this model: the paper's theorem is for stacked
+    selective SSM layers with input-dependent B, C and real modes, no normalization, no MLP and
+    no output gate (the residual stream is the particle system). Empty: inside the setting."""
+    why = []
+    if not all(isinstance(b.mixer, Mamba) for b in model.layers):
+        why.append("layers other than mamba")
+    for b in model.layers:
+        m = b.mixer
+        if isinstance(m, Mamba) and not (m.selective[1] and m.selective[2]):
+            why.append("B or C not input-dependent")
+        if isinstance(m, Mamba) and m.is_complex:
+            why.append("complex modes")
+        if isinstance(m, Mamba) and m.gate_fn is not GATES["none"]:
+            why.append("output gate")
+        if not isinstance(b.norm, torch.nn.Identity):
+            why.append("normalization")
+        if b.mlp is not None:
+            why.append("MLP")
+    return list(dict.fromkeys(why))
 
 
 def _predict(eigs: np.ndarray, tol: float = 1e-12) -> str:
@@ -72,5 +94,6 @@ def token_dynamics(model, inputs: torch.Tensor, n_components: int = 2) -> xr.Dat
     return xr.Dataset(data, coords={"depth": depth, "sample": np.arange(X.shape[1]), "token": np.arange(X.shape[2]),
                                     "component": np.arange(k), "layer": np.arange(len(model.layers))},
                       attrs=model_attrs(model, predicted=predicted, observed=observed, log_norm_slope=slope,
+                                        outside_setting=", ".join(outside_paper_setting(model)),
                                         overflow=int(overflow),
                                         explained_variance=explained.tolist()))

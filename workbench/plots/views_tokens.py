@@ -64,6 +64,10 @@ def regime_summary(ds: xr.Dataset | None) -> str:
     obs = ds.attrs.get("observed", "recorded norms only")
     slope = ds.attrs.get("log_norm_slope")
     s = f" (slope of mean log‖x‖: {float(slope):+.3f}/block)" if slope is not None else ""
+    outside = ds.attrs.get("outside_setting", "")
+    if outside:  # the theorem does not cover this model: no prediction to contradict the observation
+        return (f"**Outside the paper's setting** ({outside}): the S_Cᵀ S_B sign criterion predicts nothing "
+                f"here · **observed**: {obs}{s}")
     return (f"**Predicted** per layer: {', '.join(map(str, pred)) or 'n/a'} · **observed**: {obs}{s}")
 
 

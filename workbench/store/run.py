@@ -280,6 +280,16 @@ class Run:
                 skipped.append(f"checkpoint {step} unreadable ({err.why})")
         return None, skipped
 
+    @property
+    def evals(self) -> list[str]:
+        """Names of the evaluations stored with this run (see store/evals.py)."""
+        from workbench.store.evals import eval_names
+        return eval_names(self.path)
+
+    def eval(self, name: str = "lengths"):
+        from workbench.store.evals import load_eval
+        return load_eval(self.path, name)
+
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r}, last_step={self.last_step})"
 

@@ -11,7 +11,7 @@ import torch
 from workbench.analysis.preview import FAST, preview, stored_name
 from workbench.specs import RunSpec
 
-PROBED = ("kernels", "spectrum", "memory", "gradient_memory", "selective", "tokens")
+PROBED = ("kernels", "spectrum", "memory", "gradient_memory", "selective", "tokens", "ess", "state_norms")
 N_PROJECTIONS = 8  # gradient memory: random projections per probe (the preview on screen uses 2)
 
 

@@ -1,0 +1,145 @@
+"""Effective state size: closed forms, the two computations agree, operators match independent code."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.analysis.ess import effective_state_size, ess_svd
+from workbench.analysis.operators import (
+    materialized_operator,
+    operator_from_factors,
+    state_factors,
+)
+from workbench.analysis.selective import _ssd_scores
+from workbench.analysis.state_norms import state_norms
+from workbench.errors import SpecError
+from workbench.specs import ModelSpec, SSMSpec
+from workbench.ssm.attention import Attention
+from workbench.ssm.build import build_layer
+from workbench.ssm.gla import GLA
+from workbench.ssm.hidden_attention import hidden_attention
+from workbench.ssm.mamba import Mamba
+from workbench.ssm.mamba2 import Mamba2
+from workbench.ssm.model import build_model
+
+
+def _x(b, L, H, seed=0):
+    return torch.randn(b, L, H, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _lti(init="s4d-lin", N=8, H=2):
+    # Δ in [0.3, 0.6]: the modes' phases are well apart, so every real state dimension is resolvable
+    return build_layer(SSMSpec(init=init, d_state=N, dt_min=0.3, dt_max=0.6, seed=1), d_model=H).double()
+
+
+def _toeplitz(K):  # K (H, L) -> T (1, H, L, L) with T[r, c] = K[r - c]
+    L = K.shape[-1]
+    lag = torch.arange(L)[:, None] - torch.arange(L)[None, :]
+    return torch.where(lag >= 0, K[:, lag.clamp(min=0)], 0.0)[None]
+
+
+@pytest.mark.parametrize("init, N", [("s4d-lin", 8), ("s4d-lin", 12), ("s4d-real", 4)])
+def test_lti_ess_is_min_of_real_state_dim_and_both_sides(init, N):
+    # (s4d-inv's and many real modes' Hankel blocks have singular values below any useful tolerance)
+    layer, L = _lti(init, N), 32
+    A = layer.materialize().A.detach()
+    n_real = int(sum(2 if float(a.imag) != 0 else 1 for a in A[0]))  # conjugate pairs count twice
+    want = np.array([min(n_real, i, L - i) for i in range(1, L)])
+    T = _toeplitz(layer.kernel(L).detach())  # independent of the factors: the layer's own kernel
+    r_svd, _ = ess_svd(T, range(1, L), tol=1e-9)
+    ds = effective_state_size(layer, _x(1, L, 2), tol=1e-6)
+    assert ds.attrs["method"] == "gram"
+    for h in range(2):
+        np.testing.assert_array_equal(r_svd[0, h].numpy(), want)
+        np.testing.assert_array_equal(ds.ess.isel(layer=0, sample=0, channel=h).values, want)
+
+
+def test_causal_attention_ess_is_min_i_L_minus_i():
+    torch.manual_seed(0)
+    layer, L = Attention(d_model=8, heads=2).double(), 20
+    ds = effective_state_size(layer, _x(2, L, 8), tol=1e-9)
+    want = np.array([min(i, L - i) for i in range(1, L)])
+    assert ds.attrs["method"] == "svd"
+    assert (ds.ess.values == want).all()
+
+
+@pytest.mark.parametrize("make, n", [
+    (lambda: Mamba(d_model=4, d_state=3, seed=0), 3),
+    (lambda: Mamba2(d_model=8, d_state=4, heads=2, seed=0), 4),
+    (lambda: GLA(d_model=8, heads=2, seed=0), 4),
+])
+def test_selective_ess_bounded_by_state_size_and_reaches_it(make, n):
+    torch.manual_seed(0)
+    layer, L = make().double(), 24
+    ds = effective_state_size(layer, _x(2, L, layer.out_proj.out_features), tol=1e-6)
+    assert int(ds.ess.max()) == n and int(ds.state_size[0]) == n
+    ref = effective_state_size(layer, _x(2, L, layer.out_proj.out_features), tol=1e-6, method="svd")
+    np.testing.assert_array_equal(ds.ess.values, ref.ess.values)  # Gramians = SVD of the materialized block
+    np.testing.assert_allclose(ds.ess_entropy.values, ref.ess_entropy.values, rtol=1e-5, atol=1e-6)
+
+
+def test_operators_match_independent_materializations():
+    torch.manual_seed(0)
+    x = _x(1, 12, 4)
+    m = Mamba(d_model=4, d_state=3, seed=0).double()
+    np.testing.assert_allclose(operator_from_factors(state_factors(m, x)), hidden_attention(m, x), atol=1e-12)
+    mc = Mamba(d_model=4, d_state=4, init="s4d-lin", seed=0).double()  # complex modes: 2·Re of a sum
+    np.testing.assert_allclose(operator_from_factors(state_factors(mc, x)), hidden_attention(mc, x), atol=1e-12)
+    x8 = _x(1, 12, 8)
+    m2 = Mamba2(d_model=8, d_state=4, heads=2, seed=0).double()
+    np.testing.assert_allclose(operator_from_factors(state_factors(m2, x8))[0], _ssd_scores(m2, x8).detach(), atol=1e-12)
+    lti = _lti()
+    np.testing.assert_allclose(operator_from_factors(state_factors(lti, _x(1, 12, 2))),
+                               _toeplitz(lti.kernel(12).detach()), atol=1e-12)
+    g = GLA(d_model=8, heads=2, seed=0).double()  # T·v equals the state recurrence's output
+    with torch.no_grad():
+        q, k, v, alpha = g._inputs(x8)
+    S, outs = torch.zeros(1, 2, 4, 4, dtype=torch.float64), []
+    for t in range(12):
+        S = alpha[:, t, ..., None] * S + k[:, t, :, :, None] * v[:, t, :, None, :]
+        outs.append(torch.einsum("bhkv,bhk->bhv", S, q[:, t]))
+    T, dim = materialized_operator(g, x8)
+    assert dim == "head"
+    np.testing.assert_allclose(torch.einsum("bhrc,bchv->brhv", T, v), torch.stack(outs, 1), atol=1e-12)
+
+
+def test_model_ess_dataset_and_positions():
+    model = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=12, d_output=1))
+    x = torch.randint(0, 12, (2, 16), generator=torch.Generator().manual_seed(0))
+    ds = effective_state_size(model, x, positions=[4, 8, 12])
+    assert ds.ess.dims == ("layer", "sample", "channel", "position") and ds.ess.shape == (2, 2, 16, 3)
+    assert list(ds.position.values) == [4, 8, 12] and ds.attrs["tol"] == 1e-3
+    full = effective_state_size(model, x, method="svd", positions=[4, 8, 12])
+    np.testing.assert_array_equal(ds.ess.values, full.ess.values)
+
+
+@pytest.mark.parametrize("kw, field", [({"tol": 0}, "tol"), ({"tol": 2.0}, "tol"), ({"method": "qr"}, "method"),
+                                       ({"positions": [0]}, "positions"), ({"positions": [16]}, "positions"),
+                                       ({"atol": -1.0}, "atol")])
+def test_bad_arguments_name_the_field(kw, field):
+    with pytest.raises(SpecError, match=field):
+        effective_state_size(_lti(), _x(1, 16, 2), **kw)
+
+
+def test_gram_method_refuses_attention():
+    with pytest.raises(SpecError, match="method"):
+        effective_state_size(Attention(d_model=8, heads=2), _x(1, 8, 8).float(), method="gram")
+
+
+def test_state_norms_after_a_pulse_decay_at_the_slowest_rate():
+    layer, L = _lti("s4d-real", N=4, H=2), 80
+    x = torch.zeros(1, L, 2, dtype=torch.float64)
+    x[0, 0] = 1.0
+    ds = state_norms(layer, x)
+    rate = layer.materialize().A_bar.abs().amax(-1).detach().numpy()  # (H,) slowest mode's |Ā|
+    n = ds.norm.isel(layer=0, sample=0).values  # (H, L)
+    np.testing.assert_allclose(n[:, -1] / n[:, -2], rate, rtol=1e-4)
+    assert (np.diff(n, axis=-1) < 0).all()
+
+
+def test_state_norms_every_kind_runs():
+    for layer in ("mamba2", "gla", "mlstm", "attention", "s4d"):
+        model = build_model(ModelSpec(layer=layer, d_model=8, n_layers=1, vocab_size=12, d_output=1, heads=2))
+        ds = state_norms(model, torch.randint(0, 12, (1, 10), generator=torch.Generator().manual_seed(0)))
+        assert ds.norm.shape[-1] == 10 and np.isfinite(ds.norm.values).all()
