@@ -35,7 +35,7 @@ from workbench.analysis import legs_convergence
 from workbench.plots import legs_convergence_plot
 from workbench.specs import RunSpec
 from workbench.store import open_run
-from workbench.train import runner
+from workbench.train import load_model, runner
 from workbench.train.worker import run_worker
 
 hv.extension("bokeh", inline=True)
@@ -194,7 +194,7 @@ row("ESS paper: LTI layer, ESS = min(N, i, L − i) ≤ N", "≤ N", f"max {int(
 mq = test_batches(RunSpec.from_dict({"task": mqar}).task, 8)
 mq_inputs = next(iter(mq.values())).inputs
 split_at = range(4, mq_inputs.shape[1], 8)  # SVD of T[i:, :i] at every 8th position, 2 sequences
-mean_ess = {layer: float(effective_state_size(open_run(RUNS[layer, "mqar"]).load_model(), mq_inputs[:2],
+mean_ess = {layer: float(effective_state_size(load_model(open_run(RUNS[layer, "mqar"])), mq_inputs[:2],
                                               method="svd", positions=split_at).ess.mean())
             for layer in ("s4d", "mamba")}
 print({k: round(v, 2) for k, v in mean_ess.items()}, {k: round(recall[k], 1) for k in ("s4d", "mamba")})

@@ -38,7 +38,8 @@ def evaluate_lengths(run, lengths, batch: int = 64, step: int | None = None, nam
     if not isinstance(batch, int) or batch < 1:
         raise SpecError("--batch", batch, "an integer >= 1")
     _check(name)
-    model = run.load_model(step)  # checks the checkpoint
+    from workbench.train.checkpoints import load_model
+    model = load_model(run, step)  # checks the checkpoint
     t0 = time.perf_counter()
     ds = position_loss(model, spec.task, lengths, batch=batch)
     ds.attrs.update(run=run.id, step=int(step if step is not None else run.checkpoints[-1]),
