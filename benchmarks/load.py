@@ -35,18 +35,17 @@ def competing_load():
 
 
 class Busy:
-    """CPU time other processes used (in cores) between start and stop, from /proc/stat."""
+    """CPU time other processes used (in cores) between enter and exit, from /proc/stat (None without it)."""
 
     def __enter__(self):
         from workbench.threads import LoadMeter
-        self.meter = LoadMeter()
-        self.value = None
+        self.meter, self.value = LoadMeter(), None
         return self
 
     def __exit__(self, *exc):
-        from workbench.threads import WINDOW_S
-        if self.meter.last is not None and time.monotonic() - self.meter.last[0] >= WINDOW_S:
-            self.value = self.meter.others_busy()
+        a, b = self.meter.last, self.meter._sample()
+        if a is not None and b is not None and b[0] - a[0] >= 0.05:
+            self.value = max(0.0, ((b[1] - a[1]) - (b[2] - a[2])) / (self.meter.tick * (b[0] - a[0])))
 
 
 def stats(times: list[float]) -> dict:
