@@ -28,7 +28,8 @@ OURS, FIXED = "workbench train, threads 0 (automatic)", "workbench train, thread
 def one_run(root: Path, policy: str, steps: int) -> dict:
     env = {**os.environ, "WORKBENCH_THREADS": policy, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "train", "--train.steps", str(steps), "--json",
-                          "--runs-dir", str(root)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+                          "--runs-dir", str(root)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800,
+                         check=False)
     if out.returncode != 0:
         raise RuntimeError(f"workbench train failed: {out.stderr[-2000:]}")
     from workbench.store import open_run

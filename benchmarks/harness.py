@@ -88,6 +88,10 @@ def _ms(x) -> str:
     return "" if x is None else f"{1000 * x:.1f}"
 
 
+def _cores(r: dict, key: str) -> str:
+    return "" if r.get(key) is None else f"{r[key]:.2f}"
+
+
 def write_report(rows: list[dict], name: str = "latest") -> str:
     """rows: {"case", "impl", "median_s", "peak_mb", "vs", "ratio", "target", "met"}, and for the cases
     also measured under load "p90_s", "loaded_median_s", "loaded_p90_s", "loaded_ratio", "busy",
@@ -96,14 +100,13 @@ def write_report(rows: list[dict], name: str = "latest") -> str:
     m = machine()
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": m, "rows": rows}, indent=1))
     busy = [r[k] for r in rows for k in ("busy", "loaded_busy") if r.get(k) is not None]
+    note = ("Quiet: as the machine was (other processes' CPU use during each pass in the busy columns, in "
+            "cores). Loaded: the same, beside one CPU-bound process pinned to one core (started and stopped "
+            "by the benchmark). Ratio: the peer's median over the project's, in the same pass.") if busy else ""
+    header = ("| case | implementation | median (ms) | p90 (ms) | busy | loaded median (ms) | loaded p90 (ms) | "
+              "loaded p90/median | loaded busy | peak RSS (MB) | ratio vs peer | loaded ratio | target | met |")
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, torch {m['torch']} "
-             f"({m['torch_threads']} threads){', GPU ' + m['gpu'] if m['gpu'] else ''}", "",
-             "Quiet: as the machine was (other processes' CPU use during each pass in the busy columns, in "
-             "cores). Loaded: the same, beside one CPU-bound process pinned to one core (started and stopped "
-             "by the benchmark). Ratio: the peer's median over the project's, in the same pass."
-             if busy else "", "",
-             "| case | implementation | median (ms) | p90 (ms) | busy | loaded median (ms) | loaded p90 (ms) | "
-             "loaded p90/median | loaded busy | peak RSS (MB) | ratio vs peer | loaded ratio | target | met |",
+             f"({m['torch_threads']} threads){', GPU ' + m['gpu'] if m['gpu'] else ''}", "", note, "", header,
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"]
     for r in rows:
         ratio = f"{r['ratio']:.2f}× vs {r['vs']}" if r.get("vs") else ""
@@ -111,9 +114,9 @@ def write_report(rows: list[dict], name: str = "latest") -> str:
         mem = "" if r.get("peak_mb") is None else f"{r['peak_mb']:.0f}"
         met = "" if r.get("met") is None else ("yes" if r["met"] else "no")
         spread = "" if r.get("loaded_median_s") is None else f"{r['loaded_p90_s'] / r['loaded_median_s']:.2f}"
-        b = lambda k: "" if r.get(k) is None else f"{r[k]:.2f}"
-        lines.append(f"| {r['case']} | {r['impl']} | {_ms(r['median_s'])} | {_ms(r.get('p90_s'))} | {b('busy')} | "
-                     f"{_ms(r.get('loaded_median_s'))} | {_ms(r.get('loaded_p90_s'))} | {spread} | {b('loaded_busy')} | "
+        lines.append(f"| {r['case']} | {r['impl']} | {_ms(r['median_s'])} | {_ms(r.get('p90_s'))} | {_cores(r, 'busy')} | "
+                     f"{_ms(r.get('loaded_median_s'))} | {_ms(r.get('loaded_p90_s'))} | {spread} | "
+                     f"{_cores(r, 'loaded_busy')} | "
                      f"{mem} | {ratio} | {lratio} | {r.get('target', '')} | {met} |")
     text = "\n".join(lines) + "\n"
     (RESULTS / f"{name}.md").write_text(text)

@@ -92,9 +92,9 @@ def test_adaptive_restores_the_count(monkeypatch, two_cores):
 
 def scan_inputs(b=2, D=8, N=4, L=300):
     g = torch.Generator().manual_seed(3)
-    return dict(u=torch.randn(b, D, L, generator=g), delta=torch.rand(b, D, L, generator=g) * 0.2,
-                A=-torch.rand(D, N, generator=g) - 0.2, B=torch.randn(b, N, L, generator=g),
-                C=torch.randn(b, N, L, generator=g), D=torch.randn(D, generator=g))
+    return {"u": torch.randn(b, D, L, generator=g), "delta": torch.rand(b, D, L, generator=g) * 0.2,
+            "A": -torch.rand(D, N, generator=g) - 0.2, "B": torch.randn(b, N, L, generator=g),
+            "C": torch.randn(b, N, L, generator=g), "D": torch.randn(D, generator=g)}
 
 
 @pytest.mark.parametrize("n", [1, 2])

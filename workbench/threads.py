@@ -53,7 +53,8 @@ def usable_cores() -> int:
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
         if quota != "max":
             n = min(n, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):
@@ -81,7 +82,8 @@ class LoadMeter:
                     if fields and fields[0] in cpus:  # user nice system idle iowait irq softirq steal
                         v = [int(x) for x in fields[1:9]]
                         busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-            own = open(self.self_stat).read().rsplit(")", 1)[1].split()  # comm may hold spaces
+            with open(self.self_stat) as f:
+                own = f.read().rsplit(")", 1)[1].split()  # comm may hold spaces
             return time.monotonic(), busy, int(own[11]) + int(own[12])  # utime, stime
         except (OSError, AttributeError, ValueError, IndexError):
             return None

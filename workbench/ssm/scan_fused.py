@@ -56,7 +56,7 @@ class FusedSelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, dt, A, B, C):
-        L, b, D = u.shape
+        b, D = u.shape[1:]
         with threads.adaptive(chunk_steps(b, D, A.shape[-1]) * b * D * A.shape[-1]):
             return FusedSelectiveScan._forward(ctx, u, dt, A, B, C)
 
