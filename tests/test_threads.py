@@ -67,6 +67,7 @@ def test_threads_for_leaves_busy_cores_alone(monkeypatch, two_cores, others, wan
     assert threads.threads_for(1 << 20, 2) == want
     assert threads.threads_for(1 << 20, 1) == 1  # never above the process's own count
     assert threads.threads_for(1000, 2) == 1  # too small to split, whatever the load
+    assert threads.threads_for(1 << 18, 2, small=threads.STEP_SMALL_WORK) == 1
 
 
 def test_fixed_policy_and_bad_policy(monkeypatch, two_cores):
@@ -101,7 +102,7 @@ def scan_inputs(b=2, D=8, N=4, L=300):
 def test_scan_matches_the_reference_on_either_thread_count(monkeypatch, n):
     """The policy only moves work between threads: values and gradients agree with the sequential loop."""
     seen = []
-    monkeypatch.setattr(threads, "threads_for", lambda work, limit: seen.append(n) or n)
+    monkeypatch.setattr(threads, "threads_for", lambda work, limit, small=0: seen.append(n) or n)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -142,7 +143,7 @@ def test_competing_load_starts_and_stops_its_process():
 def test_train_steps_on_the_policys_count_and_restores_it(monkeypatch):
     from workbench.specs import RunSpec
     from workbench.train import loop
-    monkeypatch.setattr(threads, "threads_for", lambda work, limit: 1)
+    monkeypatch.setattr(threads, "threads_for", lambda work, limit, small=0: 1)
     counts = []
     real_make_batch = loop.make_batch
     monkeypatch.setattr(loop, "make_batch", lambda *a: counts.append(torch.get_num_threads()) or real_make_batch(*a))

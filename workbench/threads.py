@@ -26,6 +26,10 @@ WINDOW_S = 0.2  # load is re-read at most this often (a clock tick is 10 ms: ≥
 FIRST_WINDOW_S = 0.03  # the first reading waits at least this long after the module's first sample
 TAKEN = 0.25  # a core counts as taken once other processes use more than this fraction of it
 SMALL_WORK = 1 << 16  # elements per op below which one thread is used (torch's grain size is 32768)
+# A training step below this many activation entries (batch·L·d_model) runs on one thread: its ops
+# are small, and on 2 cores two threads lose to the hand-offs (d 64, b 32, L ≤ 100: the learning
+# benchmark's models), while a Mamba step at d 128, b 8, L 1024 (2^20) gains from the second core.
+STEP_SMALL_WORK = 1 << 19
 POLICIES = ("adaptive", "fixed")
 
 
@@ -115,11 +119,12 @@ def free_cores() -> float:
     return usable_cores() - _METER.others_busy()
 
 
-def threads_for(work: int, limit: int) -> int:
-    """Threads for a sequence of ops of `work` elements each, at most `limit` (the process's count)."""
+def threads_for(work: int, limit: int, small: int = SMALL_WORK) -> int:
+    """Threads for a sequence of ops of `work` elements each, at most `limit` (the process's count);
+    one below `small` elements."""
     if limit <= 1 or policy() == "fixed":
         return max(1, limit)
-    if work < SMALL_WORK:
+    if work < small:
         return 1
     return max(1, min(limit, math.floor(free_cores() + TAKEN)))
 

@@ -126,7 +126,7 @@ def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * lr_factor(tr.schedule, step, tr.steps, tr.warmup)
         if not tr.threads and device.type == "cpu":
-            torch.set_num_threads(threads.threads_for(work, most))
+            torch.set_num_threads(threads.threads_for(work, most, threads.STEP_SMALL_WORK))
         batch = make_batch(run.task, tr.batch, gen)
         batch = type(batch)(*(t.to(device) for t in batch))
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
