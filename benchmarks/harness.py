@@ -81,6 +81,10 @@ def measure(module: str, args: tuple, impls: list[str], repeats: int = 7, warmup
                 out[n]["loaded"] = r
     for n in impls:
         out[n]["peak_mb"] = peak_rss_mb(module, args, n)
+    # progress on stderr: a long run that is cut short still shows what it measured
+    print(json.dumps({"module": module, "args": args, **{n: {k: out[n][k] for k in ("median_s", "p90_s")} |
+                      ({"loaded_median_s": out[n]["loaded"]["median_s"], "loaded_p90_s": out[n]["loaded"]["p90_s"]}
+                       if "loaded" in out[n] else {}) for n in impls}}), file=sys.stderr, flush=True)
     return out
 
 
