@@ -60,7 +60,7 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     have_peer = mambapy_scan() is not None
     peer = [MAMBAPY] if have_peer else []
-    sizes = [(8, 64, 16, 1024)] if quick else [(8, 64, 16, 1024), (8, 128, 16, 1024), (8, 128, 16, 4096)]
+    sizes = [(8, 64, 16, 1024)] if quick else [(8, 128, 16, 1024), (8, 128, 16, 4096), (8, 64, 16, 1024)]
     for b, D, N, L in sizes:
         # under load: the project's scan and mambapy (issue 8's sizes at D 128); the policy-off scan only
         # at L 1024, where its collapse costs seconds rather than minutes
