@@ -49,6 +49,9 @@ def run(quick: bool = False) -> list[dict]:
                 with ctx, Busy() as busy:
                     r = one_run(Path(tmp), policy, steps)
                 r["busy"] = busy.value
+                print(json.dumps({"policy": policy, "loaded": loaded, "steps_per_s": r["steps_per_s"],
+                                  "median_s": r["median_s"], "p90_s": r["p90_s"], "busy": r["busy"]}),
+                      file=sys.stderr, flush=True)
                 if loaded:
                     res[name]["loaded"] = r
                 else:
