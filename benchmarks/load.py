@@ -35,11 +35,12 @@ def competing_load():
 
 
 class Busy:
-    """CPU time other processes used (in cores) between enter and exit, from /proc/stat (None without it)."""
+    """CPU time other processes used (in cores) between enter and exit, from /proc/stat (None without it);
+    children reaped within the block (a measured CLI run) count as this process."""
 
     def __enter__(self):
         from workbench.threads import LoadMeter
-        self.meter, self.value = LoadMeter(), None
+        self.meter, self.value = LoadMeter(children=True), None
         return self
 
     def __exit__(self, *exc):

@@ -69,8 +69,8 @@ def usable_cores() -> int:
 class LoadMeter:
     """CPU use of other processes on this process's cores, in cores, over the last window."""
 
-    def __init__(self, stat: str = "/proc/stat", self_stat: str = "/proc/self/stat"):
-        self.stat, self.self_stat = stat, self_stat
+    def __init__(self, stat: str = "/proc/stat", self_stat: str = "/proc/self/stat", children: bool = False):
+        self.stat, self.self_stat, self.children = stat, self_stat, children  # children: count reaped ones as own
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.others, self.read = 0.0, False
         self.last = self._sample()
@@ -88,7 +88,8 @@ class LoadMeter:
                         busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
             with open(self.self_stat) as f:
                 own = f.read().rsplit(")", 1)[1].split()  # comm may hold spaces
-            return time.monotonic(), busy, int(own[11]) + int(own[12])  # utime, stime
+            mine = int(own[11]) + int(own[12]) + (int(own[13]) + int(own[14]) if self.children else 0)
+            return time.monotonic(), busy, mine  # utime + stime (+ cutime + cstime)
         except (OSError, AttributeError, ValueError, IndexError):
             return None
 
