@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import kernel, model, preview, scaling, scan
+from benchmarks import cli_train, kernel, model, preview, scaling, scan
 from benchmarks.harness import RESULTS, write_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -15,12 +15,13 @@ CHROMIUM = "/usr/bin/chromium"
 def main() -> None:
     parser = argparse.ArgumentParser(prog="benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--only", choices=["scan", "model", "kernel", "scaling", "preview", "dashboard"],
+    parser.add_argument("--only", choices=["scan", "model", "kernel", "scaling", "preview", "cli", "dashboard"],
                         help="one group of cases")
     ns = parser.parse_args()
     torch.manual_seed(0)
     rows = []
-    for name, mod in (("scan", scan), ("model", model), ("kernel", kernel), ("scaling", scaling), ("preview", preview)):
+    for name, mod in (("scan", scan), ("model", model), ("kernel", kernel), ("scaling", scaling), ("preview", preview),
+                      ("cli", cli_train)):
         if ns.only in (None, name):
             rows += mod.run(quick=ns.quick)
     name = "quick" if ns.quick else "latest" + (f"-{ns.only}" if ns.only else "")

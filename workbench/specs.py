@@ -352,7 +352,8 @@ class TrainSpec(Spec):
     probe_length = param.Integer(default=0, bounds=(0, 65536), doc="Kernel/memory probe length; 0 = the task's length.")
     eval_every = param.Integer(default=100, bounds=(1, MAX_STEPS), doc="Evaluate on the held-out batches every n steps.")
     checkpoint_every = param.Integer(default=500, bounds=(1, MAX_STEPS), doc="Save a checkpoint every n steps.")
-    threads = param.Integer(default=0, bounds=(0, 256), doc="torch CPU threads; 0 = torch's default.")
+    threads = param.Integer(default=0, bounds=(0, 256), doc="torch CPU threads; 0 = automatic: torch's default, "
+                            "lowered step by step to the cores other processes leave free.")
 
 
 class RunSpec:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from workbench import threads
+
 CHUNK = 0  # steps per chunk; 0 = sized to the cache by `chunk_steps`
 # A chunk's (T, b, D, N) tensors hold ~512K entries (2 MB): a parallel op splits one over the cores'
 # L2s, and fewer, larger chunks mean fewer OpenMP wake-ups and less Python per step. Measured at
@@ -49,8 +51,23 @@ def _sum(a, b, dim, tmp):
 
 
 class FusedSelectiveScan(torch.autograd.Function):
+    """Both passes run under the thread policy (workbench.threads): one thread when the chunk ops are
+    small or another process holds the other core, since every chunk is hundreds of short parallel ops."""
+
     @staticmethod
     def forward(ctx, u, dt, A, B, C):
+        b, D = u.shape[1:]
+        with threads.adaptive(chunk_steps(b, D, A.shape[-1]) * b * D * A.shape[-1]):
+            return FusedSelectiveScan._forward(ctx, u, dt, A, B, C)
+
+    @staticmethod
+    def backward(ctx, dy, _dlast):
+        u, A = ctx.saved_tensors[0], ctx.saved_tensors[2]
+        with threads.adaptive(ctx.T * u.shape[1] * u.shape[2] * A.shape[-1]):
+            return FusedSelectiveScan._backward(ctx, dy)
+
+    @staticmethod
+    def _forward(ctx, u, dt, A, B, C):
         u, dt, B, C = u.contiguous(), dt.contiguous(), B.contiguous(), C.contiguous()  # chunk slices stay dense
         L, b, D = u.shape
         N, cplx = A.shape[-1], A.is_complex()
@@ -72,7 +89,7 @@ class FusedSelectiveScan(torch.autograd.Function):
         return y, h
 
     @staticmethod
-    def backward(ctx, dy, _dlast):
+    def _backward(ctx, dy):
         u, dt, A, B, C, entering = ctx.saved_tensors
         L, cplx, T = u.shape[0], A.is_complex(), ctx.T
         dy = dy.to(A.dtype) * (2 if cplx else 1)  # y = 2·Re(·): its gradient w.r.t. the complex sum
@@ -112,6 +129,9 @@ class FusedSelectiveScan(torch.autograd.Function):
 
 def _conj_real(grad, like):
     return grad if like.is_complex() else grad.real
+
+
+threads.prime()  # the first load reading then needs no wait
 
 
 def fused_selective_scan(u, dt, A, B, C):

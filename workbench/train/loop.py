@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from workbench import threads
 from workbench.specs import RunSpec
 from workbench.ssm.optim_hints import param_groups
 from workbench.tasks import get_task, loss as task_loss, make_batch, metric_value, test_batches
@@ -49,11 +50,22 @@ def evaluate(model, batches: dict, metric: str, device) -> dict:
 
 
 def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
-    """Train `run`, reporting through `emit`; returns the final summary."""
+    """Train `run`, reporting through `emit`; returns the final summary. Torch's thread count is
+    restored after (a notebook's kernel keeps its own)."""
+    before = torch.get_num_threads()
+    try:
+        return _train(run, emit, control, resume)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
     control = control or NoControl()
     tr = run.train
     if tr.threads:
         torch.set_num_threads(tr.threads)
+    # threads 0: each step on the cores other processes leave free (workbench.threads), at most torch's count
+    most, work = torch.get_num_threads(), tr.batch * run.task.length() * run.model.d_model
     device = check_before_start(run)  # the device exists and the run fits its memory
     amp = autocast_dtype(tr.precision, device)
     task = get_task(run.task.kind)
@@ -119,6 +131,8 @@ def train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict:
             return {"status": "stopped", "step": step, "final": final}
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * lr_factor(tr.schedule, step, tr.steps, tr.warmup)
+        if not tr.threads and device.type == "cpu":
+            torch.set_num_threads(threads.threads_for(work, most, threads.STEP_SMALL_WORK))
         batch = make_batch(run.task, tr.batch, gen)
         batch = type(batch)(*(t.to(device) for t in batch))
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
