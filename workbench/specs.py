@@ -143,16 +143,16 @@ class SSMSpec(Spec):
         return self.init in DENSE_INITS
 
 
-LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention")
+LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention", "deltanet", "gated-deltanet", "rg-lru")
 
 
 def default_ssm(layer: str) -> SSMSpec:
     """The published defaults of each layer kind's SSM (Mamba: S4D-Real, softplus Δ, its own mix)."""
     if layer == "mamba":
         return SSMSpec(init="s4d-real", d_state=16, discretization="mamba", dt_transform="softplus")
-    if layer in ("mamba2", "mega-ema"):
+    if layer in ("mamba2", "mega-ema", "gated-deltanet"):
         return SSMSpec(init="s4d-real", d_state=16, dt_transform="softplus")
-    if layer == "lru":
+    if layer in ("lru", "rg-lru"):  # rg-lru: a^c uniform on [r_min, r_max] (Griffin: [0.9, 0.999])
         return SSMSpec(init="lru-ring", d_state=64)
     return SSMSpec()
 
@@ -169,15 +169,19 @@ class ModelSpec(Spec):
     layer = param.Selector(default="s4d", objects=list(LAYERS), doc="Sequence mixer of every block.")
     d_model = param.Integer(default=64, bounds=(1, 8192), doc="Width H of the residual stream.")
     n_layers = param.Integer(default=2, bounds=(1, 64), doc="Number of residual blocks.")
-    expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2).")
-    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla); must divide d_model.")
-    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2).")
+    expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2, rg-lru).")
+    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla, deltanet, gated-deltanet; rg-lru: gate blocks); must divide d_model.")
+    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2, deltanet, gated-deltanet, rg-lru).")
     dt_rank = param.Integer(default=0, bounds=(0, 1024), doc="Rank of Mamba's Δ projection; 0 = ceil(d_model/16).")
     selective_delta = param.Boolean(default=True, doc="Mamba: Δ_t depends on the input (else a learned constant).")
     selective_B = param.Boolean(default=True, doc="Mamba: B_t depends on the input (else a learned constant).")
     selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
     gate = param.Selector(default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z).")
-    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Mamba-2 (SSD) chunk length.")
+    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Chunk length of Mamba-2 (SSD) and the delta rule (deltanet, gated-deltanet).")
+    beta_max = param.Number(default=1.0, bounds=(0, 2), inclusive_bounds=(False, True),
+                            doc="deltanet, gated-deltanet: writing strength β_t = beta_max·σ(W_β x_t); 2 allows negative eigenvalues.")
+    rg_lru_c = param.Number(default=8.0, bounds=(0, 64), inclusive_bounds=(False, True),
+                            doc="rg-lru: the constant c in a_t = a^{c·r_t} (Griffin: 8).")
     norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm", "none"],
                           doc="Pre-norm of each block (none: the token-dynamics setting).")
     mlp = param.Boolean(default=False, doc="Add a GELU MLP (4·d_model) after each mixer.")
@@ -188,9 +192,10 @@ class ModelSpec(Spec):
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the model's initialization.")
 
     def validate(self) -> "ModelSpec":
-        width = self.expand * self.d_model if self.layer == "mamba2" else self.d_model
-        if self.layer in ("attention", "mlstm", "gla", "mamba2") and width % self.heads:
-            what = "model.expand·model.d_model" if self.layer == "mamba2" else "model.d_model"
+        expanded = self.layer in ("mamba2", "rg-lru")
+        width = self.expand * self.d_model if expanded else self.d_model
+        if self.layer in ("attention", "mlstm", "gla", "mamba2", "deltanet", "gated-deltanet", "rg-lru") and width % self.heads:
+            what = "model.expand·model.d_model" if expanded else "model.d_model"
             raise SpecError("model.heads", self.heads, f"a divisor of {what} ({width}) for layer {self.layer!r}")
         if self.layer == "attention" and (self.d_model // self.heads) % 2:
             raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
