@@ -214,11 +214,12 @@ class TaskSpec(Spec):
 
     prefix = "task"
     KINDS = ("mqar", "selective-copying", "induction-heads", "copying", "adding", "digits",
-             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz")
+             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz", "needle")
     # Small settings (REFERENCE §8). Lengths a task derives from other fields are absent here.
     SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
-                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100}
-    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20}
+                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100,
+                    "needle": 256}
+    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20, "needle": 64}
     LISTOPS_MIN_LEN = 20
 
     kind = param.Selector(default="selective-copying", objects=list(KINDS), doc="Which synthetic task.")
@@ -229,7 +230,7 @@ class TaskSpec(Spec):
             "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
             "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.")
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000),
-                               doc="mqar, induction-heads: vocabulary V incl. special tokens; 0 = small setting (256, 20).")
+                               doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 64).")
     num_kv = param.Integer(default=4, bounds=(1, 65536), doc="mqar: key-value pairs per sequence.")
     power_a = param.Number(default=0.01, bounds=(0, 1), inclusive_bounds=(False, True),
                            doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).")
@@ -239,7 +240,7 @@ class TaskSpec(Spec):
     copy_min = param.Integer(default=5, bounds=(1, 1 << 20), doc="copying: shortest string.")
     copy_max = param.Integer(default=20, bounds=(1, 1 << 20), doc="copying: longest string.")
     test_lengths = param.List(default=[256, 1024], item_type=int, bounds=(1, 16),
-                              doc="induction-heads: held-out lengths (absolute; 4× and 16× the small L = 64).")
+                              doc="induction-heads, needle: held-out lengths (absolute; induction-heads: 4× and 16× the small L = 64).")
     rho = param.Selector(default="exponential", objects=["exponential", "polynomial"],
                          doc="lf-memory: memory ρ(s) = e^{-s} or (1 + 0.1 s)^{-1.1}.")
     lag = param.Integer(default=64, bounds=(1, 1 << 22), doc="delay: predict u_{t-lag}.")
@@ -299,6 +300,11 @@ class TaskSpec(Spec):
                 raise SpecError("task.vocab_size", self.vocab(), "at least 3 for induction-heads (2 symbols + trigger)")
             if L < 3:
                 raise SpecError("task.seq_len", L, "at least 3 for induction-heads (trigger, token, final trigger)")
+        if k == "needle":
+            if self.vocab() < 4:
+                raise SpecError("task.vocab_size", self.vocab(), "at least 4 for needle (keys from [1, V/2), values from [V/2, V))")
+            if min([L] + list(self.test_lengths)) < 3:
+                raise SpecError("task.seq_len", L, "at least 3 for needle (key, value, query), test lengths too")
         if k == "copying" and L < 2 * self.copy_max:
             raise SpecError("task.seq_len", L, f"at least 2·task.copy_max = {2 * self.copy_max} for copying")
         if k == "delay" and self.lag >= L:

@@ -70,7 +70,9 @@ def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=Non
     A = torch.tril(beta[..., None] * kk * Gam, -1)
     eye = torch.eye(Q, dtype=k.dtype, device=k.device)
     rhs = torch.cat([beta[..., None] * v, (beta * torch.exp(g))[..., None] * k], -1)  # (b, h, n, Q, d_v + d_k)
-    UW = torch.linalg.solve_triangular(A + eye, rhs, upper=False, unitriangular=True)
+    low = k.dtype in (torch.float16, torch.bfloat16)  # triangular solves want float32 or better (autocast)
+    UW = torch.linalg.solve_triangular((A + eye).float() if low else A + eye, rhs.float() if low else rhs,
+                                       upper=False, unitriangular=True).to(rhs.dtype)
     U, W = UW.split([v.shape[-1], dk], -1)  # U = T β V, W = T βγ K (the WY factors)
     attn = (q @ k.transpose(-1, -2)) * Gam  # (b, h, n, Q, Q)
     decay_out = torch.exp(g[..., -1:] - g)  # (b, h, n, Q) γ_C/γ_j
