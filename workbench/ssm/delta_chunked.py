@@ -56,6 +56,13 @@ def _chunks(x, Q, n):
     return x.movedim(3, 1)
 
 
+def _decay_matrix(g):
+    """Γ[..., t, j] = exp(g_t − g_j) for j ≤ t, 0 above; g (..., Q) cumulative log-decays in a chunk."""
+    Q = g.shape[-1]
+    upper = torch.ones(Q, Q, dtype=torch.bool, device=g.device).triu(1)
+    return torch.exp((g[..., :, None] - g[..., None, :]).masked_fill(upper, -torch.inf))
+
+
 def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=None):
     """The chunked parallel form; same signature and results as `delta_rule_recurrent`."""
     b, L, h, dk = k.shape
@@ -65,24 +72,25 @@ def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=Non
     q, k, v, beta = _chunks(q, Q, n), _chunks(k, Q, n), _chunks(v, Q, n), _chunks(beta, Q, n)  # (b, h, n, Q, ·)
     la = _chunks(log_alpha, Q, n) if log_alpha is not None else torch.zeros_like(beta)  # (b, h, n, Q)
     g = torch.cumsum(la, -1)  # log γ_t inside each chunk
-    Gam = torch.exp(segsum(la))  # (b, h, n, Q, Q) γ_t/γ_j on and below the diagonal, 0 above
-    kk = k @ k.transpose(-1, -2)  # (b, h, n, Q, Q)
-    A = torch.tril(beta[..., None] * kk * Gam, -1)
-    eye = torch.eye(Q, dtype=k.dtype, device=k.device)
+    Gam = _decay_matrix(g)  # (b, h, n, Q, Q) γ_t/γ_j on and below the diagonal, 0 above
+    # I + A: the solve reads only the strict lower triangle (unitriangular), so the diagonal and the
+    # zeros above it need no masking
+    A = beta[..., None] * (k @ k.transpose(-1, -2)) * Gam  # (b, h, n, Q, Q)
     rhs = torch.cat([beta[..., None] * v, (beta * torch.exp(g))[..., None] * k], -1)  # (b, h, n, Q, d_v + d_k)
     low = k.dtype in (torch.float16, torch.bfloat16)  # triangular solves want float32 or better (autocast)
-    UW = torch.linalg.solve_triangular((A + eye).float() if low else A + eye, rhs.float() if low else rhs,
+    UW = torch.linalg.solve_triangular(A.float() if low else A, rhs.float() if low else rhs,
                                        upper=False, unitriangular=True).to(rhs.dtype)
     U, W = UW.split([v.shape[-1], dk], -1)  # U = T β V, W = T βγ K (the WY factors)
     attn = (q @ k.transpose(-1, -2)) * Gam  # (b, h, n, Q, Q)
-    decay_out = torch.exp(g[..., -1:] - g)  # (b, h, n, Q) γ_C/γ_j
+    k_out = (k * torch.exp(g[..., -1:] - g)[..., None]).transpose(-1, -2)  # (b, h, n, d_k, Q) γ_C/γ_j k_j
     S = state if state is not None else k.new_zeros(b, h, dk, v.shape[-1])  # (b, h, d_k, d_v)
     entering, Us = [], []
-    for c in range(n):  # n = L/Q sequential hops of the state only
+    # n = L/Q sequential hops of the state only; unbind (not indexing) keeps backward to one buffer
+    for U_c, W_c, k_c, a_c in zip(U.unbind(2), W.unbind(2), k_out.unbind(2), torch.exp(g[..., -1]).unbind(2)):
         entering.append(S)
-        u = U[:, :, c] - W[:, :, c] @ S  # (b, h, Q, d_v)
+        u = U_c - W_c @ S  # (b, h, Q, d_v)
         Us.append(u)
-        S = torch.exp(g[:, :, c, -1])[..., None, None] * S + (k[:, :, c] * decay_out[:, :, c, :, None]).transpose(-1, -2) @ u
+        S = a_c[..., None, None] * S + k_c @ u
     S0, U = torch.stack(entering, 2), torch.stack(Us, 2)  # (b, h, n, d_k, d_v), (b, h, n, Q, d_v)
     o = (q * torch.exp(g)[..., None]) @ S0 + attn @ U  # (b, h, n, Q, d_v)
     return o.movedim(1, 3).reshape(b, n * Q, h, -1)[:, :L], S
@@ -94,7 +102,7 @@ def delta_rule_operator(q, k, beta, log_alpha=None):
     L = k.shape[1]
     q, k, beta = q.transpose(1, 2), k.transpose(1, 2), beta.transpose(1, 2)  # (b, h, L, ·)
     la = log_alpha.transpose(1, 2) if log_alpha is not None else torch.zeros_like(beta)
-    Gam = torch.exp(segsum(la))  # (b, h, L, L)
+    Gam = torch.exp(segsum(la))  # (b, h, L, L), exact over the whole sequence
     A = torch.tril(beta[..., None] * (k @ k.transpose(-1, -2)) * Gam, -1)
     eye = torch.eye(L, dtype=k.dtype, device=k.device)
     T = torch.linalg.solve_triangular(A + eye, torch.diag_embed(beta), upper=False, unitriangular=True)
