@@ -25,6 +25,7 @@ from workbench.train.worker import run_worker
 MODEL = {"d_model": 64, "n_layers": 2, "heads": 4}
 EQUAL_STATE = {"deltanet": ({}, {}), "gated-deltanet": ({}, {}), "gla": ({}, {}),
                "mamba2": ({"expand": 2}, {"d_state": 8})}  # (model, ssm) changes: 1024 numbers per block
+HEADING = "## Delta rule at equal state size: MQAR and a needle in a haystack"
 NEEDLE_LENGTHS = [128, 256, 512, 1024, 2048]
 MQAR = {"kind": "mqar", "seq_len": 64, "num_kv": 8}
 NEEDLE = {"kind": "needle", "seq_len": 128, "vocab_size": 16, "test_lengths": NEEDLE_LENGTHS}
@@ -105,8 +106,17 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     tag = "learning-delta" if not ns.only else "learning-delta-" + "-".join(n.replace("/", "_") for n in ns.only)
-    (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
-    print(table(rows))
+    m = machine()
+    (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": m, "rows": rows}, indent=1))
+    text = table(rows)
+    print(text)
+    if not ns.only and ns.steps_scale == 1.0:  # a full run: its section in learning.md
+        section = (f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run; "
+                   f"`python -m benchmarks.learning_delta`.\n\n{text}")
+        (RESULTS / "learning-delta.md").write_text(section)
+        main_md = RESULTS / "learning.md"
+        head = main_md.read_text().split(HEADING)[0].rstrip() + "\n\n" if main_md.exists() else ""
+        main_md.write_text(head + section)
 
 
 if __name__ == "__main__":
