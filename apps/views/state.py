@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = ROOT / "data" / "example_runs"  # shipped finished runs, shown read-only
 
 
-SELECTIVE = ("mamba", "mamba2", "mlstm", "gla")  # layers with Δ_t or gates
-ATTENTION = ("mamba", "mamba2", "attention")  # layers with an (implicit) attention matrix
+SELECTIVE = ("mamba", "mamba2", "mlstm", "gla", "deltanet", "gated-deltanet", "rg-lru")  # layers with Δ_t or gates
+ATTENTION = ("mamba", "mamba2", "attention", "deltanet", "gated-deltanet", "rg-lru")  # (implicit) attention matrix
 
 
 def runs_root() -> Path:
