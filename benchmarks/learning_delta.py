@@ -92,12 +92,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_section(rows: list[dict], m: dict) -> str:
+    """benchmarks/results/learning-delta.md, and the same section at the end of learning.md."""
+    text = table(rows)
+    section = (f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run, "
+               f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n{text}")
+    (RESULTS / "learning-delta.md").write_text(section)
+    main_md = RESULTS / "learning.md"
+    head = main_md.read_text().split(HEADING)[0].rstrip() + "\n\n" if main_md.exists() else ""
+    main_md.write_text(head + section)
+    return text
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="benchmarks.learning_delta")
     p.add_argument("--only", choices=list(CASES), action="append")
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every case's steps (smoke runs)")
     p.add_argument("--keep", default=None, help="runs root to keep the runs in (default: a temporary folder)")
+    p.add_argument("--report-only", action="store_true", help="rewrite the Markdown from learning-delta.json")
     ns = p.parse_args()
+    if ns.report_only:
+        saved = json.loads((RESULTS / "learning-delta.json").read_text())
+        print(write_section(saved["rows"], saved["machine"]))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(ns.keep or tmp)
@@ -108,15 +125,10 @@ def main() -> None:
     tag = "learning-delta" if not ns.only else "learning-delta-" + "-".join(n.replace("/", "_") for n in ns.only)
     m = machine()
     (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": m, "rows": rows}, indent=1))
-    text = table(rows)
-    print(text)
     if not ns.only and ns.steps_scale == 1.0:  # a full run: its section in learning.md
-        section = (f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run; "
-                   f"`python -m benchmarks.learning_delta`.\n\n{text}")
-        (RESULTS / "learning-delta.md").write_text(section)
-        main_md = RESULTS / "learning.md"
-        head = main_md.read_text().split(HEADING)[0].rstrip() + "\n\n" if main_md.exists() else ""
-        main_md.write_text(head + section)
+        print(write_section(rows, m))
+    else:
+        print(table(rows))
 
 
 if __name__ == "__main__":
