@@ -219,7 +219,7 @@ class TaskSpec(Spec):
     SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
                     "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100,
                     "needle": 256}
-    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20, "needle": 64}
+    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20, "needle": 16}
     LISTOPS_MIN_LEN = 20
 
     kind = param.Selector(default="selective-copying", objects=list(KINDS), doc="Which synthetic task.")
@@ -230,7 +230,7 @@ class TaskSpec(Spec):
             "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
             "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.")
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000),
-                               doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 64).")
+                               doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 16).")
     num_kv = param.Integer(default=4, bounds=(1, 65536), doc="mqar: key-value pairs per sequence.")
     power_a = param.Number(default=0.01, bounds=(0, 1), inclusive_bounds=(False, True),
                            doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).")
