@@ -1,6 +1,7 @@
 """The delta rule (DeltaNet, Gated DeltaNet): chunked form = per-step reference, closed forms, specs, probes."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -186,3 +187,16 @@ def test_default_ssm_of_the_new_layers():
     assert default_ssm("gated-deltanet").dt_transform == "softplus"
     r = default_ssm("rg-lru")
     assert (r.r_min, r.r_max) == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("layer, kinds", [("deltanet", {"selective", "tokens"}),
+                                          ("gated-deltanet", {"selective", "spectrum", "tokens"}),
+                                          ("rg-lru", {"selective", "spectrum", "tokens"})])
+def test_live_runs_record_the_new_probes(layer, kinds):
+    from workbench.train.probes import Probes
+    model = build_model(ModelSpec(layer=layer, d_model=16, heads=4, vocab_size=16))
+    batch = make_batch(TaskSpec(kind="needle", seq_len=24), 4, torch.Generator().manual_seed(0))
+    probes = Probes(model, batch, 24)
+    assert kinds <= set(probes.active)
+    out = probes.compute(model)
+    assert all(bool(np.isfinite(ds[v].values).all()) for ds in out.values() for v in ds.data_vars)
