@@ -68,7 +68,9 @@ def run_case(name: str, root: Path, steps_scale: float = 1.0) -> dict:
         if hit:
             curve = m[key].dropna("step")
             scores[hit.group(1) or "test"] = {"final": float(curve[-1]), "best": float(curve.max())}
+    ssm_lr = run.ssm.ssm_lr if run.model.layer in ("mamba2", "gated-deltanet") else ""
     return {"case": name, "state_per_block": state_size(run), "scores": scores, "steps": out["step"],
+            "train_length": run.task.length(), "ssm_lr": ssm_lr,
             "wall_time_s": wall, "status": out["status"]}
 
 
@@ -78,19 +80,21 @@ def table(rows: list[dict]) -> str:
     lines = []
     if mqar:
         lines += [f"MQAR (L {MQAR['seq_len']}, V 256, {MQAR['num_kv']} pairs), token accuracy on held-out batches:", "",
-                  "| layer | state / block | final | best | steps | wall s |", "|---|---:|---:|---:|---:|---:|"]
-        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r['scores']['test']['final']:.3f} | "
-                  f"{r['scores']['test']['best']:.3f} | {r['steps']} | {r['wall_time_s']:.0f} |" for r in mqar]
+                  "| layer | state / block | Δ, A lr | final | best | steps | wall s |", "|---|---:|---|---:|---:|---:|---:|"]
+        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | "
+                  f"{r['scores']['test']['final']:.3f} | {r['scores']['test']['best']:.3f} | {r['steps']} | "
+                  f"{r['wall_time_s']:.0f} |" for r in mqar]
         lines.append("")
-    if needle:
-        Ls = [str(n) for n in NEEDLE_LENGTHS]
-        lines += [f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {NEEDLE['seq_len']}), accuracy at the query "
-                  f"(final; chance 1/{NEEDLE['vocab_size'] // 2}):", "",
-                  "| layer | state / block | " + " | ".join(f"L {n}" for n in Ls) + " | steps | wall s |",
-                  "|---|---:|" + "---:|" * len(Ls) + "---:|---:|"]
-        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | " +
-                  " | ".join(f"{r['scores'][n]['final']:.3f}" for n in Ls) + f" | {r['steps']} | {r['wall_time_s']:.0f} |"
-                  for r in needle]
+    for train_len in sorted({r.get("train_length", 0) for r in needle}):
+        group = [r for r in needle if r.get("train_length", 0) == train_len]
+        Ls = sorted({int(n) for r in group for n in r["scores"]})
+        lines += [f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {train_len or '?'}), accuracy at the "
+                  f"query (final; chance 1/{NEEDLE['vocab_size'] // 2}; 32 held-out sequences per length):", "",
+                  "| layer | state / block | Δ, A lr | " + " | ".join(f"L {n}" for n in Ls) + " | steps | wall s |",
+                  "|---|---:|---|" + "---:|" * len(Ls) + "---:|---:|"]
+        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | " +
+                  " | ".join(f"{r['scores'][str(n)]['final']:.3f}" for n in Ls) + f" | {r['steps']} | {r['wall_time_s']:.0f} |"
+                  for r in group]
         lines.append("")
     return "\n".join(lines)
 
