@@ -88,8 +88,8 @@ def table(rows: list[dict]) -> str:
     for train_len in sorted({r.get("train_length", 0) for r in needle}):
         group = [r for r in needle if r.get("train_length", 0) == train_len]
         Ls = sorted({int(n) for r in group for n in r["scores"]})
-        lines += [f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {train_len or '?'}), accuracy at the "
-                  f"query (final; chance 1/{NEEDLE['vocab_size'] // 2}; 32 held-out sequences per length):", "",
+        lines += [(f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {train_len or '?'}), accuracy at the "
+                   f"query (final; chance 1/{NEEDLE['vocab_size'] // 2}; 32 held-out sequences per length):"), "",
                   "| layer | state / block | Δ, A lr | " + " | ".join(f"L {n}" for n in Ls) + " | steps | wall s |",
                   "|---|---:|---|" + "---:|" * len(Ls) + "---:|---:|"]
         lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | " +

@@ -9,7 +9,11 @@ import torch.nn.functional as F
 from workbench import analysis
 from workbench.errors import SpecError
 from workbench.specs import ModelSpec, RunSpec, TaskSpec, default_ssm
-from workbench.ssm.delta_chunked import delta_rule_chunked, delta_rule_operator, delta_rule_recurrent
+from workbench.ssm.delta_chunked import (
+    delta_rule_chunked,
+    delta_rule_operator,
+    delta_rule_recurrent,
+)
 from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.gated_deltanet import GatedDeltaNet
 from workbench.ssm.model import build_model

@@ -16,7 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.errors import SpecError
-from workbench.ssm.delta_chunked import delta_rule_chunked, delta_rule_operator, delta_rule_recurrent, delta_rule_step
+from workbench.ssm.delta_chunked import (
+    delta_rule_chunked,
+    delta_rule_operator,
+    delta_rule_recurrent,
+    delta_rule_step,
+)
 from workbench.ssm.mamba2 import RMSNorm
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads
