@@ -41,7 +41,7 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     b, h, d = (2, 4, 32) if quick else (8, 4, 64)
     L0 = 512 if quick else 2048
-    res = measure("benchmarks.delta", (b, h, d, L0), [CHUNKED, REF], repeats=3 if quick else 5)
+    res = measure("benchmarks.delta", (b, h, d, L0), [CHUNKED, REF], repeats=3)
     case = f"gated delta rule fwd+bwd b{b} h{h} d{d} L{L0}"
     ours, ref = res[CHUNKED], res[REF]
     rows.append({"case": case, "impl": CHUNKED, "median_s": ours["median_s"], "peak_mb": ours["peak_mb"]})
@@ -52,7 +52,7 @@ def run(quick: bool = False) -> list[dict]:
     lengths = [256, 1024, 4096] if quick else [256, 1024, 4096, 16384]
     times = []
     for L in lengths:
-        r = measure("benchmarks.delta", (b, h, d, L), [CHUNKED], repeats=3, warmup=1)[CHUNKED]
+        r = measure("benchmarks.delta", (b, h, d, L), [CHUNKED], repeats=2, warmup=1)[CHUNKED]
         times.append(r["median_s"])
         rows.append({"case": f"chunked fwd+bwd b{b} h{h} d{d} L{L}", "impl": CHUNKED, "median_s": r["median_s"],
                      "peak_mb": r["peak_mb"]})

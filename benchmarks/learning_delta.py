@@ -39,7 +39,7 @@ def _case(layer, task, steps, lr=1e-2):
             "train": {"steps": steps, "lr": lr}}
 
 
-CASES = {f"{layer}/needle": _case(layer, NEEDLE, 600) for layer in ("gated-deltanet", "deltanet", "mamba2")}
+CASES = {f"{layer}/needle": _case(layer, NEEDLE, 400) for layer in ("gated-deltanet", "deltanet", "mamba2")}
 CASES.update({f"{layer}/mqar": _case(layer, MQAR, 600) for layer in ("gated-deltanet", "deltanet", "gla", "mamba2")})
 
 
