@@ -40,6 +40,7 @@ bench: $(STAMP)
 
 bench-learning: $(STAMP)
 	$(BIN)/python -m benchmarks.learning
+	$(BIN)/python -m benchmarks.learning_delta
 
 bench-sweep: $(STAMP)
 	$(BIN)/python -m benchmarks.sweep

@@ -77,7 +77,9 @@ def main() -> None:
         lines.append(f"| {r['case']} | {r['metric']} | {r['final']:.3f} | {r['best']:.3f} | {r['target']} | "
                      f"{'yes' if r['met'] else 'no'} | {r['first_step_at_target'] or ''} | "
                      f"{'' if r['seconds_to_target'] is None else round(r['seconds_to_target'])} | {r['wall_time_s']:.0f} |")
-    (RESULTS / f"{tag}.md").write_text("\n".join(lines) + "\n")
+    delta = RESULTS / "learning-delta.md"  # the delta-rule section (benchmarks.learning_delta) stays
+    extra = "\n" + delta.read_text() if tag == "learning" and delta.exists() else ""
+    (RESULTS / f"{tag}.md").write_text("\n".join(lines) + "\n" + extra)
     print("\n".join(lines))
 
 

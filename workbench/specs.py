@@ -165,16 +165,16 @@ class SSMSpec(Spec):
         return self.init in DENSE_INITS
 
 
-LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention")
+LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention", "deltanet", "gated-deltanet", "rg-lru")
 
 
 def default_ssm(layer: str) -> SSMSpec:
     """The published defaults of each layer kind's SSM (Mamba: S4D-Real, softplus Δ, its own mix)."""
     if layer == "mamba":
         return SSMSpec(init="s4d-real", d_state=16, discretization="mamba", dt_transform="softplus")
-    if layer in ("mamba2", "mega-ema"):
+    if layer in ("mamba2", "mega-ema", "gated-deltanet"):
         return SSMSpec(init="s4d-real", d_state=16, dt_transform="softplus")
-    if layer == "lru":
+    if layer in ("lru", "rg-lru"):  # rg-lru: a^c uniform on [r_min, r_max] (Griffin: [0.9, 0.999])
         return SSMSpec(init="lru-ring", d_state=64)
     return SSMSpec()
 
@@ -191,15 +191,19 @@ class ModelSpec(Spec):
     layer = param.Selector(default="s4d", objects=list(LAYERS), doc="Sequence mixer of every block.")
     d_model = param.Integer(default=64, bounds=(1, 8192), doc="Width H of the residual stream.")
     n_layers = param.Integer(default=2, bounds=(1, 64), doc="Number of residual blocks.")
-    expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2).")
-    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla); must divide d_model.")
-    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2).")
+    expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2, rg-lru).")
+    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla, deltanet, gated-deltanet; rg-lru: gate blocks); must divide d_model.")
+    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2, deltanet, gated-deltanet, rg-lru).")
     dt_rank = param.Integer(default=0, bounds=(0, 1024), doc="Rank of Mamba's Δ projection; 0 = ceil(d_model/16).")
     selective_delta = param.Boolean(default=True, doc="Mamba: Δ_t depends on the input (else a learned constant).")
     selective_B = param.Boolean(default=True, doc="Mamba: B_t depends on the input (else a learned constant).")
     selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
     gate = param.Selector(default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z).")
-    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Mamba-2 (SSD) chunk length.")
+    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Chunk length of Mamba-2 (SSD) and the delta rule (deltanet, gated-deltanet).")
+    beta_max = param.Number(default=1.0, bounds=(0, 2), inclusive_bounds=(False, True),
+                            doc="deltanet, gated-deltanet: writing strength β_t = beta_max·σ(W_β x_t); 2 allows negative eigenvalues.")
+    rg_lru_c = param.Number(default=8.0, bounds=(0, 64), inclusive_bounds=(False, True),
+                            doc="rg-lru: the constant c in a_t = a^{c·r_t} (Griffin: 8).")
     norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm", "none"],
                           doc="Pre-norm of each block (none: the token-dynamics setting).")
     mlp = param.Boolean(default=False, doc="Add a GELU MLP (4·d_model) after each mixer.")
@@ -210,9 +214,10 @@ class ModelSpec(Spec):
     seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Seed of the model's initialization (every parameter).")
 
     def validate(self) -> "ModelSpec":
-        width = self.expand * self.d_model if self.layer == "mamba2" else self.d_model
-        if self.layer in ("attention", "mlstm", "gla", "mamba2") and width % self.heads:
-            what = "model.expand·model.d_model" if self.layer == "mamba2" else "model.d_model"
+        expanded = self.layer in ("mamba2", "rg-lru")
+        width = self.expand * self.d_model if expanded else self.d_model
+        if self.layer in ("attention", "mlstm", "gla", "mamba2", "deltanet", "gated-deltanet", "rg-lru") and width % self.heads:
+            what = "model.expand·model.d_model" if expanded else "model.d_model"
             raise SpecError("model.heads", self.heads, f"a divisor of {what} ({width}) for layer {self.layer!r}")
         if self.layer == "attention" and (self.d_model // self.heads) % 2:
             raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
@@ -231,11 +236,12 @@ class TaskSpec(Spec):
 
     prefix = "task"
     KINDS = ("mqar", "selective-copying", "induction-heads", "copying", "adding", "digits",
-             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz")
+             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz", "needle")
     # Small settings (e.g. Zoology's MQAR at V 256, L 64; the adding problem at L 100). Lengths a task derives from other fields are absent here.
     SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
-                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100}
-    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20}
+                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100,
+                    "needle": 256}
+    SMALL_VOCAB = {"mqar": 256, "induction-heads": 20, "needle": 16}
     LISTOPS_MIN_LEN = 20
 
     kind = param.Selector(default="selective-copying", objects=list(KINDS), doc="Which synthetic task.")
@@ -246,7 +252,7 @@ class TaskSpec(Spec):
             "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
             "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.")
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000),
-                               doc="mqar, induction-heads: vocabulary V incl. special tokens; 0 = small setting (256, 20).")
+                               doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 16).")
     num_kv = param.Integer(default=4, bounds=(1, 65536), doc="mqar: key-value pairs per sequence.")
     power_a = param.Number(default=0.01, bounds=(0, 1), inclusive_bounds=(False, True),
                            doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).")
@@ -256,7 +262,7 @@ class TaskSpec(Spec):
     copy_min = param.Integer(default=5, bounds=(1, 1 << 20), doc="copying: shortest string.")
     copy_max = param.Integer(default=20, bounds=(1, 1 << 20), doc="copying: longest string.")
     test_lengths = param.List(default=[256, 1024], item_type=int, bounds=(1, 16),
-                              doc="induction-heads: held-out lengths (absolute; 4× and 16× the small L = 64).")
+                              doc="induction-heads, needle: held-out lengths (absolute; induction-heads: 4× and 16× the small L = 64).")
     rho = param.Selector(default="exponential", objects=["exponential", "polynomial"],
                          doc="lf-memory: memory ρ(s) = e^{-s} or (1 + 0.1 s)^{-1.1}.")
     lag = param.Integer(default=64, bounds=(1, 1 << 22), doc="delay: predict u_{t-lag}.")
@@ -316,6 +322,11 @@ class TaskSpec(Spec):
                 raise SpecError("task.vocab_size", self.vocab(), "at least 3 for induction-heads (2 symbols + trigger)")
             if L < 3:
                 raise SpecError("task.seq_len", L, "at least 3 for induction-heads (trigger, token, final trigger)")
+        if k == "needle":
+            if self.vocab() < 4:
+                raise SpecError("task.vocab_size", self.vocab(), "at least 4 for needle (keys from [1, V/2), values from [V/2, V))")
+            if min([L] + list(self.test_lengths)) < 3:
+                raise SpecError("task.seq_len", L, "at least 3 for needle (key, value, query), test lengths too")
         if k == "copying" and L < 2 * self.copy_max:
             raise SpecError("task.seq_len", L, f"at least 2·task.copy_max = {2 * self.copy_max} for copying")
         if k == "delay" and self.lag >= L:

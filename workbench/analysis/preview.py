@@ -33,15 +33,18 @@ from workbench.analysis.tokens import token_dynamics
 from workbench.analysis.walk import mixers
 from workbench.errors import SpecError
 from workbench.ssm.attention import Attention
+from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.gla import GLA
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.mlstm import MLSTM
+from workbench.ssm.rg_lru import RGLRU
 
 FAST = ("kernels", "spectrum", "frequency_response", "audit")  # closed forms: milliseconds, no pass on inputs
 SLOW = ("memory", "gradient_memory", "selective", "attention", "tokens", "ess", "state_norms")  # forward/backward passes on inputs
 NAMES = FAST + SLOW
-SELECTIVE, ATTENTION = (Mamba, Mamba2, MLSTM, GLA), (Mamba, Mamba2, Attention)
+SELECTIVE = (Mamba, Mamba2, MLSTM, GLA, DeltaNet, RGLRU)  # Δ_t, gates, α_t/β_t or a_t per token
+ATTENTION = (Mamba, Mamba2, Attention, DeltaNet, RGLRU)  # a materialized mixing matrix
 
 
 def preview(model, length: int, inputs: torch.Tensor | None = None, names=NAMES,

@@ -12,11 +12,13 @@ from torch import nn
 
 from workbench.errors import SpecError
 from workbench.ssm.discretize import DISCRETIZE
+from workbench.ssm.gated_deltanet import GatedDeltaNet
 from workbench.ssm.lru import LRU
 from workbench.ssm.lti import DenseSSM, DiagonalSSM
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.mega_ema import MegaEMA
+from workbench.ssm.rg_lru import RGLRU
 from workbench.ssm.s4d_block import S4DBlock
 
 
@@ -87,6 +89,13 @@ def layer_modes(m: nn.Module) -> Modes | None:
         dt = m.dt_fn(m.dt_bias).double()  # (heads,)
         a = -torch.exp(m.A_log.double())
         return Modes(_c128(a[:, None]), _c128(torch.exp(dt * a)[:, None]), None, dt, 1.0, "head")
+    if isinstance(m, GatedDeltaNet):  # α = exp(Δ a) at rest, half-life ln 2/(Δ|a|) as for Mamba-2
+        dt = m.dt_at_rest().double()  # (heads,)
+        a = -torch.exp(m.A_log.double())
+        return Modes(_c128(a[:, None]), _c128(torch.exp(dt * a)[:, None]), None, dt, 1.0, "head")
+    if isinstance(m, RGLRU):  # a_t at rest (r = σ(b_a)); Δ = 1 step so t½ = ln 2/|log a|
+        a = m.a_at_rest().double()  # (E,)
+        return Modes(_c128(torch.log(a)[:, None]), _c128(a[:, None]), None, torch.ones_like(a), 1.0)
     if isinstance(m, MegaEMA):
         q, p = m.coefficients()
         return Modes(_c128(torch.log(q.double())), _c128(q), _c128(p), torch.ones(q.shape[0], dtype=torch.float64), 1.0)

@@ -230,7 +230,8 @@ def selective_figure(ds: xr.Dataset, step=None, layer=None, sample: int = 0) -> 
     ds, where = _layer(ds, layer)
     panels = []
     for var, label, log in (("delta", "Δ_t", True), ("decay_to_end", "decay to end", False),
-                            ("forget_gate", "σ(f̃_t)", False), ("alpha", "α_t", False)):
+                            ("forget_gate", "σ(f̃_t)", False), ("alpha", "α_t", False), ("a", "a_t", False),
+                            ("beta", "β_t", False), ("state_norm", "‖S_t‖_F", False), ("recurrence_gate", "r_t", False)):
         if var not in ds:
             continue
         da = ds[var].sel(sample=sample)

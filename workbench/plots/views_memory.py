@@ -85,7 +85,8 @@ def heatmap(da: xr.DataArray | None, title: str, x: str = "token", y: str = "cha
 def selective_heatmap(ds: xr.Dataset | None, var: str = "delta", sample: int = 0) -> hv.Image:
     """Δ_t (or the decay to the end, or a gate) of one layer, tokens × channels, on one sample."""
     title = {"delta": "Δ_t", "decay_to_end": "decay from token to end", "forget_gate": "forget gate σ(f̃_t)",
-             "input_gate": "input gate ĩ_t", "alpha": "gate α_t"}.get(var, var)
+             "input_gate": "input gate ĩ_t", "alpha": "gate α_t", "beta": "writing strength β_t",
+             "state_norm": "state norm ‖S_t‖_F", "a": "decay a_t = a^{c·r_t}", "recurrence_gate": "recurrence gate r_t"}.get(var, var)
     if ds is None or var not in ds:
         return empty(title)
     da = ds[var]

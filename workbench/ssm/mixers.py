@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from workbench.ssm.attention import Attention
 from workbench.ssm.build import build_layer
+from workbench.ssm.deltanet import DeltaNet
+from workbench.ssm.gated_deltanet import GatedDeltaNet
 from workbench.ssm.gla import GLA
 from workbench.ssm.lru import LRU
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.mega_ema import MegaEMA
 from workbench.ssm.mlstm import MLSTM
+from workbench.ssm.rg_lru import RGLRU
 from workbench.ssm.s4d_block import S4DBlock
 
 
@@ -40,4 +43,12 @@ MIXERS = {
     "lru": lambda m, s, seed: LRU(d_model=m.d_model, d_state=s.d_state, r_min=s.r_min, r_max=s.r_max,
                                   max_phase=s.max_phase, ssm_lr=s.ssm_lr, seed=seed),
     "attention": lambda m, s, seed: Attention(d_model=m.d_model, heads=m.heads, seed=seed),
+    "deltanet": lambda m, s, seed: DeltaNet(d_model=m.d_model, heads=m.heads, d_conv=m.d_conv, beta_max=m.beta_max,
+                                            chunk=m.chunk, seed=seed),
+    "gated-deltanet": lambda m, s, seed: GatedDeltaNet(d_model=m.d_model, heads=m.heads, d_conv=m.d_conv,
+                                                       beta_max=m.beta_max, dt_min=s.dt_min, dt_max=s.dt_max,
+                                                       dt_transform=s.dt_transform, chunk=m.chunk, ssm_lr=s.ssm_lr,
+                                                       seed=seed),
+    "rg-lru": lambda m, s, seed: RGLRU(d_model=m.d_model, expand=m.expand, heads=m.heads, d_conv=m.d_conv,
+                                       c=m.rg_lru_c, r_min=s.r_min, r_max=s.r_max, ssm_lr=s.ssm_lr, seed=seed),
 }

@@ -19,6 +19,7 @@ training generator seeded with `spec.seed` does not share.
 | listops-lite      | (B, L) tokens     | class (10)           | last                 | accuracy          |
 | ar-p              | (B, L, 1) float   | (B, L, 1) x_{t+1}    | every step           | mse               |
 | lorenz            | (B, L, 3) float   | (B, L, 3) s_{t+1}    | every step           | mse               |
+| needle            | (B, L) tokens     | value of the needle  | last                 | accuracy          |
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import torch
 
 from workbench.errors import SpecError
 from workbench.specs import TaskSpec
-from workbench.tasks import bits, copying, digits, dynamics, listops, recall, regression
+from workbench.tasks import bits, copying, digits, dynamics, listops, needle, recall, regression
 from workbench.tasks.base import METRICS, Batch, loss, metric_value
 
 TEST_SEED_OFFSET = 0x5EED_0000_0000  # held-out streams: seed + offset + i, far from training seeds
@@ -84,6 +85,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("listops-lite", listops.listops_lite, "accuracy", _tokens(lambda s: len(listops.VOCAB), lambda s: 10)),
     Task("ar-p", dynamics.ar_p, "mse", _continuous(1, 1)),
     Task("lorenz", dynamics.lorenz, "mse", _continuous(3, 3)),
+    Task("needle", needle.needle, "accuracy", _tokens(TaskSpec.vocab), _induction_lengths),
 )}
 assert tuple(TASKS) == TaskSpec.KINDS, "registry and TaskSpec.kind must list the same tasks"
 
