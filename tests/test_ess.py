@@ -17,7 +17,10 @@ from workbench.errors import SpecError
 from workbench.specs import ModelSpec, SSMSpec
 from workbench.ssm.attention import Attention
 from workbench.ssm.build import build_layer
+from workbench.ssm.deltanet import DeltaNet
+from workbench.ssm.gated_deltanet import GatedDeltaNet
 from workbench.ssm.gla import GLA
+from workbench.ssm.rg_lru import RGLRU
 from workbench.ssm.hidden_attention import hidden_attention
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
@@ -143,3 +146,18 @@ def test_state_norms_every_kind_runs():
         model = build_model(ModelSpec(layer=layer, d_model=8, n_layers=1, vocab_size=12, d_output=1, heads=2))
         ds = state_norms(model, torch.randint(0, 12, (1, 10), generator=torch.Generator().manual_seed(0)))
         assert ds.norm.shape[-1] == 10 and np.isfinite(ds.norm.values).all()
+
+
+@pytest.mark.parametrize("make, n", [
+    (lambda: DeltaNet(d_model=8, heads=2, seed=0), 4),  # S_t per head is d_v × d_k: the past reaches the future through d_k
+    (lambda: GatedDeltaNet(d_model=8, heads=2, seed=0), 4),
+    (lambda: RGLRU(d_model=8, heads=2, seed=0), 1),  # one real state per channel
+])
+def test_delta_rule_and_rg_lru_ess_bounded_by_their_state(make, n):
+    """The layers' own materialized operators (o = M v per head; h = M x per channel) feed the SVD
+    reference: the rank of T[i:, :i] never exceeds the state that carries the past, and reaches it."""
+    layer, L = make().double(), 16
+    ds = effective_state_size(layer, _x(2, L, 8), tol=1e-8)
+    assert ds.attrs["method"] == "svd"
+    assert int(ds.ess.max()) == n
+    assert (ds.ess.values <= np.minimum(ds.position.values, L - ds.position.values)).all()

@@ -17,37 +17,40 @@ PARTS = {"ssm": SSMSpec, "model": ModelSpec, "task": TaskSpec, "train": TrainSpe
 GROUP_ORDER = ("SSM", "Gating", "Model", "Task", "Training")
 DEFAULT_GROUP = {"ssm": "SSM", "model": "Model", "task": "Task", "train": "Training"}
 GROUP = {("model", f): "Gating" for f in ("layer", "selective_delta", "selective_B", "selective_C", "gate",
-                                          "d_conv", "dt_rank", "chunk")}
+                                          "d_conv", "dt_rank", "chunk", "beta_max", "rg_lru_c")}
 # Fields set from elsewhere, never edited: the task fixes the model's inputs and outputs.
 DERIVED = {("model", "vocab_size"), ("model", "d_input"), ("model", "d_output")}
 
 _MAMBA_SSM = ("s4d", "mamba")
-RELEVANT: dict[tuple[str, str], dict[str, tuple]] = {
+RELEVANT: dict[tuple[str, str], dict[str, tuple] | list[dict[str, tuple]]] = {
     # SSM fields: the layers whose constructor reads them (s4d reads all of them)
     ("ssm", "init"): {"layer": _MAMBA_SSM},
     ("ssm", "d_state"): {"layer": ("s4d", "mamba", "mamba2", "mega-ema", "lru")},
-    ("ssm", "dt_min"): {"layer": ("s4d", "mamba", "mamba2")},
-    ("ssm", "dt_max"): {"layer": ("s4d", "mamba", "mamba2")},
-    ("ssm", "dt_transform"): {"layer": ("s4d", "mamba", "mamba2")},
+    ("ssm", "dt_min"): {"layer": ("s4d", "mamba", "mamba2", "gated-deltanet")},
+    ("ssm", "dt_max"): {"layer": ("s4d", "mamba", "mamba2", "gated-deltanet")},
+    ("ssm", "dt_transform"): {"layer": ("s4d", "mamba", "mamba2", "gated-deltanet")},
     ("ssm", "a_reparam"): {"layer": _MAMBA_SSM},
     ("ssm", "discretization"): {"layer": _MAMBA_SSM},
     ("ssm", "learn_a"): {"layer": _MAMBA_SSM},
     ("ssm", "learn_dt"): {"layer": ("s4d",)},
-    ("ssm", "ssm_lr"): {"layer": ("s4d", "mamba", "mamba2", "lru")},
-    ("ssm", "r_min"): {"layer": ("s4d", "lru"), "init": ("lru-ring",)},
-    ("ssm", "r_max"): {"layer": ("s4d", "lru"), "init": ("lru-ring",)},
+    ("ssm", "ssm_lr"): {"layer": ("s4d", "mamba", "mamba2", "lru", "gated-deltanet", "rg-lru")},
+    # a list: any of the alternatives (RG-LRU reads the ring radii as its a^c range whatever the init)
+    ("ssm", "r_min"): [{"layer": ("s4d", "lru"), "init": ("lru-ring",)}, {"layer": ("rg-lru",)}],
+    ("ssm", "r_max"): [{"layer": ("s4d", "lru"), "init": ("lru-ring",)}, {"layer": ("rg-lru",)}],
     ("ssm", "max_phase"): {"layer": ("s4d", "lru"), "init": ("lru-ring",)},
     ("ssm", "ptd_eps"): {"layer": ("s4d",), "init": ("ptd-legs",)},
     # the network around the state
-    ("model", "expand"): {"layer": ("mamba", "mamba2")},
-    ("model", "heads"): {"layer": ("attention", "mamba2", "mlstm", "gla")},
-    ("model", "d_conv"): {"layer": ("mamba", "mamba2")},
+    ("model", "expand"): {"layer": ("mamba", "mamba2", "rg-lru")},
+    ("model", "heads"): {"layer": ("attention", "mamba2", "mlstm", "gla", "deltanet", "gated-deltanet", "rg-lru")},
+    ("model", "d_conv"): {"layer": ("mamba", "mamba2", "deltanet", "gated-deltanet", "rg-lru")},
     ("model", "dt_rank"): {"layer": ("mamba",)},
     ("model", "selective_delta"): {"layer": ("mamba",)},
     ("model", "selective_B"): {"layer": ("mamba",)},
     ("model", "selective_C"): {"layer": ("mamba",)},
     ("model", "gate"): {"layer": ("mamba",)},
-    ("model", "chunk"): {"layer": ("mamba2",)},
+    ("model", "chunk"): {"layer": ("mamba2", "deltanet", "gated-deltanet")},
+    ("model", "beta_max"): {"layer": ("deltanet", "gated-deltanet")},
+    ("model", "rg_lru_c"): {"layer": ("rg-lru",)},
     # task fields: the tasks that read them
     ("task", "seq_len"): {"task": tuple(k for k in TaskSpec.KINDS
                                         if k not in ("selective-copying", "digits", "digits-permuted"))},
@@ -82,7 +85,13 @@ def group_of(part: str, field: str) -> str:
 def relevant(part: str, field: str, layer: str, task: str, init: str) -> bool:
     """Whether `part.field` changes anything for this layer kind, task and init."""
     now = {"layer": layer, "task": task, "init": init}
-    return all(now[k] in allowed for k, allowed in RELEVANT.get((part, field), {}).items())
+    return any(all(now[k] in allowed for k, allowed in conds.items()) for conds in alternatives(part, field))
+
+
+def alternatives(part: str, field: str) -> list[dict[str, tuple]]:
+    """The field's relevance conditions as a list of alternatives (any one suffices)."""
+    conds = RELEVANT.get((part, field), {})
+    return conds if isinstance(conds, list) else [conds]
 
 
 def groups(layer: str | None = None, task: str | None = None, init: str | None = None) -> list[tuple[str, str, list[str]]]:

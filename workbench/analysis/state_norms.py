@@ -6,6 +6,8 @@ Norms are of the state as the layer stores it:
                                   a conjugate pair stores one mode, so the real norm is √2× it)
   mamba2                          h (b, head, P, N): Frobenius norm per head
   gla                             S (b, head, d_k, d_v): Frobenius norm per head
+  deltanet, gated-deltanet        S (b, head, d_v, d_k): Frobenius norm per head
+  rg-lru                          h (b, channel): |h_t| per channel (one real state each)
   mlstm                           C (b, head, d, d) in stabilized form (the true C is e^{m_t}·C)
   attention                       the key/value cache (b, head, t, d): grows with t (no fixed state)
 """
@@ -32,6 +34,8 @@ def _norm(m: nn.Module, state) -> tuple[torch.Tensor, str]:
     h = state[-1] if isinstance(state, tuple) else state  # mamba, mamba2: (conv window, h)
     if h.dim() == 4:  # (b, head, ., .)
         return torch.linalg.matrix_norm(h), "head"
+    if h.dim() == 2:  # rg-lru: one real state per channel (b, channel)
+        return h.abs(), "channel"
     return torch.linalg.vector_norm(h, dim=-1), "channel"  # (b, channel, modes)
 
 

@@ -23,6 +23,7 @@ from workbench.ssm.delta_chunked import (
     delta_rule_step,
 )
 from workbench.ssm.mamba2 import RMSNorm
+from workbench.ssm.seeding import seeded
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads
 
@@ -40,18 +41,18 @@ class DeltaNet(nn.Module):
     def __init__(self, *, d_model: int, heads: int = 4, d_conv: int = 4, beta_max: float = 1.0,
                  chunk: int = 64, seed: int = 0):
         super().__init__()
-        # seed: DeltaNet has no initialization of its own to draw (its projections are nn.Linear defaults)
-        self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk)
+        gen = torch.Generator().manual_seed(seed)  # every random number of the initialization, locally
+        self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk, gen=gen)
         self.probes = probes("q", "k", "v", "beta", "out")
 
-    def _init_common(self, *, d_model, heads, d_conv, beta_max, chunk):
+    def _init_common(self, *, d_model, heads, d_conv, beta_max, chunk, gen):
         E, self.h, self.d = split_heads(d_model, heads)
         self.E, self.chunk, self.beta_max = E, chunk, check_beta_max(beta_max)
-        self.qkv = nn.Linear(d_model, 3 * E, bias=False)
-        self.conv = nn.Conv1d(3 * E, 3 * E, d_conv, groups=3 * E, padding=d_conv - 1)  # short convs on q, k, v
-        self.b_proj = nn.Linear(d_model, heads)
+        self.qkv = seeded(nn.Linear, d_model, 3 * E, bias=False, gen=gen)
+        self.conv = seeded(nn.Conv1d, 3 * E, 3 * E, d_conv, groups=3 * E, padding=d_conv - 1, gen=gen)  # short convs
+        self.b_proj = seeded(nn.Linear, d_model, heads, gen=gen)
         self.o_norm = RMSNorm(self.d)
-        self.out_proj = nn.Linear(E, d_model, bias=False)
+        self.out_proj = seeded(nn.Linear, E, d_model, bias=False, gen=gen)
 
     # -- pieces shared by forward and step -------------------------------------------------
     def _qkv(self, qkv):

@@ -18,6 +18,7 @@ from workbench.ssm.init import log_uniform_dt
 from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT
+from workbench.ssm.seeding import seeded
 
 
 class GatedDeltaNet(DeltaNet):
@@ -27,15 +28,15 @@ class GatedDeltaNet(DeltaNet):
                  dt_min: float = 1e-3, dt_max: float = 1e-1, dt_transform: str = "softplus",
                  chunk: int = 64, ssm_lr: float = 1e-3, seed: int = 0):
         nn.Module.__init__(self)
-        self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk)
-        gen = torch.Generator().manual_seed(seed)
-        self.dt_proj = nn.Linear(d_model, heads, bias=False)
+        gen = torch.Generator().manual_seed(seed)  # every random number of the initialization, locally
+        self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk, gen=gen)
+        self.dt_proj = seeded(nn.Linear, d_model, heads, bias=False, gen=gen)
         self.dt_fn, inv_dt = DT[dt_transform]
         dt0 = log_uniform_dt(heads, dt_min, dt_max, gen).clamp(min=1e-4)  # (h,)
         self.dt_bias = hint(nn.Parameter(inv_dt(dt0).float()), ssm_lr)
         a = 1 + 15 * torch.rand(heads, generator=gen, dtype=torch.float64)  # a ~ U(1, 16)
         self.A_log = hint(nn.Parameter(torch.log(a).float()), ssm_lr)
-        self.g_proj = nn.Linear(d_model, self.E, bias=False)
+        self.g_proj = seeded(nn.Linear, d_model, self.E, bias=False, gen=gen)
         self.probes = probes("q", "k", "v", "beta", "delta", "alpha", "out")
 
     def _gates(self, x):

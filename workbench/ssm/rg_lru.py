@@ -20,6 +20,7 @@ from torch import nn
 
 from workbench.errors import SpecError
 from workbench.ssm.optim_hints import hint
+from workbench.ssm.seeding import seeded
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads, step_loop
 from workbench.ssm.scan import linear_scan
@@ -43,14 +44,14 @@ class RGLRU(nn.Module):
         E, self.h, bs = split_heads(d_model, heads, expand)
         gen = torch.Generator().manual_seed(seed)
         self.E, self.c = E, float(c)
-        self.in_gate = nn.Linear(d_model, E)  # GeLU branch
-        self.in_x = nn.Linear(d_model, E)  # recurrent branch
-        self.conv = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.in_gate = seeded(nn.Linear, d_model, E, gen=gen)  # GeLU branch
+        self.in_x = seeded(nn.Linear, d_model, E, gen=gen)  # recurrent branch
+        self.conv = seeded(nn.Conv1d, E, E, d_conv, groups=E, padding=d_conv - 1, gen=gen)
         w = lambda: torch.randn(heads, bs, bs, generator=gen) / math.sqrt(bs)  # (h, bs, bs) LeCun normal
         self.W_a, self.W_x = nn.Parameter(w()), nn.Parameter(w())
         self.b_a, self.b_x = nn.Parameter(torch.zeros(E)), nn.Parameter(torch.zeros(E))
         self.Lambda = hint(nn.Parameter(rg_lru_lambda_init(E, c, r_min, r_max, gen).float()), ssm_lr)
-        self.out_proj = nn.Linear(E, d_model)
+        self.out_proj = seeded(nn.Linear, E, d_model, gen=gen)
         self.probes = probes("r_gate", "i_gate", "a", "state", "out")
 
     def _block_diag(self, W, b, x):
