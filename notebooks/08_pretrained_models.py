@@ -38,8 +38,14 @@ from workbench.analysis.delta_audit import delta_audit
 from workbench.analysis.text import effective_memory, text_dynamics, token_loss
 from workbench.analysis.text_attention import text_attention
 from workbench.errors import SpecError
-from workbench.plots.views_text import (attention_text_view, audit_text_view, delta_text_view, loss_text_view,
-                                        memory_text_view, norms_text_view)
+from workbench.plots.views_text import (
+    attention_text_view,
+    audit_text_view,
+    delta_text_view,
+    loss_text_view,
+    memory_text_view,
+    norms_text_view,
+)
 from workbench.pretrained import load_pretrained
 
 hv.extension("bokeh", inline=True)

@@ -20,11 +20,11 @@ from workbench.ssm.build import build_layer
 from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.gated_deltanet import GatedDeltaNet
 from workbench.ssm.gla import GLA
-from workbench.ssm.rg_lru import RGLRU
 from workbench.ssm.hidden_attention import hidden_attention
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.model import build_model
+from workbench.ssm.rg_lru import RGLRU
 
 
 def _x(b, L, H, seed=0):

@@ -4,8 +4,14 @@ import torch
 
 import workbench
 from workbench.specs import DENSE_INITS, DIAGONAL_INITS, SSMSpec
-from workbench.ssm.kernel import (dense_kernel_reference, diagonal_as_dense, krylov_kernel,
-                                  vandermonde_kernel, vandermonde_kernel_naive, causal_fft_conv)
+from workbench.ssm.kernel import (
+    causal_fft_conv,
+    dense_kernel_reference,
+    diagonal_as_dense,
+    krylov_kernel,
+    vandermonde_kernel,
+    vandermonde_kernel_naive,
+)
 from workbench.ssm.recurrence import run_recurrence
 
 INITS = DIAGONAL_INITS + DENSE_INITS

@@ -87,8 +87,8 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
 
 
 def test_model_seed_sets_the_parameters_train_seed_the_data():
-    from workbench.train.build import build_run_model
     from workbench.tasks import make_batch
+    from workbench.train.build import build_run_model
 
     def params(**parts):
         d = {"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},

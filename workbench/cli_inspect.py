@@ -89,8 +89,14 @@ def inspect_command(ns) -> int:
 def export_all(model, data: dict, out: Path, formats) -> list[Path]:
     """Each figure with its Dataset and the checkpoint's config: <out>/<name>.<fmt|nc|json>."""
     from workbench.plots.export import export
-    from workbench.plots.views_text import (attention_text_view, audit_text_view, delta_text_view, loss_text_view,
-                                            memory_text_view, norms_text_view)
+    from workbench.plots.views_text import (
+        attention_text_view,
+        audit_text_view,
+        delta_text_view,
+        loss_text_view,
+        memory_text_view,
+        norms_text_view,
+    )
     layer = int(data["attention"].attrs.get("layer", 0))
     figs = {"delta": (delta_text_view(data["dynamics"], layer), data["dynamics"]),
             "state_norm": (norms_text_view(data["dynamics"]), data["dynamics"]),

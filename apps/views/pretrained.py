@@ -13,8 +13,9 @@ import json
 import panel as pn
 import param
 
-from .base import PANE
 from workbench.errors import SpecError
+
+from .base import PANE
 
 SOURCES = ("build from the spec", "open a checkpoint")
 SPEC_TABS = ("A checkpoint is open: the **Pretrained** tab shows it on your text. Kernels, Spectrum, Memory, "
@@ -116,8 +117,14 @@ class PretrainedView(pn.viewable.Viewer):
         self._draw()
 
     def _draw(self) -> None:
-        from workbench.plots.views_text import (attention_text_view, audit_text_view, delta_text_view,
-                                                loss_text_view, memory_text_view, norms_text_view)
+        from workbench.plots.views_text import (
+            attention_text_view,
+            audit_text_view,
+            delta_text_view,
+            loss_text_view,
+            memory_text_view,
+            norms_text_view,
+        )
         d = self.data
         figs = {"delta": delta_text_view(d["dynamics"], self.layer), "gate": delta_text_view(d["dynamics"], self.layer, "gate"),
                 "state_norm": norms_text_view(d["dynamics"]), "attention": attention_text_view(d["attention"]),

@@ -13,9 +13,9 @@ from workbench.plots.views_training import runs_curve_view, runs_metric_view
 from workbench.train import runner
 
 from .base import PANE, control_row
+from .lengths import LengthsPane
 from .state import Workbench
 from .sweeps import SweepView
-from .lengths import LengthsPane
 
 # Workers started here; polled now and then so finished ones do not linger as zombies.
 _CHILDREN: list = []

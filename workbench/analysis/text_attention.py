@@ -9,7 +9,6 @@ each target row summing to 1, the form comparable with softmax attention. The av
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import xarray as xr
 

@@ -23,9 +23,9 @@ from workbench.ssm.delta_chunked import (
     delta_rule_step,
 )
 from workbench.ssm.mamba2 import RMSNorm
-from workbench.ssm.seeding import seeded
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads
+from workbench.ssm.seeding import seeded
 
 
 def check_beta_max(beta_max: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from workbench.ssm.hippo import HIPPO, nplr, normal_eig
+from workbench.ssm.hippo import HIPPO, normal_eig, nplr
 
 
 @dataclass

@@ -1,8 +1,6 @@
 """Mamba-2 mixer: SSD with a scalar A per head, conv over (x, B, C), gated RMSNorm. x (B, L, H) -> (B, L, H)."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -20,10 +20,10 @@ from torch import nn
 
 from workbench.errors import SpecError
 from workbench.ssm.optim_hints import hint
-from workbench.ssm.seeding import seeded
 from workbench.ssm.probe import probes
 from workbench.ssm.recurrence import split_heads, step_loop
 from workbench.ssm.scan import linear_scan
+from workbench.ssm.seeding import seeded
 
 
 def rg_lru_lambda_init(E: int, c: float, r_min: float, r_max: float, gen: torch.Generator) -> torch.Tensor:
