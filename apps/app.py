@@ -19,6 +19,7 @@ from .views import (
     Workbench,
     spec_editor,
 )
+from .views.banner import stability_banner
 from .views.export import ExportView
 from .views.runs import reap
 
@@ -85,7 +86,7 @@ class App:
         on_tab()
         sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"), spec_editor(self.state)]
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, main=[tabs], font="system-ui, sans-serif",
+            title="SSM Workbench", sidebar=sidebar, main=[stability_banner(self.state), tabs], font="system-ui, sans-serif",
             accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
 
 

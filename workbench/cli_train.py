@@ -82,16 +82,31 @@ def _train_paths(paths: list, ns, preset) -> int:
         return 0 if ok else 1
     p, labels = preset
     finals = dict(zip(labels, finals))
+    if p.normalize == "target_power":  # mse / E[y²]: tasks whose targets differ in scale compare fairly
+        for label in labels:
+            power = target_power(p, label)
+            finals[label] = {**finals[label], p.metric: finals[label].get(p.metric, float("nan")) / power}
     verdict = p.separates(finals)
-    out = {"preset": p.name, "metric": p.metric, "better": p.better, "expect": p.expect, "separates": verdict,
+    out = {"preset": p.name, "metric": p.metric, "better": p.better, "normalize": p.normalize, "expect": p.expect,
+           "scores": {label: finals[label].get(p.metric) for label in labels}, "separates": verdict,
            "runs": {label: s for label, s in zip(labels, summaries)}}
     if ns.json:
         print(json.dumps(out))
     else:
         values = ", ".join(f"{label} {finals[label].get(p.metric, float('nan')):.3g}" for label in labels)
         said = {True: "as the paper says", False: "NOT in the order the paper says", None: "order not checked"}[verdict]
-        print(f"{p.name}: {p.metric} ({p.better} is better): {values}; {said}")
+        what = f"{p.metric} / E[y²]" if p.normalize else p.metric
+        print(f"{p.name}: {what} ({p.better} is better): {values}; {said}")
     return 0 if ok else 1
+
+
+def target_power(preset, label: str) -> float:
+    """Mean square of the held-out targets where they are scored: the mse of predicting zero."""
+    from workbench.specs import RunSpec
+    from workbench.tasks import test_batches
+    run = RunSpec.from_dict(preset.run_dict(label))
+    b = next(iter(test_batches(run.task, min(run.train.batch, 64)).values()))
+    return float(b.targets.pow(2).sum(-1)[b.mask].mean())
 
 
 class Progress:

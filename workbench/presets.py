@@ -17,7 +17,7 @@ from workbench.specs import RunSpec
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
 DEFAULT = "quick"
-KEYS = ("title", "paper", "shows", "metric", "better", "expect", "budget_s", "base", "runs")
+KEYS = ("title", "paper", "shows", "metric", "better", "normalize", "expect", "budget_s", "base", "runs")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Preset:
     shows: str
     metric: str  # the metrics key that separates the runs, e.g. test/acc
     better: str  # "higher" or "lower": which way the metric improves
+    normalize: str  # "" or "target_power": compare mse / E[y²] of the held-out targets (tasks of different scale)
     expect: list[str]  # run labels, best first, as the paper predicts
     budget_s: float  # wall time of all runs on a 2-core CPU, as measured when the preset was tuned
     base: dict
@@ -93,8 +94,12 @@ def load_preset(name: str) -> Preset:
     better = d.get("better", "higher")
     if better not in ("higher", "lower"):
         raise SpecError(f"preset {path.stem}: better", better, "higher or lower")
+    normalize = d.get("normalize", "") or ""
+    if normalize not in ("", "target_power"):
+        raise SpecError(f"preset {path.stem}: normalize", normalize, "target_power, or leave it out")
     p = Preset(name=path.stem, title=str(d.get("title", path.stem)), paper=str(d.get("paper", "")),
-               shows=str(d.get("shows", "")).strip(), metric=str(d.get("metric", "")), better=better, expect=expect,
+               shows=str(d.get("shows", "")).strip(), metric=str(d.get("metric", "")), better=better,
+               normalize=normalize, expect=expect,
                budget_s=float(d.get("budget_s", 0)), base=d.get("base") or {}, runs=runs)
     p.run_specs()  # every run validates now, not when it is about to train
     return p

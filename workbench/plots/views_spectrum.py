@@ -50,8 +50,20 @@ def kernel_view(ds: xr.Dataset | None, channels=None, log_abs: bool = False) -> 
         return empty("Kernels")
     ds = as_channels(ds)
     chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
+    why = overflow_reason(ds["K"].sel(channel=chans).values, "kernel K[ℓ]")
+    if why:
+        return empty("Kernels", why)
     title = f"Kernels ({init_name(ds)})" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
     return kernel_plot(ds, chans, log_abs=log_abs).opts(title=title, backend="bokeh")
+
+
+def overflow_reason(values: np.ndarray, what: str, limit: float = 1e30) -> str:
+    """Why a curve cannot be drawn ('' when it can): non-finite or astronomically large values."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    if np.isfinite(v).all() and (v.size == 0 or v.max() < limit):
+        return ""
+    top = "inf" if not np.isfinite(v).all() else f"{v.max():.2g}"
+    return f"the {what} overflows (max {top}): poles outside the unit circle; see the stability banner"
 
 
 def colored_paths(paths: list[tuple], kdims: list[str], vdim: str) -> hv.Segments:
@@ -110,6 +122,9 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
     ds = as_channels(ds)
     chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
     w = ds["frequency"].values
+    why = overflow_reason(ds["gain"].sel(channel=chans).values, "gain |H|")
+    if why:
+        return empty("Frequency response", why)
     curves = [hv.Curve((w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
                        kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
                        vdims=[hv.Dimension("gain", label="gain |H(e^iω)|")], label=f"channel {c}").opts(
