@@ -185,7 +185,7 @@ def cmd_export(ns) -> int:
 
 def cmd_control(ns) -> int:
     from workbench.train import runner
-    print(runner.act(ns.command, ns.run, ns.runs_dir))
+    print(runner.act(ns.command, ns.run, ns.runs_dir)[0])
     return 0
 
 

@@ -87,12 +87,24 @@ class Workbench(param.Parameterized):
 
     def _on_layer(self, event) -> None:
         """A new layer kind starts from its published SSM defaults (Mamba: S4D-Real, softplus Δ)."""
-        self._quiet = True
+        was, self._quiet = self._quiet, True
         try:
             self.ssm.param.update(**default_ssm(event.new).to_dict())
         finally:
+            self._quiet = was
+        if not was:  # inside load_spec: it previews once at the end
+            self.refresh()
+
+    def load_spec(self, run: RunSpec) -> None:
+        """Set every field of the edited spec from `run` (a preset's, a run's), then preview once."""
+        self._quiet = True
+        try:
+            for part in ("model", "ssm", "task", "train"):  # the layer first: it resets the SSM's defaults
+                getattr(self, part).param.update(**getattr(run, part).to_dict())
+        finally:
             self._quiet = False
-        self.refresh()
+        if not self.run_id:
+            self.refresh()
 
     def _on_spec(self, *_events) -> None:
         if not self._quiet and not self.run_id:

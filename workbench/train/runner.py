@@ -60,26 +60,26 @@ def _alive(r) -> bool:
 FINISHED = ("completed", "diverged")  # a run that cannot continue (stopped/failed/killed ones can resume)
 
 
-def act(verb: str, run_id: str, root=None) -> str:
-    """Pause, resume or stop a run, and say what happened: a finished run is left alone and the
-    answer says so, instead of a command file that no process will ever read."""
+def act(verb: str, run_id: str, root=None) -> tuple[str, subprocess.Popen | None]:
+    """Pause, resume or stop a run; (what happened, in words; the process a resume started).
+    A finished run is left alone and the answer says so, instead of a command no process will read."""
     r = open_run(run_id, root)
     status, step = r.status, r.last_step
     total = (r.spec.get("train") or {}).get("steps")
     where = f"step {step}/{total}" if total else f"step {step}"
     if status in FINISHED:
-        return f"{verb}: {r.id} is already {status} at {where}; nothing to {verb}"
+        return f"{verb}: {r.id} is already {status} at {where}; nothing to {verb}", None
     if verb == "pause":
         if status != "running" or not _alive(r):
-            return f"pause: {r.id} is {status} at {where} and no process is training it; nothing to pause"
+            return f"pause: {r.id} is {status} at {where} and no process is training it; nothing to pause", None
         pause(run_id, root)
-        return f"pause: asked {r.id} to pause at {where} (it checks a few times a second)"
+        return f"pause: asked {r.id} to pause at {where} (it checks a few times a second)", None
     if verb == "stop":
         if status not in ("running", "paused") or not _alive(r):
-            return f"stop: {r.id} is {status} at {where} and no process is training it; nothing to stop"
+            return f"stop: {r.id} is {status} at {where} and no process is training it; nothing to stop", None
         stop(run_id, root)
-        return f"stop: asked {r.id} to save a checkpoint and stop (at {where})"
+        return f"stop: asked {r.id} to save a checkpoint and stop (at {where})", None
     proc = resume(run_id, root)
     if proc is None:
-        return f"resume: asked {r.id} to continue from {where}"
-    return f"resume: started a process (pid {proc.pid}) continuing {r.id} from its last checkpoint ({where})"
+        return f"resume: asked {r.id} to continue from {where}", None
+    return f"resume: started a process (pid {proc.pid}) continuing {r.id} from its last checkpoint ({where})", proc
