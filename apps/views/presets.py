@@ -19,11 +19,11 @@ class PresetMenu(pn.viewable.Viewer):
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
         names = preset_names()
-        self.preset = pn.widgets.Select(name="Preset", options=names, value=DEFAULT, sizing_mode="stretch_width")
-        self.run = pn.widgets.Select(name="Run of the preset", options=[], sizing_mode="stretch_width")
+        self.preset = pn.widgets.Select(label="Preset", options=names, value=DEFAULT, sizing_mode="stretch_width")
+        self.run = pn.widgets.Select(label="Run of the preset", options=[], sizing_mode="stretch_width")
         self.about = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
         self.load = pn.widgets.Button(label="Load into the editor", sizing_mode="stretch_width")
-        self.train_all = pn.widgets.Button(label="Train all runs of the preset", button_type="primary",
+        self.train_all = pn.widgets.Button(label="Train all runs of the preset", color="primary",
                                            sizing_mode="stretch_width")
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
         self.preset.param.watch(lambda *_: self._describe(), ["value"])

@@ -34,7 +34,7 @@ class RunSpecPanel(pn.viewable.Viewer):
         super().__init__(state=state, **params)
         self.editor = editor
         self.title = pn.pane.Markdown("", margin=(0, 10))
-        self.copy = pn.widgets.Button(label="Copy into the editor", button_type="primary",
+        self.copy = pn.widgets.Button(label="Copy into the editor", color="primary",
                                       sizing_mode="stretch_width", css_classes=["wb-copy-spec"])
         self.table = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["wb-run-spec"],
                                       styles={"font-size": "12px"})
