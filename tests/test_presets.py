@@ -161,3 +161,21 @@ def test_half_life_histogram_moves_with_the_discretization():
 
 def test_presets_live_in_data():
     assert PRESETS_DIR == ROOT / "data" / "presets" and (PRESETS_DIR / f"{DEFAULT}.yaml").is_file()
+
+
+def test_pole_trajectories_are_coloured_by_step_with_start_and_end_markers():
+    import holoviews as hv
+    import xarray as xr
+
+    from workbench.plots.views_spectrum import pole_trajectory_view
+    steps = np.array([0, 10, 20])
+    z = np.array([0.9, 0.8, 0.7])[:, None, None] * np.exp(1j * np.array([0.1, 0.5]))[None, None, :]  # (3, 1, 2)
+    ds = xr.Dataset({"pole_real": (("step", "channel", "mode"), z.real), "pole_imag": (("step", "channel", "mode"), z.imag)},
+                    coords={"step": steps, "channel": [0], "mode": [0, 1]})
+    fig = pole_trajectory_view(ds)
+    seg = next(iter(fig.traverse(lambda e: e, [hv.Segments])))
+    assert sorted(set(seg.dimension_values("step"))) == [10, 20]  # each segment carries the step it ends at
+    pts = {p.label: p for p in fig.traverse(lambda e: e, [hv.Points])}
+    assert set(pts) == {"step 0", "step 20"}
+    np.testing.assert_allclose(pts["step 0"].dimension_values("Re"), z[0, 0].real)
+    np.testing.assert_allclose(pts["step 20"].dimension_values("Re"), z[-1, 0].real)
