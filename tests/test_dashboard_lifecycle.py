@@ -104,3 +104,10 @@ def test_preset_menu_loads_a_run_into_the_editor(state):
     menu.load_run()
     assert state.model.layer == "attention" and state.task.kind == "mqar" and state.task.seq_len == 32
     assert state.run_spec().train.steps == 500
+
+
+def test_kernel_channels_listed_are_the_channels_drawn(state):
+    from apps.views import KernelsView
+    view = KernelsView(state)
+    labels = [el.label for el in view.shown("kernels").traverse(lambda e: e, [__import__("holoviews").Curve])]
+    assert view.channels and labels == [f"channel {c}" for c in view.channels]

@@ -33,6 +33,8 @@ class KernelsView(ProbeView):
         if list(self.param.channels.objects) != chans:
             self.param.channels.objects = chans
             self.channels = [c for c in self.channels if c in chans]
+        if not self.channels and chans:  # the list shows what is drawn: four channels spread over the layer
+            self.channels = [chans[i] for i in sorted({round(k * (len(chans) - 1) / 3) for k in range(min(4, len(chans)))})]
 
     def figures(self):
         return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}
