@@ -93,7 +93,7 @@ class App:
         sidebar = [pn.pane.Markdown("### Presets"), self.presets, pn.pane.Markdown("### Run"), self.controls,
                    pn.pane.Markdown("### Spec"), RunSpecPanel(self.state, editor), editor]
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, header=[self.header], main=[stability_banner(self.state), tabs], font="system-ui, sans-serif",
+            title="SSM Workbench", sidebar=sidebar, header=[self.header], main=[pn.Column(stability_banner(self.state), tabs, sizing_mode="stretch_width")], font="system-ui, sans-serif",
             accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
 
 

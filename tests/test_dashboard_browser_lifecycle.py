@@ -14,8 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _progress(page) -> int:
-    text = page.locator(".wb-progress").first.inner_text(timeout=30_000)
-    return int(re.search(r"step (\d+)", text).group(1))
+    text = page.locator(".wb-run").first.text_content(timeout=30_000) or ""
+    found = re.search(r"step\s+(\d+)", text)
+    assert found, f"no step in the header: {text!r}"
+    return int(found.group(1))
 
 
 def test_run_lifecycle(server):  # noqa: F811

@@ -69,7 +69,7 @@ class RunHeader(pn.viewable.Viewer):
                 run = s.open()
                 total = (run.spec.get("train") or {}).get("steps")
                 rate, eta = rate_and_eta(s.metrics, total)
-                html = header_html(run.id, run.name, run.status, run.last_step, total, rate, eta,
+                html = header_html(run.id, run.name, run.status, max(run.last_step, 0), total, rate, eta,
                                    s.is_example(run.id))
             except Exception as err:  # a run deleted under us: say so, keep the page
                 html = f"<span class='wb-run'>{s.run_id}: {type(err).__name__}</span>"
