@@ -38,17 +38,17 @@ def test_run_lifecycle(server):  # noqa: F811
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             page.goto(url, wait_until="load", timeout=60_000)
-            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=30_000)
+            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=60_000)
 
             # 1. a click on the run's row (its name) opens it; the sidebar shows its spec read-only
             _tab(page, "Runs")
             page.locator(".tabulator-cell", has_text="finished by hand").first.click(timeout=30_000)
-            page.locator(".wb-badge[data-status='completed']").first.wait_for(timeout=15_000)
-            page.locator("text=Spec of the open run").first.wait_for(timeout=15_000)
+            page.locator(".wb-badge[data-status='completed']").first.wait_for(timeout=60_000)
+            page.locator("text=Spec of the open run").first.wait_for(timeout=60_000)
             assert page.locator(".wb-run-spec", has_text="s4d-inv").first.is_visible()
             _shot(page, "lifecycle-run-opened.png")
             page.get_by_role("button", name="Copy into the editor").click()
-            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=15_000)
+            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=60_000)
 
             # 2. a run trains: the header's step advances
             for title, value in (("Steps", 400), ("Probe every", 100), ("Eval every", 50)):
@@ -67,12 +67,12 @@ def test_run_lifecycle(server):  # noqa: F811
             page.get_by_role("button", name="Back to preview").click()
 
             # 3. forward Euler with Δ in [0.1, 1]: the banner names the field and a fix
-            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=15_000)
+            page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=60_000)
             page.locator("select:has(option[value='euler'])").first.select_option("euler")
             for title, value in (("Dt max", 1.0), ("Dt min", 0.1)):
                 page.evaluate(SET_WIDGET, [title, value])
             banner = page.locator(".stability-banner", has_text="ssm.discretization").first
-            banner.wait_for(timeout=30_000)
+            banner.wait_for(timeout=60_000)
             assert "zoh" in banner.inner_text()
             _tab(page, "Kernels", "lifecycle-euler-banner.png")
         finally:
