@@ -20,10 +20,10 @@ from .views import (
     spec_editor,
 )
 from .views.banner import stability_banner
+from .views.export import ExportView
 from .views.header import RunHeader
 from .views.presets import PresetMenu
 from .views.run_spec import RunSpecPanel
-from .views.export import ExportView
 from .views.runs import reap
 
 

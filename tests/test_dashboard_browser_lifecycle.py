@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.test_dashboard_browser import ART, ARGS, CHROMIUM, SET_WIDGET, _shot, _tab, server  # noqa: F401
+from tests.test_dashboard_browser import ARGS, ART, CHROMIUM, SET_WIDGET, _shot, _tab, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

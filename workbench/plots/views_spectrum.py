@@ -12,7 +12,7 @@ import holoviews.plotting.bokeh  # noqa: F401  registers the Bokeh options below
 import numpy as np
 import xarray as xr
 
-from workbench.plots.lti import CMAP, OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
+from workbench.plots.lti import OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
 from workbench.plots.style import SIZE as _SIZE
 
 _SQUARE = dict(frame_width=300, frame_height=300)  # the z-plane figures: a circle stays a circle
