@@ -73,7 +73,7 @@ def test_run_lifecycle(server):  # noqa: F811
                 page.evaluate(SET_WIDGET, [title, value])
             banner = page.locator(".stability-banner", has_text="ssm.discretization").first
             banner.wait_for(timeout=60_000)
-            assert "zoh" in banner.inner_text()
+            page.locator(".stability-banner", has_text="zoh").first.wait_for(timeout=10_000)  # the fix is named
             _tab(page, "Kernels", "lifecycle-euler-banner.png")
         finally:
             browser.close()
