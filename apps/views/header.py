@@ -40,8 +40,8 @@ def header_html(run_id: str, name: str, status: str, step: int, total: int | Non
     if not run_id:
         return "<span class='wb-run'>Preview of the edited spec (untrained model)</span>"
     color = BADGE.get(status, "#999999")
-    badge = (f"<span class='wb-badge' data-status='{status}' style='background:{color};color:white;"
-             f"border-radius:8px;padding:1px 8px;font-size:0.85em'>{status}</span>")
+    badge = (f"<span class='wb-badge' data-status='{status}' style='background:white;color:{color};"  # on the blue header
+             f"font-weight:600;border-radius:8px;padding:1px 8px;font-size:0.85em'>{status}</span>")
     where = f"{step} / {total}" if total else f"{step}"
     live = status in ("running", "paused")
     speed = f" · {rate:.2f} steps/s · ETA {format_seconds(eta)}" if live and math.isfinite(rate) else ""
