@@ -19,8 +19,12 @@ from .views import (
     Workbench,
     spec_editor,
 )
+from .views.banner import stability_banner
 from .views.export import ExportView
 from .views.pretrained import PretrainedView
+from .views.header import RunHeader
+from .views.presets import PresetMenu
+from .views.run_spec import RunSpecPanel
 from .views.runs import reap
 
 
@@ -55,12 +59,14 @@ class App:
         views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
         self.export = ExportView(state, views)
         self.pretrained = PretrainedView(state)  # the model source: the spec, or an opened checkpoint
+        self.header, self.presets = RunHeader(state), PresetMenu(state)
         self.runs_on_screen = True  # until a template's tabs say otherwise
 
     def tick(self) -> None:
         """Read what is new: the selected run's steps and probes, and the run index."""
         try:
             self.state.poll()
+            self.header.refresh()  # status and rate move without new metrics (paused, completed)
             if self.runs_on_screen:  # the index is re-read when its tab is open (and on opening it)
                 self.runs.refresh()
             else:
@@ -86,10 +92,12 @@ class App:
                 self.runs.refresh()
         tabs.param.watch(on_tab, ["active"])
         on_tab()
-        sidebar = [pn.pane.Markdown("### Run"), self.controls, pn.pane.Markdown("### Spec"),
-                   self.pretrained.config_card, spec_editor(self.state)]
+        editor = spec_editor(self.state)
+        sidebar = [pn.pane.Markdown("### Presets"), self.presets, pn.pane.Markdown("### Run"), self.controls,
+                   pn.pane.Markdown("### Spec"), self.pretrained.config_card, RunSpecPanel(self.state, editor), editor]
+        main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, main=[self.pretrained.banner, tabs], font="system-ui, sans-serif",
+            title="SSM Workbench", sidebar=sidebar, header=[self.header], main=[main], font="system-ui, sans-serif",
             accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
 
 

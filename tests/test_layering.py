@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # bottom to top; a name is workbench's top-level module or subpackage ("app": the dashboard package)
 LAYERS = [
     {"workbench", "errors", "threads"},  # the package root (lazy attributes only), errors, thread settings
-    {"specs", "spec_groups"},  # every setting as param classes, and the fields' metadata; no torch
+    {"specs", "spec_groups", "presets"},  # every setting as param classes, the fields' metadata, presets (YAML); no torch
     {"ssm"},  # the mathematics and the layers; build_model
     {"tasks"},  # generated data
     {"analysis"},  # model -> xarray Datasets
@@ -33,6 +33,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 BANNED = {
     "specs": {"torch", "panel", "holoviews", "bokeh"},
     "spec_groups": {"torch", "panel", "holoviews", "bokeh"},
+    "presets": {"torch", "panel", "holoviews", "bokeh"},
     "errors": {"torch", "panel", "holoviews", "bokeh"},
     "plots": {"torch", "panel"},
     "app": {"torch"},

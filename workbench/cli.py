@@ -52,11 +52,17 @@ def build_parser() -> Parser:
                             "per start)")
     spec = sub.add_parser("spec", help="validate settings and print the spec as JSON")
     add_spec_flags(spec, SSMSpec)
-    train = sub.add_parser("train", help="train a model on a task, recording metrics and probes in the run store")
-    add_run_flags(train)
+    train = sub.add_parser("train", help="train a model on a task, recording metrics and probes in the run store",
+                           description=train_description(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_flags(train, defaults=quick_defaults())
     train.add_argument("--runs-dir", default=None, help="run store root (default ./runs or $WORKBENCH_RUNS_DIR)")
     train.add_argument("--name", default="", help="a name for the run (default: task, layer and init)")
-    train.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    train.add_argument("--preset", default=None, metavar="NAME",
+                       help="train every run of a preset (data/presets/NAME.yaml; flags override its fields) and "
+                            "say whether they separate as the paper says")
+    train.add_argument("--preset-run", default=None, metavar="LABEL", help="only this run of the preset")
+    train.add_argument("--json", action="store_true",
+                       help="print the final summary as one JSON object on stdout (progress stays on stderr)")
     train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint (spec flags not allowed)")
     train.add_argument("--detach", action="store_true", help="train in a background process and return at once")
     runs = sub.add_parser("runs", help="list the runs in the store")
@@ -91,6 +97,29 @@ def build_parser() -> Parser:
     from workbench.cli_eval import add_parser as add_eval_parser
     add_eval_parser(sub)
     return parser
+
+
+def quick_defaults() -> dict:
+    """{'train.steps': 600, ...}: the `quick` preset's values, the defaults `train` starts from."""
+    from workbench.presets import default_run
+    from workbench.store.index import flatten
+    return flatten(default_run().to_dict())
+
+
+def train_description() -> str:
+    from workbench.presets import DEFAULT, load_preset, preset_names
+    quick = load_preset(DEFAULT)
+    run = quick.run_dict(next(iter(quick.runs)))
+    fields = ", ".join(f"{part}.{k}={v}" for part, d in run.items() for k, v in d.items())
+    import textwrap
+    lines = textwrap.wrap(f"Defaults: the {DEFAULT!r} preset ({quick.title}): {fields}; every other field at its "
+                          "spec default. The dashboard's editor starts from the same spec. Flags override any field.",
+                          100) + ["", "Presets (--preset NAME):"]
+    for name in preset_names():
+        p = load_preset(name)
+        lines.append(f"  {name:<18} {p.title} (about {p.budget_s:.0f} s on 2 CPU cores)")
+    lines += ["", "Progress (step/total, steps/s, ETA) goes to stderr every few seconds, with --json too."]
+    return "\n".join(lines)
 
 
 def cmd_spec(ns) -> int:
@@ -179,8 +208,7 @@ def cmd_eval(ns) -> int:
 def cmd_control(ns) -> int:
     from workbench.store.run import default_root
     from workbench.train import runner
-    getattr(runner, ns.command)(ns.run, ns.runs_dir or default_root())
-    print(f"{ns.command}: {ns.run}")
+    print(runner.act(ns.command, ns.run, ns.runs_dir or default_root())[0])
     return 0
 
 

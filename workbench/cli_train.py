@@ -5,22 +5,23 @@ import json
 import sys
 import time
 
+from workbench.cli_json import dumps
 from workbench.errors import SpecError
 
 
 def train_command(ns, given: dict) -> int:
-    from workbench.cli_json import dumps
+    from workbench.presets import DEFAULT, load_preset, merge
     from workbench.specs import RunSpec
     from workbench.store import RunLocked, open_run
     from workbench.store.lock import holder
     from workbench.store.run import default_root
     from workbench.train import control, runner
     from workbench.train.build import build_run_model, check_before_start
-    from workbench.train.worker import run_worker
     root = ns.runs_dir or default_root()
     if ns.resume is not None:  # "" too: an empty id is refused, never a new default run
-        if given or ns.name:
-            raise SpecError("--resume", ns.resume, "no spec flags or --name alongside (a run continues with its own spec)")
+        if given or ns.name or ns.preset:
+            raise SpecError("--resume", ns.resume,
+                            "no spec flags, --name or --preset alongside (a run continues with its own spec)")
         r = open_run(ns.resume, root)  # inside the runs root, or refused
         if r.live:
             raise RunLocked(r.id, holder(r.path))
@@ -28,63 +29,144 @@ def train_command(ns, given: dict) -> int:
             raise SpecError("--resume", r.id, "a run that has not completed (it has: its metrics are final)")
         check_before_start(RunSpec.from_dict(r.spec, name=r.name))
         control.send(r.path, "run")  # a stop left by `workbench stop` would end the resumed run at once
-        path = r.path
-    else:
-        run = RunSpec.from_dict(given, name=ns.name)  # every bad value is caught here, before any write
+        return _train_paths([r.path], ns, None)
+    preset = load_preset(ns.preset or DEFAULT)
+    labels = list(preset.runs) if ns.preset else list(preset.runs)[:1]
+    if ns.preset_run:
+        preset.run_dict(ns.preset_run)  # names the run labels when this one is not among them
+        labels = [ns.preset_run]
+    runs = []
+    for label in labels:  # every bad value is caught here, before any write
+        name = ns.name or (f"{preset.name}: {label}" if ns.preset else "")
+        run = RunSpec.from_dict(merge(preset.run_dict(label), given), name=name)
         check_before_start(run)  # the device exists, the model and batch fit its memory
         build_run_model(run)  # and combinations only a model build can reject (e.g. mamba + a dense init)
-        if ns.detach:
-            run_id, proc = runner.start(run, root)
-            print(dumps({"id": run_id, "pid": proc.pid}) if ns.json else f"started {run_id} (pid {proc.pid})")
-            return 0
-        path = runner.create(run, root)
+        runs.append(run)
     if ns.detach:
-        proc = runner.launch(path)
-        print(dumps({"id": path.name, "pid": proc.pid}) if ns.json else f"continuing {path.name} (pid {proc.pid})")
+        started = [runner.start(run, root) for run in runs]
+        for run_id, proc in started:
+            print(dumps({"id": run_id, "pid": proc.pid}) if ns.json and len(started) == 1
+                  else f"started {run_id} (pid {proc.pid})")
+        if ns.json and len(started) > 1:
+            print(dumps({"preset": preset.name, "runs": [{"id": i, "pid": p.pid} for i, p in started]}))
         return 0
-    progress = Progress(path.name, quiet=ns.json)
-    t0 = time.perf_counter()
-    try:
-        out = run_worker(path, emit_extra=progress)
-    except KeyboardInterrupt:
-        out = {"status": "stopped", "step": progress.step, "final": {}}
-    progress.close()
-    summary = {"id": path.name, "status": out["status"], "steps": out["step"],
-               "final_metrics": {k.removeprefix("test/") if k.count("/") == 1 and k.startswith("test/") else k: v
-                                 for k, v in (out.get("final") or {}).items() if k != "wall_time_s"},
-               "wall_time_s": round(time.perf_counter() - t0, 3)}
-    if out.get("error"):
-        summary["error"] = out["error"]
-    print(dumps(summary) if ns.json else _describe(summary))
-    return 0 if out["status"] in ("completed", "stopped") else 1
+    return _train_paths([runner.create(run, root) for run in runs], ns, (preset, labels) if ns.preset else None)
+
+
+def _train_paths(paths: list, ns, preset) -> int:
+    """Train each run folder here, in turn; one summary (or, for a preset, one object with every run's)."""
+    from workbench.train import runner
+    from workbench.train.worker import run_worker
+    if ns.detach:
+        for path in paths:
+            proc = runner.launch(path)
+            print(dumps({"id": path.name, "pid": proc.pid}) if ns.json else f"continuing {path.name} (pid {proc.pid})")
+        return 0
+    from workbench.store import Run
+    summaries, finals = [], []
+    for path in paths:
+        progress = Progress(path.name, total=Run(path).spec.get("train", {}).get("steps"))
+        t0 = time.perf_counter()
+        try:
+            out = run_worker(path, emit_extra=progress)
+        except KeyboardInterrupt:
+            out = {"status": "stopped", "step": progress.step, "final": {}}
+            interrupted = True
+        else:
+            interrupted = False
+        progress.close()
+        summary = {"id": path.name, "status": out["status"], "steps": out["step"],
+                   "final_metrics": {k.removeprefix("test/") if k.count("/") == 1 and k.startswith("test/") else k: v
+                                     for k, v in (out.get("final") or {}).items() if k != "wall_time_s"},
+                   "wall_time_s": round(time.perf_counter() - t0, 3)}
+        if out.get("error"):
+            summary["error"] = out["error"]
+        summaries.append(summary)
+        finals.append(out.get("final") or {})
+        if not ns.json:
+            print(_describe(summary), flush=True)
+        if interrupted:
+            break
+    ok = all(s["status"] in ("completed", "stopped") for s in summaries)
+    if preset is None:
+        if ns.json:
+            print(dumps(summaries[0]))
+        return 0 if ok else 1
+    p, labels = preset
+    finals = dict(zip(labels, finals))
+    if p.normalize == "target_power":  # mse / E[y²]: tasks whose targets differ in scale compare fairly
+        for label in labels:
+            power = target_power(p, label)
+            finals[label] = {**finals[label], p.metric: finals[label].get(p.metric, float("nan")) / power}
+    verdict = p.separates(finals)
+    out = {"preset": p.name, "metric": p.metric, "better": p.better, "normalize": p.normalize, "expect": p.expect,
+           "scores": {label: finals[label].get(p.metric) for label in labels}, "separates": verdict,
+           "runs": {label: s for label, s in zip(labels, summaries)}}
+    if ns.json:
+        print(dumps(out))
+    else:
+        values = ", ".join(f"{label} {finals[label].get(p.metric, float('nan')):.3g}" for label in labels)
+        said = {True: "as the paper says", False: "NOT in the order the paper says", None: "order not checked"}[verdict]
+        what = f"{p.metric} / E[y²]" if p.normalize else p.metric
+        print(f"{p.name}: {what} ({p.better} is better): {values}; {said}")
+    return 0 if ok else 1
+
+
+def target_power(preset, label: str) -> float:
+    """Mean square of the held-out targets where they are scored: the mse of predicting zero."""
+    from workbench.specs import RunSpec
+    from workbench.tasks import test_batches
+    run = RunSpec.from_dict(preset.run_dict(label))
+    b = next(iter(test_batches(run.task, min(run.train.batch, 64)).values()))
+    return float(b.targets.pow(2).sum(-1)[b.mask].mean())
 
 
 class Progress:
-    """One line on stderr, redrawn at most every half second (a plain line per 10% when not a tty)."""
+    """Progress on stderr: step / total, steps per second, ETA, loss and the training metric.
 
-    def __init__(self, run_id: str, quiet: bool):
-        self.run_id, self.quiet, self.step, self.total, self._t = run_id, quiet, 0, None, 0.0
+    On a terminal one line is redrawn twice a second; otherwise (a pipe, a log, `--json`) a plain
+    line every `every_s` seconds and at the end, so a long run is never silent."""
+
+    def __init__(self, run_id: str, total: int | None = None, every_s: float = 5.0):
+        self.run_id, self.every_s, self.step, self.total = run_id, every_s, 0, total
         self.tty = sys.stderr.isatty()
-        self._tenth = -1
+        self._t = self._t0 = time.monotonic()
+        self._step0 = None
+        self._last = ""
 
     def __call__(self, e: dict) -> None:
-        if e["kind"] != "metrics" or self.quiet:
+        if e["kind"] != "metrics":
             return
         self.step = e["step"]
-        v = e["values"]
-        metric = next((f"{k.split('/')[-1]} {x:.3f}" for k, x in v.items() if k.startswith("train/")), "")
-        line = f"{self.run_id}  step {self.step}  loss {v['loss']:.4f}  {metric}  {v['tokens_per_s']:.0f} tok/s"
+        if self._step0 is None:  # the rate counts from the first step seen (a resumed run starts late)
+            self._step0, self._t0 = self.step - 1, time.monotonic()
         now = time.monotonic()
+        self._last = self.line(e["values"], now)
         if self.tty and now - self._t > 0.5:
             self._t = now
-            print("\r" + line[:150].ljust(150), end="", file=sys.stderr, flush=True)
-        elif not self.tty and int(v.get("wall_time_s", 0) // 10) != self._tenth:
-            self._tenth = int(v.get("wall_time_s", 0) // 10)
-            print(line, file=sys.stderr, flush=True)
+            print("\r" + self._last[:150].ljust(150), end="", file=sys.stderr, flush=True)
+        elif not self.tty and now - self._t >= self.every_s:
+            self._t = now
+            print(self._last, file=sys.stderr, flush=True)
+
+    def line(self, v: dict, now: float) -> str:
+        rate = (self.step - self._step0) / max(now - self._t0, 1e-9)
+        total = self.total
+        where = f"step {self.step}/{int(total)}" if total else f"step {self.step}"
+        eta = f"  ETA {format_eta((total - self.step) / rate)}" if total and rate > 0 else ""
+        metric = next((f"  {k.split('/')[-1]} {x:.3f}" for k, x in v.items() if k.startswith("train/")), "")
+        return f"{self.run_id}  {where}  {rate:.2f} steps/s{eta}  loss {v['loss']:.4f}{metric}"
 
     def close(self) -> None:
-        if self.tty and not self.quiet:
+        if self.tty:
             print(file=sys.stderr)
+        elif self._last:
+            print(self._last, file=sys.stderr, flush=True)
+
+
+def format_eta(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 def _describe(s: dict) -> str:
@@ -111,17 +193,33 @@ def runs_command(ns) -> int:
             raise SpecError("--where", w, "FIELD=VALUE, e.g. model.layer=mamba")
         k, v = w.split("=", 1)
         filters[k] = _typed(v)
-    df = list_runs(root, **filters)
+    df = live_steps(list_runs(root, **filters), root)
     if ns.json:
         print(dumps(df.astype(object).where(df.notna(), None).to_dict(orient="records")))
         return 0
     if df.empty:
         print("no runs")
         return 0
+    df = df.assign(step=[f"{s}/{t}" if t == t and t else str(s) for s, t in zip(df["step"], df.get("train.steps", df["step"]))])
     cols = [c for c in ["id", "status", "step", "model.layer", "ssm.init", "task.kind"] if c in df] + \
         [c for c in df.columns if c.startswith("final.") and c != "final.wall_time_s"]
     print(df[cols].to_string(index=False))
     return 0
+
+
+def live_steps(df, root):
+    """The index records a run's step when its status changes; a live run's own store has the latest."""
+    from workbench.store import open_run
+    if df.empty:
+        return df
+    df = df.copy()
+    for i, row in df.iterrows():
+        if row["status"] in ("running", "paused"):
+            try:
+                df.at[i, "step"] = open_run(row["id"], root).last_step
+            except Exception:  # a run folder removed under us keeps its index step
+                pass
+    return df
 
 
 def _typed(v: str):

@@ -6,22 +6,25 @@ import argparse
 from workbench.specs import Spec, describe
 
 
-def add_spec_flags(parser: argparse.ArgumentParser, spec_cls: type[Spec]) -> None:
+def add_spec_flags(parser: argparse.ArgumentParser, spec_cls: type[Spec], defaults: dict | None = None) -> None:
+    """`defaults` ({'train.steps': 600}) overrides the defaults the help states (a preset's values)."""
     group = parser.add_argument_group(f"{spec_cls.__name__} ({spec_cls.prefix}.*)")
     for field, p in spec_cls.param.objects("existing").items():
         if field == "name":
             continue
-        group.add_argument(f"--{spec_cls.prefix}.{field}", dest=f"{spec_cls.prefix}.{field}", default=None,
-                           metavar="VALUE", help=f"{p.doc} ({describe(p)}; default {p.default!r})")
+        key = f"{spec_cls.prefix}.{field}"
+        default = (defaults or {}).get(key, p.default)
+        group.add_argument(f"--{key}", dest=key, default=None,
+                           metavar="VALUE", help=f"{p.doc} ({describe(p)}; default {default!r})")
 
 
 ALIASES = {"task.name": "task.kind"}  # param reserves `name`, so the task's field is `kind`
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
+def add_run_flags(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     from workbench.specs import RunSpec
     for cls in RunSpec.PARTS.values():
-        add_spec_flags(parser, cls)
+        add_spec_flags(parser, cls, defaults)
     for alias, field in ALIASES.items():
         parser.add_argument(f"--{alias}", dest=field, default=None, metavar="VALUE", help=f"same as --{field}")
 

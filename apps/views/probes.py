@@ -33,7 +33,10 @@ class KernelsView(ProbeView):
         chans = [int(c) for c in ds["channel"].values] if ds is not None else []
         if list(self.param.channels.objects) != chans:
             self.param.channels.objects = chans
-            self.channels = [c for c in self.channels if c in chans]
+            kept = [c for c in self.channels if c in chans]
+            self.channels = kept if len(kept) == len(self.channels) else []  # a changed width: the spread again
+        if not self.channels and chans:  # the list shows what is drawn: four channels spread over the layer
+            self.channels = [chans[i] for i in sorted({round(k * (len(chans) - 1) / 3) for k in range(min(4, len(chans)))})]
 
     def figures(self):
         return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}

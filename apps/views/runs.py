@@ -71,13 +71,13 @@ class RunControls(pn.viewable.Viewer):
     def control(self, verb: str) -> None:
         run_id = self.state.run_id
         try:
-            proc = getattr(runner, verb)(run_id, self.state.root_of(run_id))
+            said, proc = runner.act(verb, run_id, self.state.root_of(run_id))
         except (SpecError, OSError) as err:
             self.message.object = str(err)
             return
         if proc is not None:
             _CHILDREN.append(proc)
-        self.message.object = f"{verb}: {run_id}"
+        self.message.object = said
 
     def remove(self) -> None:
         run_id = self.state.run_id
@@ -113,6 +113,7 @@ class RunsView(pn.viewable.Viewer):
         self.table = pn.widgets.Tabulator(None, selectable="checkbox", disabled=True, show_index=False,
                                           pagination=None, height=260, sizing_mode="stretch_width")
         self.table.param.watch(self._on_select, ["selection"])
+        self.table.on_click(self._on_click)
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
         self.sweeps = SweepView(state)
@@ -172,6 +173,15 @@ class RunsView(pn.viewable.Viewer):
     def selected_ids(self) -> list[str]:
         v = self.table.value
         return [v["id"].iloc[i] for i in self.table.selection if v is not None and i < len(v)]
+
+    def _on_click(self, event) -> None:
+        """A click on a row's data (not its checkbox) opens that run."""
+        v = self.table.value
+        if v is None or event.row is None or event.row >= len(v) or event.column not in v.columns:
+            return
+        run_id = str(v["id"].iloc[event.row])
+        if run_id != self.state.run_id:
+            self.state.select_run(run_id)
 
     def _on_select(self, *_):
         ids = self.selected_ids()

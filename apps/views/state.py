@@ -12,7 +12,9 @@ import param
 import xarray as xr
 
 from workbench.analysis.preview import preview_name
+from workbench.analysis.stability import stability
 from workbench.errors import SpecError
+from workbench.presets import default_run
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
 from workbench.store import list_runs, open_run
 from workbench.store.index import flatten
@@ -58,16 +60,18 @@ class Workbench(param.Parameterized):
     data = param.Dict(default={}, doc="name -> Dataset on show (all layers).")
     metrics = param.ClassSelector(class_=xr.Dataset, doc="Scalar metrics of the selected run.")
     error = param.String(default="")
+    stability = param.Dict(default={}, doc="The shown model's realized max |z| and, when unstable, the field to change.")
     version = param.Integer(default=0, doc="Bumped whenever `data` changes; views watch it.")
     probes_wanted = param.Boolean(default=True, doc="Whether a probe view is open: a followed run's probe "
                                   "arrays are read only then (its steps always).")
 
     def __init__(self, **params):
-        params.setdefault("model", ModelSpec(d_model=32, n_layers=2))
-        params.setdefault("ssm", default_ssm(params["model"].layer))
-        params.setdefault("task", TaskSpec(kind="selective-copying", noise_len=32, n_data=4))
-        params.setdefault("train", TrainSpec(steps=300, batch=16, probe_every=25, eval_every=25,
-                                             checkpoint_every=100, warmup=20, threads=1))
+        quick = default_run()  # the `quick` preset: the same defaults as `workbench train`
+        params.setdefault("model", quick.model)
+        params.setdefault("ssm", quick.ssm if params["model"].layer == quick.model.layer
+                          else default_ssm(params["model"].layer))
+        params.setdefault("task", quick.task)
+        params.setdefault("train", quick.train)
         super().__init__(**params)
         self._probes: dict[str, xr.Dataset] = {}
         self._probes_stale = False  # new probes recorded but not read (no probe view open)
@@ -88,12 +92,24 @@ class Workbench(param.Parameterized):
 
     def _on_layer(self, event) -> None:
         """A new layer kind starts from its published SSM defaults (Mamba: S4D-Real, softplus Δ)."""
-        self._quiet = True
+        was, self._quiet = self._quiet, True
         try:
             self.ssm.param.update(**default_ssm(event.new).to_dict())
         finally:
+            self._quiet = was
+        if not was:  # inside load_spec: it previews once at the end
+            self.refresh()
+
+    def load_spec(self, run: RunSpec) -> None:
+        """Set every field of the edited spec from `run` (a preset's, a run's), then preview once."""
+        self._quiet = True
+        try:
+            for part in ("model", "ssm", "task", "train"):  # the layer first: it resets the SSM's defaults
+                getattr(self, part).param.update(**getattr(run, part).to_dict())
+        finally:
             self._quiet = False
-        self.refresh()
+        if not self.run_id:
+            self.refresh()
 
     def _on_spec(self, *_events) -> None:
         if not self._quiet and not self.run_id:
@@ -117,6 +133,7 @@ class Workbench(param.Parameterized):
             self.error = f"{type(err).__name__}: {err}"
             return False
         self.error = ""
+        self.stability = stability(fast.get("spectrum"), fast.get("kernels"), run.ssm.discretization, run.ssm.dt_max)
         # until the slow part arrives, the last preview's slow quantities stay on show
         was_preview = self._preview
         self._preview = True
@@ -248,5 +265,8 @@ class Workbench(param.Parameterized):
             out[preview_name(name, ds)] = at
         if "spectrum" in self._probes:
             out["spectrum_steps"] = self._probes["spectrum"]
+        ssm = (self.open().spec.get("ssm") or {}) if self.run_id else {}
+        self.stability = stability(out.get("spectrum"), out.get("kernels"), ssm.get("discretization", ""),
+                                   ssm.get("dt_max"))
         self._preview = False
         self._publish(out)

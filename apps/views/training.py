@@ -104,8 +104,10 @@ class TrainingView(pn.viewable.Viewer):
         m = s.metrics
         last = int(m.step.values[-1]) if m is not None and m.sizes.get("step") else 0
         where = " (example, read-only)" if s.is_example(s.run_id) else ""
+        shown = (f"probes of step {s.shown_step} shown" if s.shown_step is not None
+                 else "no probes recorded yet (the first come with the run's first step)")
         return (f"Run **{s.run_id}**{where}: {last} steps recorded, probes at {len(s.steps)} steps; "
-                f"step {s.step} selected, probes of step {s.shown_step} shown.")
+                f"step {s.step} selected, {shown}.")
 
     def _on_step(self, *_):
         if self.state.step != self.slider.value:

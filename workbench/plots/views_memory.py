@@ -16,12 +16,24 @@ from workbench.plots.views_spectrum import as_channels, empty
 
 
 def half_life_histogram(ds: xr.Dataset | None, bins: int = 30) -> hv.Overlay:
-    """Distribution of log10 t½ (steps) of every mode, one step-histogram per layer."""
-    if ds is None or "half_life" not in ds:
-        return empty("Half-lives")
+    """Distribution of log10 t½ (steps) of every mode, one step-histogram per layer.
+
+    t½ = ln 2 / (−ln|Ā|) from the discrete poles, so the histogram moves with the discretization
+    (it equals ln 2/(Δ|Re A|) under zero-order hold only); poles with |Ā| ≥ 1 never halve and are counted apart."""
+    if ds is None or ("half_life" not in ds and "pole_abs" not in ds):
+        return empty("Half-lives", "no SSM poles in this model")
     ds = as_channels(ds)
-    h = np.log10(np.clip(ds["half_life"].values, 1e-3, 1e12))
+    if "pole_abs" in ds:
+        r = np.asarray(ds["pole_abs"].values, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = np.where(r < 1, np.log(2) / -np.log(np.clip(r, 1e-300, None)), np.inf)
+        growing = int((~(r < 1)).sum())
+    else:  # an older probe without poles
+        half, growing = ds["half_life"].values, 0
+    h = np.log10(np.clip(half, 1e-3, None))
     fin = h[np.isfinite(h)]
+    if not fin.size:
+        return empty("Half-lives", f"all {growing} poles have |Ā| ≥ 1: nothing decays (unstable)")
     edges = np.linspace(fin.min(), fin.max() + 1e-9, bins + 1) if fin.size else np.linspace(0, 1, bins + 1)
     layers = ds["layer"].values if "layer" in ds.dims else [ds.attrs.get("layer", 0)]
     hists = []
@@ -32,7 +44,8 @@ def half_life_histogram(ds: xr.Dataset | None, bins: int = 30) -> hv.Overlay:
                                   vdims=[hv.Dimension("modes")], label=f"layer {int(lay)}").opts(
             fill_color=OKABE_ITO[i % len(OKABE_ITO)], fill_alpha=0.45, line_color=OKABE_ITO[i % len(OKABE_ITO)],
             backend="bokeh"))
-    return hv.Overlay(hists).opts(title="Half-life distribution per layer", legend_position="top_right",
+    title = "Half-lives t½ = ln 2/(−ln|Ā|) per layer" + (f" ({growing} poles |Ā| ≥ 1 left out)" if growing else "")
+    return hv.Overlay(hists).opts(title=title, legend_position="top_right",
                                   backend="bokeh", **_SIZE)
 
 

@@ -12,7 +12,7 @@ import holoviews.plotting.bokeh  # noqa: F401  registers the Bokeh options below
 import numpy as np
 import xarray as xr
 
-from workbench.plots.lti import CMAP, OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
+from workbench.plots.lti import OKABE_ITO, _points, default_channels, kernel_plot, unit_circle
 from workbench.plots.style import SIZE as _SIZE
 
 _SQUARE = dict(frame_width=300, frame_height=300)  # the z-plane figures: a circle stays a circle
@@ -50,8 +50,20 @@ def kernel_view(ds: xr.Dataset | None, channels=None, log_abs: bool = False) -> 
         return empty("Kernels")
     ds = as_channels(ds)
     chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
+    why = overflow_reason(ds["K"].sel(channel=chans).values, "kernel K[ℓ]")
+    if why:
+        return empty("Kernels", why)
     title = f"Kernels ({init_name(ds)})" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
     return kernel_plot(ds, chans, log_abs=log_abs).opts(title=title, backend="bokeh")
+
+
+def overflow_reason(values: np.ndarray, what: str, limit: float = 1e30) -> str:
+    """Why a curve cannot be drawn ('' when it can): non-finite or astronomically large values."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    if np.isfinite(v).all() and (v.size == 0 or v.max() < limit):
+        return ""
+    top = "inf" if not np.isfinite(v).all() else f"{v.max():.2g}"
+    return f"the {what} overflows (max {top}): poles outside the unit circle; see the stability banner"
 
 
 def colored_paths(paths: list[tuple], kdims: list[str], vdim: str) -> hv.Segments:
@@ -110,6 +122,9 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
     ds = as_channels(ds)
     chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
     w = ds["frequency"].values
+    why = overflow_reason(ds["gain"].sel(channel=chans).values, "gain |H|")
+    if why:
+        return empty("Frequency response", why)
     curves = [hv.Curve((w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
                        kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
                        vdims=[hv.Dimension("gain", label="gain |H(e^iω)|")], label=f"channel {c}").opts(
@@ -120,21 +135,31 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
 
 def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overlay:
     """Poles over training steps (spectrum probe of one layer, dims step × channel × mode): a
-    path per pole from its first to its last recorded step, the last step as points."""
+    path per pole, each segment coloured by the step it ends at (colour bar), hollow circles at
+    the first recorded step and filled points at the last, so the direction of motion reads."""
     if ds is None or "step" not in ds.dims or ds.sizes["step"] < 1:
         return empty("Pole trajectories", "select a run with spectrum probes", **_SQUARE)
     ds = as_channels(ds)
     pairs = [(c, m) for c in ds.channel.values for m in ds["mode"].values]
     keep = [pairs[i] for i in np.linspace(0, len(pairs) - 1, min(max_paths, len(pairs))).round().astype(int)]
     re, im = ds["pole_real"], ds["pole_imag"]
-    paths = colored_paths([(re.sel(channel=c, mode=m).values, im.sel(channel=c, mode=m).values, int(c))
-                           for c, m in keep], ["Re", "Im"], "channel").opts(
-        color="channel", cmap=CMAP, line_width=1, alpha=0.6, backend="bokeh")
-    last = ds.isel(step=-1)
-    end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"]).opts(
-        color="black", size=3, backend="bokeh")
     steps = ds["step"].values
+    parts = []
+    for c, m in keep:
+        x, y = re.sel(channel=c, mode=m).values, im.sel(channel=c, mode=m).values
+        if len(x) > 1:  # (segments, 5): x0, y0, x1, y1, the step each segment ends at
+            parts.append(np.column_stack([x[:-1], y[:-1], x[1:], y[1:], steps[1:].astype(float)]))
+    arr = np.concatenate(parts) if parts else np.zeros((0, 5))
+    paths = hv.Segments(arr, kdims=["Re", "Im", "Re_end", "Im_end"], vdims=[hv.Dimension("step")]).opts(
+        color="step", cmap="viridis", line_width=1.5, alpha=0.8, colorbar=True,
+        clim=(float(steps[0]), float(max(steps[-1], steps[0] + 1))),
+        colorbar_opts={"title": "step"}, backend="bokeh")
+    first, last = ds.isel(step=0), ds.isel(step=-1)
+    start = hv.Points((first["pole_real"].values.ravel(), first["pole_imag"].values.ravel()), ["Re", "Im"],
+                      label=f"step {int(steps[0])}").opts(color="white", line_color="black", size=5, backend="bokeh")
+    end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"],
+                    label=f"step {int(steps[-1])}").opts(color="black", size=4, backend="bokeh")
     r = z_radius(np.hypot(re.values, im.values))
-    return (unit_circle() * paths * end).opts(
-        title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])}", xlabel="Re Ā", ylabel="Im Ā",
+    return (unit_circle() * paths * start * end).opts(
+        title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])} (○ first, ● last)", xlabel="Re Ā", ylabel="Im Ā",
         xlim=(-r, r), ylim=(-r, r), **_SQUARE, show_legend=False, show_grid=True, backend="bokeh")

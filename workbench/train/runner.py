@@ -68,3 +68,37 @@ def _refuse_finished(r, verb: str) -> None:
     if r.status == "completed":
         raise SpecError("run", r.id, f"a run that has not completed (it has: its metrics are final; "
                                      f"nothing to {verb}; train a new run instead)")
+
+
+def _alive(r) -> bool:
+    """A run that updated recently is taken as live (its process may be on another machine)."""
+    import time
+    return r.status in ("running", "paused") and time.time() - float(r.meta.get("updated", 0)) < 30
+
+
+FINISHED = ("completed", "diverged")  # a run that cannot continue (stopped/failed/killed ones can resume)
+
+
+def act(verb: str, run_id: str, root=None) -> tuple[str, subprocess.Popen | None]:
+    """Pause, resume or stop a run; (what happened, in words; the process a resume started).
+    A finished run is left alone and the answer says so, instead of a command no process will read."""
+    r = _open(run_id, root)  # inside the runs root, or refused
+    status, step = r.status, r.last_step
+    total = (r.spec.get("train") or {}).get("steps")
+    where = f"step {step}/{total}" if total else f"step {step}"
+    if status in FINISHED:
+        return f"{verb}: {r.id} is already {status} at {where}; nothing to {verb}", None
+    if verb == "pause":
+        if status != "running" or not _alive(r):
+            return f"pause: {r.id} is {status} at {where} and no process is training it; nothing to pause", None
+        pause(run_id, root)
+        return f"pause: asked {r.id} to pause at {where} (it checks a few times a second)", None
+    if verb == "stop":
+        if status not in ("running", "paused") or not _alive(r):
+            return f"stop: {r.id} is {status} at {where} and no process is training it; nothing to stop", None
+        stop(run_id, root)
+        return f"stop: asked {r.id} to save a checkpoint and stop (at {where})", None
+    proc = resume(run_id, root)
+    if proc is None:
+        return f"resume: asked {r.id} to continue from {where}", None
+    return f"resume: started a process (pid {proc.pid}) continuing {r.id} from its last checkpoint ({where})", proc
