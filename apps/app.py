@@ -1,4 +1,5 @@
 """One session's dashboard page: the views, the spec editor, the periodic reader of the store."""
+
 from __future__ import annotations
 
 import panel as pn
@@ -21,9 +22,9 @@ from .views import (
 )
 from .views.banner import stability_banner
 from .views.export import ExportView
-from .views.pretrained import PretrainedView
 from .views.header import RunHeader
 from .views.presets import PresetMenu
+from .views.pretrained import PretrainedView
 from .views.run_spec import RunSpecPanel
 from .views.runs import reap
 
@@ -41,11 +42,14 @@ def legs_convergence_view() -> pn.pane.HoloViews:
     """The S4D paper's claim, computed live: the diagonal LegS restriction converges as N grows."""
     ds = legs_convergence(sizes=(16, 32, 64, 128, 256))
     return pn.Column(
-        pn.pane.Markdown("Laplace transforms of the first basis functions of S4D-LegS (normal part's "
-                         "eigenvalues, B/2) against full LegS. The convergence is weak: sup-norm errors "
-                         "stay O(1), transforms converge."),
+        pn.pane.Markdown(
+            "Laplace transforms of the first basis functions of S4D-LegS (normal part's "
+            "eigenvalues, B/2) against full LegS. The convergence is weak: sup-norm errors "
+            "stay O(1), transforms converge."
+        ),
         pn.pane.HoloViews(legs_convergence_plot(ds), sizing_mode="stretch_width", min_height=320),
-        sizing_mode="stretch_width")
+        sizing_mode="stretch_width",
+    )
 
 
 class App:
@@ -73,14 +77,19 @@ class App:
                 reap()
         except Exception:  # keep ticking; say why in the server's log
             import traceback
+
             traceback.print_exc()
 
     def template(self) -> pn.template.FastListTemplate:
-        tabs = pn.Tabs(*[(v.title, v) for v in (self.kernels, self.spectrum, self.memory, self.tokens,
-                                                 self.training, self.runs, self.export)],
-                       (self.pretrained.title, self.pretrained),
-                       ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
-                       sizing_mode="stretch_width")  # not dynamic: models made after load would link CSS to the CDN (inline mode)
+        tabs = pn.Tabs(
+            *[
+                (v.title, v)
+                for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training, self.runs, self.export)
+            ],
+            (self.pretrained.title, self.pretrained),
+            ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
+            sizing_mode="stretch_width",
+        )  # not dynamic: models made after load would link CSS to the CDN (inline mode)
         shown = [self.kernels, self.spectrum, self.memory, self.tokens, self.training]  # tabs 0-4
 
         def on_tab(event=None):  # only the open tab redraws on new data; the others when opened
@@ -90,15 +99,31 @@ class App:
             self.state.probes_wanted = tabs.active != 4 and not self.runs_on_screen  # probe views, export
             if self.runs_on_screen:
                 self.runs.refresh()
+
         tabs.param.watch(on_tab, ["active"])
         on_tab()
         editor = spec_editor(self.state)
-        sidebar = [pn.pane.Markdown("### Presets"), self.presets, pn.pane.Markdown("### Run"), self.controls,
-                   pn.pane.Markdown("### Spec"), self.pretrained.config_card, RunSpecPanel(self.state, editor), editor]
+        sidebar = [
+            pn.pane.Markdown("### Presets"),
+            self.presets,
+            pn.pane.Markdown("### Run"),
+            self.controls,
+            pn.pane.Markdown("### Spec"),
+            self.pretrained.config_card,
+            RunSpecPanel(self.state, editor),
+            editor,
+        ]
         main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
         return pn.template.FastListTemplate(
-            title="SSM Workbench", sidebar=sidebar, header=[self.header], main=[main], font="system-ui, sans-serif",
-            accent_base_color="#0072B2", header_background="#0072B2", sidebar_width=340)
+            title="SSM Workbench",
+            sidebar=sidebar,
+            header=[self.header],
+            main=[main],
+            font="system-ui, sans-serif",
+            accent_base_color="#0072B2",
+            header_background="#0072B2",
+            sidebar_width=340,
+        )
 
 
 def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.template.FastListTemplate:
@@ -117,7 +142,9 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
             def run():
                 with set_curdoc(doc):
                     fn()
+
             doc.add_timeout_callback(run, 150)
+
         app.state.defer = later
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)

@@ -9,6 +9,7 @@ upgrade that removes or renames a patched attribute is noticed at once, not in p
 Nothing happens at import: `apply()` (idempotent) is called by the app and by each probe view;
 `offline_resources()` by every session of the app.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -57,6 +58,7 @@ def _debounce() -> None:
 
 def _fast_font_exists() -> bool:
     from panel.theme import Fast
+
     return isinstance(getattr(Fast, "_resources", None), dict) and "font" in Fast._resources
 
 
@@ -65,6 +67,7 @@ def _fast_font() -> None:
     # `config.design` (the class), so drop it on the class; a subclass would break Panel's class-name
     # based resource paths. The page falls back to the system's sans-serif.
     from panel.theme import Fast
+
     Fast._resources = {**Fast._resources, "font": {}}
 
 
@@ -96,6 +99,7 @@ def _holoviews_options() -> None:
 
 def _freeze_exists() -> bool:
     from bokeh.document import Document
+
     models = Document().models
     return isinstance(getattr(models, "_freeze_count", None), int) and callable(getattr(models, "invalidate", None))
 
@@ -110,8 +114,12 @@ def in_place(doc=None):
     references models (`Model.trigger` calls `invalidate`); this outer freeze keeps that rule."""
     doc = doc if doc is not None else pn.state.curdoc
     models = getattr(doc, "models", None)
-    if (not _APPLIED.get("bokeh-freeze") or models is None or not hasattr(models, "_freeze_count")
-            or "invalidate" in vars(models)):
+    if (
+        not _APPLIED.get("bokeh-freeze")
+        or models is None
+        or not hasattr(models, "_freeze_count")
+        or "invalidate" in vars(models)
+    ):
         yield  # not served, a Bokeh without these internals, or nested in ourselves
         return
     changed = []
@@ -127,18 +135,42 @@ def in_place(doc=None):
 
 
 PATCHES = [
-    Patch("panel-debounce", "panel", (2, 0), _debounce_exists, _debounce,
-          "Panel's fixed 50 ms debounce of browser events (`Syncable._debounce`); a public setting for it "
-          "would replace this"),
-    Patch("fast-font", "panel", (2, 0), _fast_font_exists, _fast_font,
-          "Panel's Fast design linking Google Fonts even with `inline=True`; honouring `inline` for design "
-          "fonts would remove this"),
-    Patch("holoviews-options", "holoviews", (2, 0), _holoviews_options_exist, _holoviews_options,
-          "HoloViews' DynamicMap keeping its first ranges unless elements are framewise, and WebGL by default "
-          "in the Bokeh renderer; per-plot defaults in a session-scoped theme would replace the global ones"),
-    Patch("bokeh-freeze", "bokeh", (4, 0), _freeze_exists, lambda: None,
-          "Bokeh recomputing the whole model graph when the outermost `freeze` ends (`DocumentModelManager."
-          "_freeze_count`, `invalidate`); an incremental recompute would make `in_place` unnecessary"),
+    Patch(
+        "panel-debounce",
+        "panel",
+        (2, 0),
+        _debounce_exists,
+        _debounce,
+        "Panel's fixed 50 ms debounce of browser events (`Syncable._debounce`); a public setting for it "
+        "would replace this",
+    ),
+    Patch(
+        "fast-font",
+        "panel",
+        (2, 0),
+        _fast_font_exists,
+        _fast_font,
+        "Panel's Fast design linking Google Fonts even with `inline=True`; honouring `inline` for design "
+        "fonts would remove this",
+    ),
+    Patch(
+        "holoviews-options",
+        "holoviews",
+        (2, 0),
+        _holoviews_options_exist,
+        _holoviews_options,
+        "HoloViews' DynamicMap keeping its first ranges unless elements are framewise, and WebGL by default "
+        "in the Bokeh renderer; per-plot defaults in a session-scoped theme would replace the global ones",
+    ),
+    Patch(
+        "bokeh-freeze",
+        "bokeh",
+        (4, 0),
+        _freeze_exists,
+        lambda: None,
+        "Bokeh recomputing the whole model graph when the outermost `freeze` ends (`DocumentModelManager."
+        "_freeze_count`, `invalidate`); an incremental recompute would make `in_place` unnecessary",
+    ),
 ]
 _APPLIED: dict[str, bool] = {}
 
@@ -166,8 +198,11 @@ def apply() -> dict[str, bool]:
         for patch in PATCHES:
             why = skipped_reason(patch)
             if why:
-                warnings.warn(f"dashboard patch {patch.name!r} skipped: {why} (upstream: {patch.upstream})",
-                              CompatWarning, stacklevel=2)
+                warnings.warn(
+                    f"dashboard patch {patch.name!r} skipped: {why} (upstream: {patch.upstream})",
+                    CompatWarning,
+                    stacklevel=2,
+                )
             else:
                 patch.apply()
             _APPLIED[patch.name] = why is None

@@ -4,6 +4,7 @@
 sibling package: `apps` in a source checkout, `workbench_dashboard` when installed from a wheel;
 the folder this file sits in names it.
 """
+
 from __future__ import annotations
 
 import importlib

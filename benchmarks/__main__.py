@@ -1,4 +1,5 @@
 """`python -m benchmarks [--quick]`: run every case, print the Markdown table, save JSON and Markdown."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,22 @@ CHROMIUM = "/usr/bin/chromium"
 def main() -> None:
     parser = argparse.ArgumentParser(prog="benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--only", choices=["scan", "model", "kernel", "scaling", "preview", "cli", "dashboard"],
-                        help="one group of cases")
+    parser.add_argument(
+        "--only",
+        choices=["scan", "model", "kernel", "scaling", "preview", "cli", "dashboard"],
+        help="one group of cases",
+    )
     ns = parser.parse_args()
     torch.manual_seed(0)
     rows = []
-    for name, mod in (("scan", scan), ("model", model), ("kernel", kernel), ("scaling", scaling), ("preview", preview),
-                      ("cli", cli_train)):
+    for name, mod in (
+        ("scan", scan),
+        ("model", model),
+        ("kernel", kernel),
+        ("scaling", scaling),
+        ("preview", preview),
+        ("cli", cli_train),
+    ):
         if ns.only in (None, name):
             rows += mod.run(quick=ns.quick)
     name = "quick" if ns.quick else "latest" + (f"-{ns.only}" if ns.only else "")
@@ -30,6 +40,7 @@ def main() -> None:
         # the dashboard's knob latency and live overhead, in the same report
         if Path(CHROMIUM).exists():
             from benchmarks import dashboard
+
             text += "\n" + dashboard.run()
         else:
             text += f"\nDashboard: not measured ({CHROMIUM} missing: apt-get install -y chromium).\n"

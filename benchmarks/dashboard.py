@@ -9,6 +9,7 @@ session costs a run. `python -m benchmarks.dashboard [--reps 20]` (about 3 minut
     session following it (1 s polling, every view redrawn on new probes), in alternating order:
     steps per second from the run's own clock.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,16 @@ from pathlib import Path
 from benchmarks.harness import RESULTS, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STEPS = 2000
 
 # In the page: set the Init widget, then poll the kernel sources every animation frame until their
@@ -55,10 +64,25 @@ def serve(runs: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "apps/dashboard.py", "--port", str(port),
-                             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "apps/dashboard.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/dashboard"
     for _ in range(300):
         try:
@@ -74,8 +98,11 @@ def open_page(p, url):
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url, wait_until="load", timeout=90_000)
-    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Array.from(Bokeh.documents[0].all_models)"
-                           ".some(m => m.title === 'Init')", timeout=90_000)
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.documents.length && Array.from(Bokeh.documents[0].all_models)"
+        ".some(m => m.title === 'Init')",
+        timeout=90_000,
+    )
     page.wait_for_timeout(2000)
     return browser, page
 
@@ -97,19 +124,25 @@ def latency(p, url, reps: int) -> dict:
 
     def stats(v):
         v = sorted(v)
-        return {"median_ms": statistics.median(v), "p95_ms": v[min(len(v) - 1, round(0.95 * (len(v) - 1)))],
-                "all_ms": v}
+        return {
+            "median_ms": statistics.median(v),
+            "p95_ms": v[min(len(v) - 1, round(0.95 * (len(v) - 1)))],
+            "all_ms": v,
+        }
+
     return {"to_data": stats(data), "to_paint": stats(paint)}
 
 
 def steps_per_s(run_dir: Path) -> float:
     from workbench.store import open_run
+
     m = open_run(run_dir).metrics
     return float(m.sizes["step"] / m["wall_time_s"].values[-1])
 
 
 def wait_done(runs: Path, run_id: str, timeout: float = 600) -> None:
     from workbench.store import open_run
+
     t0 = time.monotonic()
     while open_run(run_id, runs).status not in ("completed", "failed", "stopped"):
         assert time.monotonic() - t0 < timeout, f"{run_id} did not finish"
@@ -144,9 +177,10 @@ def throughput(p, url, runs: Path, pairs: int) -> dict:
     from workbench.specs import RunSpec
     from workbench.store import open_run
     from workbench.train import runner
+
     out = {"dashboard": [], "headless": []}
     spec = None
-    for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[:2 * pairs]:
+    for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[: 2 * pairs]:
         if mode == "dashboard":
             rid = watched_run(p, url, runs)
             spec = spec or open_run(rid, runs).spec
@@ -156,19 +190,28 @@ def throughput(p, url, runs: Path, pairs: int) -> dict:
             wait_done(runs, rid)
         out[mode].append(steps_per_s(runs / rid))
     h, w = statistics.median(out["headless"]), statistics.median(out["dashboard"])
-    return {"headless_steps_per_s": out["headless"], "dashboard_steps_per_s": out["dashboard"], "ratio": w / h,
-            "steps": STEPS, "spec": spec}
+    return {
+        "headless_steps_per_s": out["headless"],
+        "dashboard_steps_per_s": out["dashboard"],
+        "ratio": w / h,
+        "steps": STEPS,
+        "spec": spec,
+    }
 
 
 def run(reps: int = 20, pairs: int = 2) -> str:
     """Both measures; writes results/dashboard.{json,md} and returns the Markdown."""
     from playwright.sync_api import sync_playwright
+
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         runs = Path(tmp) / "runs"
         proc, url = serve(runs)
         try:
             lat = latency(p, url, reps)
-            print(json.dumps({k: {m: round(v[m], 1) for m in ("median_ms", "p95_ms")} for k, v in lat.items()}), flush=True)
+            print(
+                json.dumps({k: {m: round(v[m], 1) for m in ("median_ms", "p95_ms")} for k, v in lat.items()}),
+                flush=True,
+            )
             thr = throughput(p, url, runs, pairs)
             print(json.dumps({k: v for k, v in thr.items() if k != "spec"}), flush=True)
         finally:
@@ -176,25 +219,31 @@ def run(reps: int = 20, pairs: int = 2) -> str:
             proc.wait(timeout=20)
             time.sleep(1)  # let the last run's worker release its files before the folder goes
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dashboard.json").write_text(json.dumps({"machine": machine(), "latency": lat, "throughput": thr},
-                                                       indent=1))
+    (RESULTS / "dashboard.json").write_text(
+        json.dumps({"machine": machine(), "latency": lat, "throughput": thr}, indent=1)
+    )
     d, pt = lat["to_data"], lat["to_paint"]
-    lines = ["| measure | value | target | met |", "|---|---:|---|---|",
-             f"| init change → new kernel data in the page, median | {d['median_ms']:.0f} ms | | |",
-             f"| init change → new kernel data in the page, p95 | {d['p95_ms']:.0f} ms | | |",
-             f"| init change → kernel view repainted, median | {pt['median_ms']:.0f} ms | ≤ 150 ms | "
-             f"{'yes' if pt['median_ms'] <= 150 else 'no'} |",
-             f"| init change → kernel view repainted, p95 | {pt['p95_ms']:.0f} ms | ≤ 300 ms | "
-             f"{'yes' if pt['p95_ms'] <= 300 else 'no'} |",
-             f"| training, headless (median of {len(thr['headless_steps_per_s'])}) | "
-             f"{statistics.median(thr['headless_steps_per_s']):.1f} steps/s | | |",
-             f"| training, one dashboard session following (median of {len(thr['dashboard_steps_per_s'])}) | "
-             f"{statistics.median(thr['dashboard_steps_per_s']):.1f} steps/s | | |",
-             f"| throughput with the dashboard / headless | {100 * thr['ratio']:.0f} % | ≥ 90 % | "
-             f"{'yes' if thr['ratio'] >= 0.9 else 'no'} |"]
+    lines = [
+        "| measure | value | target | met |",
+        "|---|---:|---|---|",
+        f"| init change → new kernel data in the page, median | {d['median_ms']:.0f} ms | | |",
+        f"| init change → new kernel data in the page, p95 | {d['p95_ms']:.0f} ms | | |",
+        f"| init change → kernel view repainted, median | {pt['median_ms']:.0f} ms | ≤ 150 ms | "
+        f"{'yes' if pt['median_ms'] <= 150 else 'no'} |",
+        f"| init change → kernel view repainted, p95 | {pt['p95_ms']:.0f} ms | ≤ 300 ms | "
+        f"{'yes' if pt['p95_ms'] <= 300 else 'no'} |",
+        f"| training, headless (median of {len(thr['headless_steps_per_s'])}) | "
+        f"{statistics.median(thr['headless_steps_per_s']):.1f} steps/s | | |",
+        f"| training, one dashboard session following (median of {len(thr['dashboard_steps_per_s'])}) | "
+        f"{statistics.median(thr['dashboard_steps_per_s']):.1f} steps/s | | |",
+        f"| throughput with the dashboard / headless | {100 * thr['ratio']:.0f} % | ≥ 90 % | "
+        f"{'yes' if thr['ratio'] >= 0.9 else 'no'} |",
+    ]
     m = machine()
-    text = (f"Dashboard (Chromium, headless). Machine: {m['cpu']}, {m['cores']} cores. Default dashboard model; "
-            f"{reps} init changes; {STEPS}-step runs.\n\n" + "\n".join(lines) + "\n")
+    text = (
+        f"Dashboard (Chromium, headless). Machine: {m['cpu']}, {m['cores']} cores. Default dashboard model; "
+        f"{reps} init changes; {STEPS}-step runs.\n\n" + "\n".join(lines) + "\n"
+    )
     (RESULTS / "dashboard.md").write_text(text)
     return text
 

@@ -3,6 +3,7 @@ and the chunked form's time against L (a power-law fit; linear cost means an exp
 
 `python -m benchmarks.delta [--quick]` writes benchmarks/results/delta.{md,json}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ def build(b, h, d, L, impl):
         log_alpha = -F.softplus(dt_raw - 3)  # Δ·a with Δ ≈ softplus, a = −1
         o, _ = rule(F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, torch.sigmoid(beta_raw), log_alpha, chunk=64)
         o.square().mean().backward()
+
     return run
 
 
@@ -46,19 +48,42 @@ def run(quick: bool = False) -> list[dict]:
     ours, ref = res[CHUNKED], res[REF]
     rows.append({"case": case, "impl": CHUNKED, "median_s": ours["median_s"], "peak_mb": ours["peak_mb"]})
     ratio = ref["median_s"] / ours["median_s"]
-    rows.append({"case": case, "impl": REF, "median_s": ref["median_s"], "peak_mb": ref["peak_mb"], "vs": "chunked",
-                 "ratio": ratio, "target": "≥ 5×, no more memory",
-                 "met": ratio >= 5 and ours["peak_mb"] <= ref["peak_mb"]})
+    rows.append(
+        {
+            "case": case,
+            "impl": REF,
+            "median_s": ref["median_s"],
+            "peak_mb": ref["peak_mb"],
+            "vs": "chunked",
+            "ratio": ratio,
+            "target": "≥ 5×, no more memory",
+            "met": ratio >= 5 and ours["peak_mb"] <= ref["peak_mb"],
+        }
+    )
     lengths = [256, 1024, 4096] if quick else [256, 1024, 4096, 16384]
     times = []
     for L in lengths:
         r = measure("benchmarks.delta", (b, h, d, L), [CHUNKED], repeats=2, warmup=1)[CHUNKED]
         times.append(r["median_s"])
-        rows.append({"case": f"chunked fwd+bwd b{b} h{h} d{d} L{L}", "impl": CHUNKED, "median_s": r["median_s"],
-                     "peak_mb": r["peak_mb"]})
+        rows.append(
+            {
+                "case": f"chunked fwd+bwd b{b} h{h} d{d} L{L}",
+                "impl": CHUNKED,
+                "median_s": r["median_s"],
+                "peak_mb": r["peak_mb"],
+            }
+        )
     slope = float(np.polyfit(np.log(lengths), np.log(times), 1)[0])
-    rows.append({"case": f"time ∝ L^p over L {lengths[0]}–{lengths[-1]}", "impl": f"p = {slope:.2f}",
-                 "median_s": math.nan, "peak_mb": None, "target": "p ≈ 1", "met": abs(slope - 1) <= 0.15})
+    rows.append(
+        {
+            "case": f"time ∝ L^p over L {lengths[0]}–{lengths[-1]}",
+            "impl": f"p = {slope:.2f}",
+            "median_s": math.nan,
+            "peak_mb": None,
+            "target": "p ≈ 1",
+            "met": abs(slope - 1) <= 0.15,
+        }
+    )
     return rows
 
 

@@ -5,6 +5,7 @@ the materialized block at 16 positions (every layer; the reference) — reported
 as seconds per position, so the two scale laws can be read off: Gramians O(L·n³) per group,
 SVD O((L−i)·i·min(i, L−i)) per position i, i.e. O(L³) per position and O(L⁴) for all of them.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def run(lengths=(256, 512, 1024), layers=("mamba", "mamba2", "gla", "s4d", "atte
                 row["gram_s"] = _time(lambda m=model, x=x: effective_state_size(m, x), repeat)
                 row["gram_s_per_position"] = row["gram_s"] / (L - 1)
             if layer not in ("mamba", "s4d") or L <= 256:  # one L×L operator per channel: minutes at L 1024
-                row["svd16_s"] = _time(lambda m=model, x=x, p=pos: effective_state_size(m, x, method="svd", positions=p), 1)
+                row["svd16_s"] = _time(
+                    lambda m=model, x=x, p=pos: effective_state_size(m, x, method="svd", positions=p), 1
+                )
                 row["svd_s_per_position"] = row["svd16_s"] / len(pos)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
@@ -50,16 +53,22 @@ def run(lengths=(256, 512, 1024), layers=("mamba", "mamba2", "gla", "s4d", "atte
 
 
 def report(rows, info) -> str:
-    lines = ["# Effective state size: time for a 2-layer d 64 model (batch 1)", "",
-             f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
-             f"{info['torch_threads']} torch threads; load average at start {info['load']} "
-             "(a machine shared with other jobs: expect ±2×).", "",
-             "| layer | L | Gramians, all L−1 positions (s) | per position (ms) | SVD, 16 positions (s) | SVD per position (ms) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Effective state size: time for a 2-layer d 64 model (batch 1)",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
+        f"{info['torch_threads']} torch threads; load average at start {info['load']} "
+        "(a machine shared with other jobs: expect ±2×).",
+        "",
+        "| layer | L | Gramians, all L−1 positions (s) | per position (ms) | SVD, 16 positions (s) | SVD per position (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
     f = lambda v, k=1.0: "—" if v is None else f"{v * k:.3g}"
     for r in rows:
-        lines.append(f"| {r['layer']} | {r['L']} | {f(r.get('gram_s'))} | {f(r.get('gram_s_per_position'), 1e3)} | "
-                     f"{f(r.get('svd16_s'))} | {f(r.get('svd_s_per_position'), 1e3)} |")
+        lines.append(
+            f"| {r['layer']} | {r['L']} | {f(r.get('gram_s'))} | {f(r.get('gram_s_per_position'), 1e3)} | "
+            f"{f(r.get('svd16_s'))} | {f(r.get('svd_s_per_position'), 1e3)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ so both train the same thing. Runs alternate (dashboard, headless, headless, das
 drift of a shared machine; reported: each run's wall time on its own clock and the ratio of medians.
 `python -m benchmarks.following [--steps 3000] [--pairs 1]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,25 @@ from benchmarks.learning import CASES
 
 CASE = "mamba/selective-copying"
 # widget title -> value, as benchmarks.learning.run_case trains the case (its spec and its train overrides)
-WIDGETS = {"Layer": "mamba", "D model": 64, "N layers": 2, "Noise len": 64, "N data": 8, "Batch": 32, "Lr": 3e-3,
-           "Warmup": 100, "Eval every": 50, "Probe every": 500, "Checkpoint every": 500, "Threads": 1}
+WIDGETS = {
+    "Layer": "mamba",
+    "D model": 64,
+    "N layers": 2,
+    "Noise len": 64,
+    "N data": 8,
+    "Batch": 32,
+    "Lr": 3e-3,
+    "Warmup": 100,
+    "Eval every": 50,
+    "Probe every": 500,
+    "Checkpoint every": 500,
+    "Threads": 1,
+}
 
 
 def wall_s(runs: Path, run_id: str) -> float:
     from workbench.store import open_run
+
     return float(open_run(run_id, runs).metrics["wall_time_s"].values[-1])
 
 
@@ -61,13 +75,14 @@ def run(steps: int, pairs: int) -> dict:
     from workbench.specs import RunSpec
     from workbench.store import open_run
     from workbench.train import runner
+
     out = {"dashboard": [], "headless": []}
     spec = None
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         runs = Path(tmp) / "runs"
         proc, url = serve(runs)
         try:
-            for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[:2 * pairs]:
+            for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[: 2 * pairs]:
                 if mode == "dashboard":
                     rid = dashboard_run(p, url, runs, steps)
                     spec = spec or open_run(rid, runs).spec
@@ -82,8 +97,15 @@ def run(steps: int, pairs: int) -> dict:
             proc.wait(timeout=20)
             time.sleep(1)
     ratio = statistics.median(out["dashboard"]) / statistics.median(out["headless"])
-    return {"case": CASE, "steps": steps, "spec": spec, "headless_wall_s": out["headless"],
-            "dashboard_wall_s": out["dashboard"], "ratio": ratio, "met": ratio <= 1.25}
+    return {
+        "case": CASE,
+        "steps": steps,
+        "spec": spec,
+        "headless_wall_s": out["headless"],
+        "dashboard_wall_s": out["dashboard"],
+        "ratio": ratio,
+        "met": ratio <= 1.25,
+    }
 
 
 def main() -> None:
@@ -95,13 +117,15 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "following.json").write_text(json.dumps({"machine": machine(), **r}, indent=1))
     m = machine()
-    text = (f"Machine: {m['cpu']}, {m['cores']} cores. {CASE}, {r['steps']} steps, the learning benchmark's spec.\n\n"
-            "| measure | value | target | met |\n|---|---:|---|---|\n"
-            f"| wall time, headless (median of {len(r['headless_wall_s'])}) | "
-            f"{statistics.median(r['headless_wall_s']):.1f} s | | |\n"
-            f"| wall time, started from the dashboard, one session following (median of "
-            f"{len(r['dashboard_wall_s'])}) | {statistics.median(r['dashboard_wall_s']):.1f} s | | |\n"
-            f"| with the dashboard / headless | {r['ratio']:.2f}× | ≤ 1.25× | {'yes' if r['met'] else 'no'} |\n")
+    text = (
+        f"Machine: {m['cpu']}, {m['cores']} cores. {CASE}, {r['steps']} steps, the learning benchmark's spec.\n\n"
+        "| measure | value | target | met |\n|---|---:|---|---|\n"
+        f"| wall time, headless (median of {len(r['headless_wall_s'])}) | "
+        f"{statistics.median(r['headless_wall_s']):.1f} s | | |\n"
+        f"| wall time, started from the dashboard, one session following (median of "
+        f"{len(r['dashboard_wall_s'])}) | {statistics.median(r['dashboard_wall_s']):.1f} s | | |\n"
+        f"| with the dashboard / headless | {r['ratio']:.2f}× | ≤ 1.25× | {'yes' if r['met'] else 'no'} |\n"
+    )
     (RESULTS / "following.md").write_text(text)
     print(text)
 

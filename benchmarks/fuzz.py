@@ -9,6 +9,7 @@ as a failure with its arguments. `from_dict` cases pass when they return a valid
 SpecError. tests/test_fuzz.py runs a few hundred of these; this module runs >= 1,000 and writes
 benchmarks/results/fuzz.{json,md}.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,19 +24,85 @@ from pathlib import Path
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec
 
 # Text a user (or a script gone wrong) may pass for any value; the largest valid integer here is 10.
-NASTY = ["", " ", "abc", "-1", "0", "1", "2", "-0", "1e400", "-1e400", "inf", "-inf", "nan", "NaN", "1e-320",
-         "0.5", "1.5", "3", " 7 ", "1_0", "0x10", "18446744073709551616", "9" * 40, "9" * 5000,
-         "-9223372036854775809", "true", "false", "yes", "None", "null", "[1,2]", "{}", "ä", "\u202e\u0000x",
-         "1,2,3", "../../etc", "/tmp", "s4d", "mamba", "auto", "cpu", "cuda", "mps", "bf16", "%s%n", "'\"; --"]
+NASTY = [
+    "",
+    " ",
+    "abc",
+    "-1",
+    "0",
+    "1",
+    "2",
+    "-0",
+    "1e400",
+    "-1e400",
+    "inf",
+    "-inf",
+    "nan",
+    "NaN",
+    "1e-320",
+    "0.5",
+    "1.5",
+    "3",
+    " 7 ",
+    "1_0",
+    "0x10",
+    "18446744073709551616",
+    "9" * 40,
+    "9" * 5000,
+    "-9223372036854775809",
+    "true",
+    "false",
+    "yes",
+    "None",
+    "null",
+    "[1,2]",
+    "{}",
+    "ä",
+    "\u202e\u0000x",
+    "1,2,3",
+    "../../etc",
+    "/tmp",
+    "s4d",
+    "mamba",
+    "auto",
+    "cpu",
+    "cuda",
+    "mps",
+    "bf16",
+    "%s%n",
+    "'\"; --",
+]
 PARTS = {"ssm": SSMSpec, "model": ModelSpec, "task": TaskSpec, "train": TrainSpec}
 # Small enough that a valid combination trains in about a second.
-TRAIN_BASE = ["--train.steps", "1", "--train.batch", "2", "--model.d_model", "4", "--model.n_layers", "1",
-              "--ssm.d_state", "2", "--train.probe_every", "0", "--train.threads", "1", "--task.name", "adding",
-              "--task.seq_len", "8", "--train.eval_every", "1", "--train.warmup", "0"]
+TRAIN_BASE = [
+    "--train.steps",
+    "1",
+    "--train.batch",
+    "2",
+    "--model.d_model",
+    "4",
+    "--model.n_layers",
+    "1",
+    "--ssm.d_state",
+    "2",
+    "--train.probe_every",
+    "0",
+    "--train.threads",
+    "1",
+    "--task.name",
+    "adding",
+    "--task.seq_len",
+    "8",
+    "--train.eval_every",
+    "1",
+    "--train.warmup",
+    "0",
+]
 
 
 def _valid(p) -> list[str]:
     import param
+
     if isinstance(p, param.Selector):
         return [str(o) for o in p.objects]
     if isinstance(p, param.Boolean):
@@ -79,13 +146,26 @@ def store_case(rng, root, ids):
     name = rng.choice(ids + NASTY + [str(root), str(root / ".."), "/etc", "/proc/self"])
     cmd = rng.choice(["show", "runs", "stop", "pause", "resume", "export"])
     if cmd == "runs":
-        args = ["runs"] + sum((["--where", rng.choice(NASTY + ["model.layer=s4d", "layer=mamba", "=", "a=b=c",
-                                                               "final.mse=nan", "step=1e400"])]
-                               for _ in range(rng.randint(0, 2))), [])
+        args = ["runs"] + sum(
+            (
+                [
+                    "--where",
+                    rng.choice(NASTY + ["model.layer=s4d", "layer=mamba", "=", "a=b=c", "final.mse=nan", "step=1e400"]),
+                ]
+                for _ in range(rng.randint(0, 2))
+            ),
+            [],
+        )
         args += ["--json"] if rng.random() < 0.5 else []
     elif cmd == "export":
-        args = ["export", name, "--figure", rng.choice(["training", "kernels", "memory"] + NASTY),
-                "-o", rng.choice([str(root / "out"), "/proc/self", "/dev/null", "/", ""] + NASTY[:6])]
+        args = [
+            "export",
+            name,
+            "--figure",
+            rng.choice(["training", "kernels", "memory"] + NASTY),
+            "-o",
+            rng.choice([str(root / "out"), "/proc/self", "/dev/null", "/", ""] + NASTY[:6]),
+        ]
         if rng.random() < 0.5:
             args += ["--step", rng.choice(["0", "-1", "5", "x", "99999999999999999999"])]
         if rng.random() < 0.3:
@@ -96,8 +176,13 @@ def store_case(rng, root, ids):
 
 
 def serve_case(rng):
-    args = ["serve", "--port", rng.choice(["5006", "0", "65536", "-1", "80", "x"]),
-            "--address", rng.choice(["127.0.0.1", "0.0.0.0", "::1", "localhost", "no.such.host.invalid", "", "::"])]
+    args = [
+        "serve",
+        "--port",
+        rng.choice(["5006", "0", "65536", "-1", "80", "x"]),
+        "--address",
+        rng.choice(["127.0.0.1", "0.0.0.0", "::1", "localhost", "no.such.host.invalid", "", "::"]),
+    ]
     if rng.random() < 0.5:
         args += ["--allow-websocket-origin", rng.choice(["lab.example.org:443", "bad origin", "*", ""])]
     if rng.random() < 0.4:
@@ -110,36 +195,73 @@ def serve_case(rng):
 def random_json(rng, depth=0):
     kinds = ["int", "bigint", "float", "inf", "nan", "str", "bool", "none"] + (["list", "dict"] if depth < 2 else [])
     k = rng.choice(kinds)
-    return {"int": lambda: rng.randint(-5, 70000), "bigint": lambda: rng.choice([2**63, 2**64, -(2**63) - 1, 10**400]),
-            "float": lambda: rng.uniform(-10, 10), "inf": lambda: float("inf"), "nan": lambda: float("nan"),
-            "str": lambda: rng.choice(NASTY), "bool": lambda: rng.random() < 0.5, "none": lambda: None,
-            "list": lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
-            "dict": lambda: {rng.choice(["a", "n", "space", "1"]): random_json(rng, depth + 1)}}[k]()
+    return {
+        "int": lambda: rng.randint(-5, 70000),
+        "bigint": lambda: rng.choice([2**63, 2**64, -(2**63) - 1, 10**400]),
+        "float": lambda: rng.uniform(-10, 10),
+        "inf": lambda: float("inf"),
+        "nan": lambda: float("nan"),
+        "str": lambda: rng.choice(NASTY),
+        "bool": lambda: rng.random() < 0.5,
+        "none": lambda: None,
+        "list": lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+        "dict": lambda: {rng.choice(["a", "n", "space", "1"]): random_json(rng, depth + 1)},
+    }[k]()
 
 
 def sweep_case(rng, folder):
     fields = ["ssm.init", "train.seed", "ssm.dt_min", "model.layer", "nope.field", "ssm", 1, "task.name"]
     d = {}
     if rng.random() < 0.8:
-        d["base"] = rng.choice([{"model": {"layer": "s4d"}}, {"model": "s4d"}, [], {"train": {"steps": "x"}},
-                                {"bogus": {}}, random_json(rng)])
+        d["base"] = rng.choice(
+            [
+                {"model": {"layer": "s4d"}},
+                {"model": "s4d"},
+                [],
+                {"train": {"steps": "x"}},
+                {"bogus": {}},
+                random_json(rng),
+            ]
+        )
     if rng.random() < 0.8:
-        d["grid"] = rng.choice([{rng.choice(fields): [random_json(rng) for _ in range(rng.randint(0, 3))]},
-                                ["ssm.init"], {"train.seed": list(range(rng.choice([2, 10, 2000])))},
-                                {"ssm.init": ["s4d-lin", "s4d-inv"]}, random_json(rng)])
+        d["grid"] = rng.choice(
+            [
+                {rng.choice(fields): [random_json(rng) for _ in range(rng.randint(0, 3))]},
+                ["ssm.init"],
+                {"train.seed": list(range(rng.choice([2, 10, 2000])))},
+                {"ssm.init": ["s4d-lin", "s4d-inv"]},
+                random_json(rng),
+            ]
+        )
     if rng.random() < 0.6:
-        d["random"] = {"n": rng.choice([1, 3, 0, -1, "many", 10**8, 2.5, True]), "seed": rng.choice([0, -1, 2**70, "s"]),
-                       "space": {rng.choice(fields): rng.choice([{"uniform": [0.001, 0.01]}, {"log_uniform": [0, 1]},
-                                                                 {"uniform": [1]}, {"int": [0, 3]}, [1, 2], [],
-                                                                 {"int": [0.5, 2]}, random_json(rng)])}}
+        d["random"] = {
+            "n": rng.choice([1, 3, 0, -1, "many", 10**8, 2.5, True]),
+            "seed": rng.choice([0, -1, 2**70, "s"]),
+            "space": {
+                rng.choice(fields): rng.choice(
+                    [
+                        {"uniform": [0.001, 0.01]},
+                        {"log_uniform": [0, 1]},
+                        {"uniform": [1]},
+                        {"int": [0, 3]},
+                        [1, 2],
+                        [],
+                        {"int": [0.5, 2]},
+                        random_json(rng),
+                    ]
+                )
+            },
+        }
     if rng.random() < 0.2:
         d[rng.choice(["name", "extra"])] = random_json(rng)
     path = Path(folder) / "sweep.yaml"
     import yaml
+
     text = yaml.safe_dump(d) if rng.random() < 0.9 else rng.choice(["a: [", "- 1\n- 2", "\0", "base: {model: s4d}"])
     path.write_text(text)
-    return ["sweep", str(path), "--dry-run"] + (["--max-configs", rng.choice(["5", "0", "100000"])]
-                                                 if rng.random() < 0.3 else [])
+    return ["sweep", str(path), "--dry-run"] + (
+        ["--max-configs", rng.choice(["5", "0", "100000"])] if rng.random() < 0.3 else []
+    )
 
 
 def from_dict_case(rng):
@@ -161,12 +283,20 @@ def from_dict_case(rng):
 
 def _snapshot(root: Path):
     # SQLite's own -wal/-shm bookkeeping (a reader may create them) is not a write of ours
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if "index.sqlite" not in p.name and not p.name.endswith(("-wal", "-shm"))) if root.exists() else []
+    return (
+        sorted(
+            str(p.relative_to(root))
+            for p in root.rglob("*")
+            if "index.sqlite" not in p.name and not p.name.endswith(("-wal", "-shm"))
+        )
+        if root.exists()
+        else []
+    )
 
 
 def run_cli(args, root: Path | None) -> tuple[int, str, str]:
     from workbench.cli import main
+
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -175,6 +305,7 @@ def run_cli(args, root: Path | None) -> tuple[int, str, str]:
             rc = e.code if isinstance(e.code, int) else 2
         except BaseException as e:  # noqa: BLE001  anything escaping main is a failure to report
             import traceback
+
             traceback.print_exc()
             rc = f"raised {type(e).__name__}"
     return rc, out.getvalue(), err.getvalue()
@@ -207,6 +338,7 @@ def _check_cli(args, root):
         return rc, None
     if rc == 1 and args[0] == "train":
         from workbench.store import list_runs
+
         df = list_runs(root)
         if len(df) and df.sort_values("created").iloc[-1]["status"] == "diverged":
             return rc, None
@@ -215,6 +347,7 @@ def _check_cli(args, root):
 
 def _refused(d) -> bool:
     from workbench.errors import SpecError
+
     try:
         RunSpec.from_dict(d)
         return False
@@ -224,6 +357,7 @@ def _refused(d) -> bool:
 
 def check_from_dict(d) -> str | None:
     from workbench.errors import SpecError
+
     try:
         RunSpec.from_dict(d).validate()
     except SpecError as e:
@@ -236,6 +370,7 @@ def check_from_dict(d) -> str | None:
 def fuzz(n: dict, seed: int = 0, log=None) -> dict:
     """Run n[kind] cases of each kind; {kind: {"cases", "passed", "exit0", "exit2", "failures": [...]}}."""
     import torch
+
     torch.set_num_threads(1)
     os.environ.pop("WORKBENCH_DEBUG", None)
     rng = random.Random(seed)
@@ -246,13 +381,18 @@ def fuzz(n: dict, seed: int = 0, log=None) -> dict:
             root = Path(tmp) / "runs"
             # a store to aim at: one finished run
             from workbench.cli import main
+
             if {"train", "store"} & set(n):
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     main(["train", *TRAIN_BASE, "--runs-dir", str(root)])
             ids = [p.name for p in root.iterdir() if p.is_dir()] if root.exists() else []
-            makers = {"spec": lambda: spec_case(rng), "train": lambda: train_case(rng, root),
-                      "store": lambda: store_case(rng, root, ids), "serve": lambda: serve_case(rng),
-                      "sweep": lambda: sweep_case(rng, tmp)}
+            makers = {
+                "spec": lambda: spec_case(rng),
+                "train": lambda: train_case(rng, root),
+                "store": lambda: store_case(rng, root, ids),
+                "serve": lambda: serve_case(rng),
+                "sweep": lambda: sweep_case(rng, tmp),
+            }
             for kind, count in n.items():
                 r = report[kind] = {"cases": 0, "passed": 0, "exit0": 0, "exit2": 0, "failures": []}
                 t0 = time.perf_counter()
@@ -283,6 +423,7 @@ def main() -> None:
     import argparse
 
     from benchmarks.harness import RESULTS, machine
+
     parser = argparse.ArgumentParser(prog="benchmarks.fuzz")
     parser.add_argument("--scale", type=int, default=1, help="multiply every kind's number of cases")
     parser.add_argument("--only", default="", help="comma-separated kinds (default: all)")
@@ -295,11 +436,16 @@ def main() -> None:
     failed = sum(len(r["failures"]) for r in rep.values())
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "fuzz.json").write_text(json.dumps({"machine": machine(), "report": rep}, indent=1, default=str))
-    lines = [f"Fuzz run on {machine()}", "",
-             "| kind | cases | passed | accepted (exit 0) | refused (exit 2, one line) | failures | wall s |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {k} | {r['cases']} | {r['passed']} | {r['exit0']} | {r['exit2']} | {len(r['failures'])} | {r['wall_s']} |"
-              for k, r in rep.items()]
+    lines = [
+        f"Fuzz run on {machine()}",
+        "",
+        "| kind | cases | passed | accepted (exit 0) | refused (exit 2, one line) | failures | wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {k} | {r['cases']} | {r['passed']} | {r['exit0']} | {r['exit2']} | {len(r['failures'])} | {r['wall_s']} |"
+        for k, r in rep.items()
+    ]
     lines += ["", f"total: {total} cases, {failed} failures (tracebacks, bad exits, writes on refusal)"]
     for k, r in rep.items():
         for f in r["failures"][:5]:

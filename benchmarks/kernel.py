@@ -1,4 +1,5 @@
 """S4D layer forward+backward: chunked Vandermonde kernel against the naive two-line kernel."""
+
 from __future__ import annotations
 
 import torch
@@ -22,13 +23,24 @@ def build(H, N, L, b, impl):
 def run(quick: bool = False) -> list[dict]:
     args = (64, 64, 1024, 8) if quick else (256, 64, 4096, 8)
     H, N, L, b = args
-    res = measure("benchmarks.kernel", args, [OURS, NAIVE], repeats=3 if quick else 5,
-                  loaded=None if quick else [OURS, NAIVE])
+    res = measure(
+        "benchmarks.kernel", args, [OURS, NAIVE], repeats=3 if quick else 5, loaded=None if quick else [OURS, NAIVE]
+    )
     case = f"S4D layer fwd+bwd H{H} N{N} L{L} b{b}"
     ours, naive = res[OURS], res[NAIVE]
     ratio = naive["median_s"] / ours["median_s"]
     mem = ours["peak_mb"] / max(naive["peak_mb"], 1e-9)
     extra = {"loaded_ratio": naive["loaded"]["median_s"] / ours["loaded"]["median_s"]} if "loaded" in naive else {}
-    return [row(case, OURS, ours),
-            row(case, NAIVE, naive, vs="workbench", ratio=ratio, target="≥ 2×, ≤ 1/4 memory",
-                met=ratio >= 2 and mem <= 0.25, **extra)]
+    return [
+        row(case, OURS, ours),
+        row(
+            case,
+            NAIVE,
+            naive,
+            vs="workbench",
+            ratio=ratio,
+            target="≥ 2×, ≤ 1/4 memory",
+            met=ratio >= 2 and mem <= 0.25,
+            **extra,
+        ),
+    ]

@@ -4,6 +4,7 @@ Each configuration trains through the real runner path (worker + store) under a 
 root; reported: the held-out metric at the end, and the step and wall time at which it first
 reached the target. `python -m benchmarks.learning [--only NAME]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,16 +21,39 @@ from workbench.train.worker import run_worker
 
 MODEL = {"d_model": 64, "n_layers": 2}
 CASES = {
-    "mamba/selective-copying": ({"model": {"layer": "mamba", **MODEL}, "task": {"kind": "selective-copying"},
-                                 "train": {"steps": 3000, "lr": 3e-3}}, ">=", 0.95),
-    "s4d/selective-copying": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "selective-copying"},
-                               "train": {"steps": 3000, "lr": 3e-3}}, "<", 0.95),
-    "attention/mqar": ({"model": {"layer": "attention", **MODEL}, "task": {"kind": "mqar"},
-                        "train": {"steps": 3000, "lr": 3e-3}}, ">=", 0.95),
-    "s4d/mqar": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "mqar"},
-                  "train": {"steps": 1500, "lr": 3e-3}}, "<", 0.40),
-    "s4d/digits": ({"model": {"layer": "s4d", **MODEL}, "task": {"kind": "digits"},
-                    "train": {"steps": 1500, "lr": 3e-3}}, ">=", 0.97),
+    "mamba/selective-copying": (
+        {
+            "model": {"layer": "mamba", **MODEL},
+            "task": {"kind": "selective-copying"},
+            "train": {"steps": 3000, "lr": 3e-3},
+        },
+        ">=",
+        0.95,
+    ),
+    "s4d/selective-copying": (
+        {
+            "model": {"layer": "s4d", **MODEL},
+            "task": {"kind": "selective-copying"},
+            "train": {"steps": 3000, "lr": 3e-3},
+        },
+        "<",
+        0.95,
+    ),
+    "attention/mqar": (
+        {"model": {"layer": "attention", **MODEL}, "task": {"kind": "mqar"}, "train": {"steps": 3000, "lr": 3e-3}},
+        ">=",
+        0.95,
+    ),
+    "s4d/mqar": (
+        {"model": {"layer": "s4d", **MODEL}, "task": {"kind": "mqar"}, "train": {"steps": 1500, "lr": 3e-3}},
+        "<",
+        0.40,
+    ),
+    "s4d/digits": (
+        {"model": {"layer": "s4d", **MODEL}, "task": {"kind": "digits"}, "train": {"steps": 1500, "lr": 3e-3}},
+        ">=",
+        0.97,
+    ),
 }
 
 
@@ -52,9 +76,19 @@ def run_case(name: str, root: Path) -> dict:
     final = float(curve[-1])
     best = float(curve.max())
     met = (best >= target) if op == ">=" else (best < target)
-    return {"case": name, "metric": key.split("/")[-1], "final": final, "best": best, "target": f"{op} {target}",
-            "met": met, "first_step_at_target": first, "seconds_to_target": t_first, "steps": out["step"],
-            "wall_time_s": wall, "status": out["status"]}
+    return {
+        "case": name,
+        "metric": key.split("/")[-1],
+        "final": final,
+        "best": best,
+        "target": f"{op} {target}",
+        "met": met,
+        "first_step_at_target": first,
+        "seconds_to_target": t_first,
+        "steps": out["step"],
+        "wall_time_s": wall,
+        "status": out["status"],
+    }
 
 
 def main() -> None:
@@ -71,12 +105,16 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     tag = "learning" if not ns.only else "learning-" + "-".join(n.replace("/", "_") for n in ns.only)
     (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
-    lines = ["| case | metric | final | best | target | met | first step at target | s to target | wall s |",
-             "|---|---|---:|---:|---|---|---:|---:|---:|"]
+    lines = [
+        "| case | metric | final | best | target | met | first step at target | s to target | wall s |",
+        "|---|---|---:|---:|---|---|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['metric']} | {r['final']:.3f} | {r['best']:.3f} | {r['target']} | "
-                     f"{'yes' if r['met'] else 'no'} | {r['first_step_at_target'] or ''} | "
-                     f"{'' if r['seconds_to_target'] is None else round(r['seconds_to_target'])} | {r['wall_time_s']:.0f} |")
+        lines.append(
+            f"| {r['case']} | {r['metric']} | {r['final']:.3f} | {r['best']:.3f} | {r['target']} | "
+            f"{'yes' if r['met'] else 'no'} | {r['first_step_at_target'] or ''} | "
+            f"{'' if r['seconds_to_target'] is None else round(r['seconds_to_target'])} | {r['wall_time_s']:.0f} |"
+        )
     delta = RESULTS / "learning-delta.md"  # the delta-rule section (benchmarks.learning_delta) stays
     extra = "\n" + delta.read_text() if tag == "learning" and delta.exists() else ""
     (RESULTS / f"{tag}.md").write_text("\n".join(lines) + "\n" + extra)

@@ -7,6 +7,7 @@ up to 2046 distractors; at L = 128 none of the three learned within 400 steps). 
 `python -m benchmarks.learning_delta [--only NAME] [--steps-scale S]`; results are appended to
 benchmarks/results/learning.md under their own heading.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,12 @@ from workbench.train import runner
 from workbench.train.worker import run_worker
 
 MODEL = {"d_model": 64, "n_layers": 2, "heads": 4}
-EQUAL_STATE = {"deltanet": ({}, {}), "gated-deltanet": ({}, {}), "gla": ({}, {}),
-               "mamba2": ({"expand": 2}, {"d_state": 8})}  # (model, ssm) changes: 1024 numbers per block
+EQUAL_STATE = {
+    "deltanet": ({}, {}),
+    "gated-deltanet": ({}, {}),
+    "gla": ({}, {}),
+    "mamba2": ({"expand": 2}, {"d_state": 8}),
+}  # (model, ssm) changes: 1024 numbers per block
 HEADING = "## Delta rule at equal state size: MQAR and a needle in a haystack"
 NEEDLE_LENGTHS = [64, 256, 512, 1024, 2048]
 MQAR = {"kind": "mqar", "seq_len": 64, "num_kv": 8}
@@ -35,8 +40,12 @@ def _case(layer, task, steps, lr=1e-2):
     # ssm_lr = lr: Mamba-2 and Gated DeltaNet train Δ and A at the model's learning rate (no weight
     # decay); the workbench's S4-style default (1e-3) left gated-deltanet at chance on MQAR in 600 steps
     m, s = EQUAL_STATE[layer]
-    return {"model": {"layer": layer, **MODEL, **m}, "ssm": {**s, "ssm_lr": lr}, "task": task,
-            "train": {"steps": steps, "lr": lr}}
+    return {
+        "model": {"layer": layer, **MODEL, **m},
+        "ssm": {**s, "ssm_lr": lr},
+        "task": task,
+        "train": {"steps": steps, "lr": lr},
+    }
 
 
 CASES = {f"{layer}/needle": _case(layer, NEEDLE, 400) for layer in ("gated-deltanet", "deltanet", "mamba2")}
@@ -69,9 +78,16 @@ def run_case(name: str, root: Path, steps_scale: float = 1.0) -> dict:
             curve = m[key].dropna("step")
             scores[hit.group(1) or "test"] = {"final": float(curve[-1]), "best": float(curve.max())}
     ssm_lr = run.ssm.ssm_lr if run.model.layer in ("mamba2", "gated-deltanet") else ""
-    return {"case": name, "state_per_block": state_size(run), "scores": scores, "steps": out["step"],
-            "train_length": run.task.length(), "ssm_lr": ssm_lr,
-            "wall_time_s": wall, "status": out["status"]}
+    return {
+        "case": name,
+        "state_per_block": state_size(run),
+        "scores": scores,
+        "steps": out["step"],
+        "train_length": run.task.length(),
+        "ssm_lr": ssm_lr,
+        "wall_time_s": wall,
+        "status": out["status"],
+    }
 
 
 def table(rows: list[dict]) -> str:
@@ -79,22 +95,37 @@ def table(rows: list[dict]) -> str:
     needle = [r for r in rows if r["case"].endswith("/needle")]
     lines = []
     if mqar:
-        lines += [f"MQAR (L {MQAR['seq_len']}, V 256, {MQAR['num_kv']} pairs), token accuracy on held-out batches:", "",
-                  "| layer | state / block | Δ, A lr | final | best | steps | wall s |", "|---|---:|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | "
-                  f"{r['scores']['test']['final']:.3f} | {r['scores']['test']['best']:.3f} | {r['steps']} | "
-                  f"{r['wall_time_s']:.0f} |" for r in mqar]
+        lines += [
+            f"MQAR (L {MQAR['seq_len']}, V 256, {MQAR['num_kv']} pairs), token accuracy on held-out batches:",
+            "",
+            "| layer | state / block | Δ, A lr | final | best | steps | wall s |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | "
+            f"{r['scores']['test']['final']:.3f} | {r['scores']['test']['best']:.3f} | {r['steps']} | "
+            f"{r['wall_time_s']:.0f} |"
+            for r in mqar
+        ]
         lines.append("")
     for train_len in sorted({r.get("train_length", 0) for r in needle}):
         group = [r for r in needle if r.get("train_length", 0) == train_len]
         Ls = sorted({int(n) for r in group for n in r["scores"]})
-        lines += [(f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {train_len or '?'}), accuracy at the "
-                   f"query (final; chance 1/{NEEDLE['vocab_size'] // 2}; 32 held-out sequences per length):"), "",
-                  "| layer | state / block | Δ, A lr | " + " | ".join(f"L {n}" for n in Ls) + " | steps | wall s |",
-                  "|---|---:|---|" + "---:|" * len(Ls) + "---:|---:|"]
-        lines += [f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | " +
-                  " | ".join(f"{r['scores'][str(n)]['final']:.3f}" for n in Ls) + f" | {r['steps']} | {r['wall_time_s']:.0f} |"
-                  for r in group]
+        lines += [
+            (
+                f"Needle in a haystack (V {NEEDLE['vocab_size']}, trained at L {train_len or '?'}), accuracy at the "
+                f"query (final; chance 1/{NEEDLE['vocab_size'] // 2}; 32 held-out sequences per length):"
+            ),
+            "",
+            "| layer | state / block | Δ, A lr | " + " | ".join(f"L {n}" for n in Ls) + " | steps | wall s |",
+            "|---|---:|---|" + "---:|" * len(Ls) + "---:|---:|",
+        ]
+        lines += [
+            f"| {r['case'].split('/')[0]} | {r['state_per_block']} | {r.get('ssm_lr', '')} | "
+            + " | ".join(f"{r['scores'][str(n)]['final']:.3f}" for n in Ls)
+            + f" | {r['steps']} | {r['wall_time_s']:.0f} |"
+            for r in group
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -102,8 +133,10 @@ def table(rows: list[dict]) -> str:
 def write_section(rows: list[dict], m: dict) -> str:
     """benchmarks/results/learning-delta.md, and the same section at the end of learning.md."""
     text = table(rows)
-    section = (f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run, "
-               f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n{text}")
+    section = (
+        f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run, "
+        f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n{text}"
+    )
     (RESULTS / "learning-delta.md").write_text(section)
     main_md = RESULTS / "learning.md"
     head = main_md.read_text().split(HEADING)[0].rstrip() + "\n\n" if main_md.exists() else ""

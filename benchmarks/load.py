@@ -5,6 +5,7 @@ benchmark that only runs on an idle machine hides how a scan made of many short 
 behaves there. `competing_load()` reproduces the simplest such state (one other busy core), and
 `others_busy()` records how busy the machine already was, since a shared machine is never idle.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,6 +41,7 @@ class Busy:
 
     def __enter__(self):
         from workbench.threads import LoadMeter
+
         self.meter, self.value = LoadMeter(children=True), None
         return self
 

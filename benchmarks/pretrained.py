@@ -8,6 +8,7 @@ during the forward alone. The logits of both are compared (max |Δ| / max |logit
 
     python -m benchmarks.pretrained [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,7 @@ QUICK = dict(CONFIG, hidden_size=128, num_hidden_layers=4)
 
 def _rss() -> int:
     import psutil
+
     return psutil.Process().memory_info().rss
 
 
@@ -41,6 +43,7 @@ def _reset_hwm() -> None:
 
 def worker(impl: str, folder: str, L: int, repeats: int, out: str) -> None:
     import torch
+
     torch.manual_seed(0)
     ids = torch.randint(0, CONFIG["vocab_size"], (1, L), generator=torch.Generator().manual_seed(0))
     if impl == OURS:
@@ -62,6 +65,7 @@ def worker(impl: str, folder: str, L: int, repeats: int, out: str) -> None:
                 assert len(seen) == 7, sorted(seen)
                 return y
             return model(ids).logits
+
     times = []
     with torch.no_grad():
         model(ids[:, :32]) if impl == OURS else model(ids[:, :32])  # first-call allocations
@@ -74,14 +78,24 @@ def worker(impl: str, folder: str, L: int, repeats: int, out: str) -> None:
     fwd_peak = _hwm() - fwd_base
     total_peak = max(_hwm(), fwd_base) - base
     torch.save(y[0, -64:].clone(), out + ".pt")
-    Path(out).write_text(json.dumps({"load_s": load_s, "forward_s": statistics.median(times), "times_s": times,
-                                     "forward_peak_mb": fwd_peak / 2**20, "model_rss_mb": (fwd_base - base) / 2**20,
-                                     "total_peak_mb": total_peak / 2**20}))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "load_s": load_s,
+                "forward_s": statistics.median(times),
+                "times_s": times,
+                "forward_peak_mb": fwd_peak / 2**20,
+                "model_rss_mb": (fwd_base - base) / 2**20,
+                "total_peak_mb": total_peak / 2**20,
+            }
+        )
+    )
 
 
 def run(quick: bool = False) -> dict:
     import torch
     from transformers import MambaConfig, MambaForCausalLM
+
     cfg = QUICK if quick else CONFIG
     L = 128 if quick else 1024
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,33 +105,51 @@ def run(quick: bool = False) -> dict:
         res = {}
         for impl, reps in ((OURS, 3), (PEER, 1)):
             out = str(Path(tmp) / ("ours" if impl == OURS else "peer"))
-            subprocess.run([sys.executable, "-m", "benchmarks.pretrained", "--worker", impl, str(folder), str(L),
-                            str(reps), out], check=True, cwd=Path(__file__).resolve().parents[1])
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.pretrained", "--worker", impl, str(folder), str(L), str(reps), out],
+                check=True,
+                cwd=Path(__file__).resolve().parents[1],
+            )
             res[impl] = json.loads(Path(out).read_text())
             res[impl]["logits"] = torch.load(out + ".pt")
         a, b = res[OURS].pop("logits"), res[PEER].pop("logits")
         rel = float((a - b).abs().max() / b.abs().max())
     n_params = sum(p.numel() for p in MambaForCausalLM(MambaConfig(**cfg)).parameters()) if quick else 129_135_360
-    report = {"machine": machine(), "config": cfg, "tokens": L, "parameters": n_params, "results": res,
-              "speedup_forward": res[PEER]["forward_s"] / res[OURS]["forward_s"],
-              "memory_ratio_forward": res[OURS]["forward_peak_mb"] / max(res[PEER]["forward_peak_mb"], 1e-9),
-              "memory_ratio_total": res[OURS]["total_peak_mb"] / max(res[PEER]["total_peak_mb"], 1e-9),
-              "logits_max_rel_diff": rel}
+    report = {
+        "machine": machine(),
+        "config": cfg,
+        "tokens": L,
+        "parameters": n_params,
+        "results": res,
+        "speedup_forward": res[PEER]["forward_s"] / res[OURS]["forward_s"],
+        "memory_ratio_forward": res[OURS]["forward_peak_mb"] / max(res[PEER]["forward_peak_mb"], 1e-9),
+        "memory_ratio_total": res[OURS]["total_peak_mb"] / max(res[PEER]["total_peak_mb"], 1e-9),
+        "logits_max_rel_diff": rel,
+    }
     return report
 
 
 def markdown(r: dict) -> str:
     m, o, p = r["machine"], r["results"][OURS], r["results"][PEER]
-    rows = [f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
-            f"{m['memory_gib']} GiB. Model: {r['config']['num_hidden_layers']} layers, d {r['config']['hidden_size']}, "
-            f"{r['tokens']} tokens, batch 1, float32, random weights.", "",
-            "| | load (s) | forward (s) | forward peak (MB) | load + forward peak (MB) |", "|---|---|---|---|---|"]
+    rows = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"{m['memory_gib']} GiB. Model: {r['config']['num_hidden_layers']} layers, d {r['config']['hidden_size']}, "
+        f"{r['tokens']} tokens, batch 1, float32, random weights.",
+        "",
+        "| | load (s) | forward (s) | forward peak (MB) | load + forward peak (MB) |",
+        "|---|---|---|---|---|",
+    ]
     for name, v in ((OURS, o), (PEER, p)):
-        rows.append(f"| {name} | {v['load_s']:.2f} | {v['forward_s']:.2f} | {v['forward_peak_mb']:.0f} | "
-                    f"{v['total_peak_mb']:.0f} |")
-    rows += ["", f"Forward speed-up: **{r['speedup_forward']:.1f}×** (target ≥ 5×); forward peak memory ratio "
-                 f"{r['memory_ratio_forward']:.2f}, load + forward {r['memory_ratio_total']:.2f} (target ≤ 1); "
-                 f"logits max |Δ| / max |logit| = {r['logits_max_rel_diff']:.1e}."]
+        rows.append(
+            f"| {name} | {v['load_s']:.2f} | {v['forward_s']:.2f} | {v['forward_peak_mb']:.0f} | "
+            f"{v['total_peak_mb']:.0f} |"
+        )
+    rows += [
+        "",
+        f"Forward speed-up: **{r['speedup_forward']:.1f}×** (target ≥ 5×); forward peak memory ratio "
+        f"{r['memory_ratio_forward']:.2f}, load + forward {r['memory_ratio_total']:.2f} (target ≤ 1); "
+        f"logits max |Δ| / max |logit| = {r['logits_max_rel_diff']:.1e}.",
+    ]
     return "\n".join(rows) + "\n"
 
 

@@ -6,6 +6,7 @@ The default: 2 S4D-Lin layers, H 64, N 64, kernels of length 1024 (the adding ta
 response, init audit); "full": everything, with the passes on the probe batch. The peer computes
 the fast half's quantities separately (each function on its own, kernels recomputed).
 """
+
 from __future__ import annotations
 
 from benchmarks.harness import measure
@@ -14,13 +15,21 @@ from workbench.specs import RunSpec
 from workbench.train.build import build_run_model
 from workbench.train.probes import preview_run
 
-FAST, FULL, SEPARATE = ("dashboard preview, fast half (build + closed forms)", "dashboard preview, full",
-                        "fast-half quantities each computed separately")
+FAST, FULL, SEPARATE = (
+    "dashboard preview, fast half (build + closed forms)",
+    "dashboard preview, full",
+    "fast-half quantities each computed separately",
+)
 
 
 def spec(L: int) -> RunSpec:
-    return RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 64, "n_layers": 2}, "ssm": {"d_state": 64},
-                              "task": {"name": "adding", "seq_len": L}})
+    return RunSpec.from_dict(
+        {
+            "model": {"layer": "s4d", "d_model": 64, "n_layers": 2},
+            "ssm": {"d_state": 64},
+            "task": {"name": "adding", "seq_len": L},
+        }
+    )
 
 
 def build(L, impl):
@@ -35,6 +44,7 @@ def build(L, impl):
     def separate():
         m = build_run_model(run).eval()
         kernels(m, L), spectrum(m), frequency_response(m, length=L), init_audit(m)
+
     return {FAST: fast, FULL: full, SEPARATE: separate}[impl]
 
 
@@ -42,8 +52,22 @@ def run(quick: bool = False) -> list[dict]:
     res = measure("benchmarks.preview", (1024,), [FAST, FULL, SEPARATE], repeats=5 if quick else 15)
     case = "preview of the default model (2×S4D, H64, N64, L1024)"
     fast, full, sep = res[FAST], res[FULL], res[SEPARATE]
-    return [{"case": case, "impl": FAST, "median_s": fast["median_s"], "peak_mb": fast["peak_mb"],
-             "target": "< 50 ms", "met": fast["median_s"] < 0.05},
-            {"case": case, "impl": FULL, "median_s": full["median_s"], "peak_mb": full["peak_mb"]},
-            {"case": case, "impl": SEPARATE, "median_s": sep["median_s"], "peak_mb": sep["peak_mb"],
-             "vs": "workbench", "ratio": sep["median_s"] / fast["median_s"]}]
+    return [
+        {
+            "case": case,
+            "impl": FAST,
+            "median_s": fast["median_s"],
+            "peak_mb": fast["peak_mb"],
+            "target": "< 50 ms",
+            "met": fast["median_s"] < 0.05,
+        },
+        {"case": case, "impl": FULL, "median_s": full["median_s"], "peak_mb": full["peak_mb"]},
+        {
+            "case": case,
+            "impl": SEPARATE,
+            "median_s": sep["median_s"],
+            "peak_mb": sep["peak_mb"],
+            "vs": "workbench",
+            "ratio": sep["median_s"] / fast["median_s"],
+        },
+    ]

@@ -1,5 +1,6 @@
 """Scaling with sequence length (case 4): forward+backward time against L for the selective
 scan and the S4D FFT convolution, with the fitted exponent of time ∝ L^p (target p ≈ 1)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,6 +30,14 @@ def run(quick: bool = False) -> list[dict]:
         p = float(np.polyfit(np.log(lengths), np.log(times), 1)[0])
         for L, t in zip(lengths, times):
             rows.append({"case": f"{label}, time vs L", "impl": f"L = {L}", "median_s": t, "peak_mb": None})
-        rows.append({"case": f"{label}, time vs L", "impl": f"fitted exponent p = {p:.2f}", "median_s": sum(times),
-                     "peak_mb": None, "target": "p ≈ 1", "met": p < 1.25})
+        rows.append(
+            {
+                "case": f"{label}, time vs L",
+                "impl": f"fitted exponent p = {p:.2f}",
+                "median_s": sum(times),
+                "peak_mb": None,
+                "target": "p ≈ 1",
+                "met": p < 1.25,
+            }
+        )
     return rows

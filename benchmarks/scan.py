@@ -1,4 +1,5 @@
 """Selective scan forward+backward: the fast path against the sequential reference and mambapy."""
+
 from __future__ import annotations
 
 import os
@@ -26,15 +27,21 @@ def mambapy_scan():
         hs = pscan(dA, BX)
         y = (hs @ C.transpose(1, 2)[..., None])[..., 0] + D * x
         return y.transpose(1, 2)
+
     return scan
 
 
 def build(b, D, N, L, impl):
     """A callable running one forward+backward of `impl` on seeded inputs."""
     g = torch.Generator().manual_seed(0)
-    kw = dict(u=torch.randn(b, D, L, generator=g), delta=torch.rand(b, D, L, generator=g) * 0.1,
-              A=-torch.rand(D, N, generator=g) - 0.5, B=torch.randn(b, N, L, generator=g),
-              C=torch.randn(b, N, L, generator=g), D=torch.randn(D, generator=g))
+    kw = dict(
+        u=torch.randn(b, D, L, generator=g),
+        delta=torch.rand(b, D, L, generator=g) * 0.1,
+        A=-torch.rand(D, N, generator=g) - 0.5,
+        B=torch.randn(b, N, L, generator=g),
+        C=torch.randn(b, N, L, generator=g),
+        D=torch.randn(D, generator=g),
+    )
     fn = {OURS: selective_scan, FIXED: selective_scan, REF: selective_scan_ref, MAMBAPY: mambapy_scan()}[impl]
     leaves = {k: v.requires_grad_() for k, v in kw.items()}
     step = lambda: fn(**leaves).square().mean().backward()
@@ -43,6 +50,7 @@ def build(b, D, N, L, impl):
 
 def policy_off(fn):
     """fn run with WORKBENCH_THREADS=fixed (workbench.threads), the environment restored after."""
+
     def run():
         before = os.environ.get("WORKBENCH_THREADS")
         os.environ["WORKBENCH_THREADS"] = "fixed"
@@ -53,6 +61,7 @@ def policy_off(fn):
                 del os.environ["WORKBENCH_THREADS"]
             else:
                 os.environ["WORKBENCH_THREADS"] = before
+
     return run
 
 
@@ -70,25 +79,54 @@ def run(quick: bool = False) -> list[dict]:
         case = f"selective scan fwd+bwd b{b} D{D} N{N} L{L}"
         ours = res[OURS]
         spread = ours["loaded"]["spread"] if "loaded" in ours else None
-        rows.append(row(case, OURS, ours, **({} if spread is None else
-                                             {"target": "loaded p90/median ≤ 1.5", "met": spread <= 1.5})))
+        rows.append(
+            row(
+                case,
+                OURS,
+                ours,
+                **({} if spread is None else {"target": "loaded p90/median ≤ 1.5", "met": spread <= 1.5}),
+            )
+        )
         fixed = res[FIXED]
-        rows.append(row(case, FIXED, fixed, vs="workbench", ratio=fixed["median_s"] / ours["median_s"],
-                        target="quiet ≥ 0.91× (the policy costs ≤ 10 % quiet)",
-                        met=fixed["median_s"] / ours["median_s"] >= 1 / 1.1,
-                        **({"loaded_ratio": fixed["loaded"]["median_s"] / ours["loaded"]["median_s"]}
-                           if "loaded" in fixed else {})))
+        rows.append(
+            row(
+                case,
+                FIXED,
+                fixed,
+                vs="workbench",
+                ratio=fixed["median_s"] / ours["median_s"],
+                target="quiet ≥ 0.91× (the policy costs ≤ 10 % quiet)",
+                met=fixed["median_s"] / ours["median_s"] >= 1 / 1.1,
+                **(
+                    {"loaded_ratio": fixed["loaded"]["median_s"] / ours["loaded"]["median_s"]}
+                    if "loaded" in fixed
+                    else {}
+                ),
+            )
+        )
         r = res[REF]
         ratio = r["median_s"] / ours["median_s"]
-        rows.append(row(case, REF, r, vs="workbench", ratio=ratio, target="≥ 3×" if D == 64 else
-                        "≥ 5×", met=ratio >= (3 if D == 64 else 5)))
+        rows.append(
+            row(
+                case,
+                REF,
+                r,
+                vs="workbench",
+                ratio=ratio,
+                target="≥ 3×" if D == 64 else "≥ 5×",
+                met=ratio >= (3 if D == 64 else 5),
+            )
+        )
         if have_peer:
             r = res[MAMBAPY]
             ratio = r["median_s"] / ours["median_s"]
             extra = {"target": "≥ 2×, no more memory", "met": ratio >= 2 and ours["peak_mb"] <= r["peak_mb"]}
             if "loaded" in r:
                 lr = r["loaded"]["median_s"] / ours["loaded"]["median_s"]
-                extra = {"loaded_ratio": lr, "target": extra["target"] + "; loaded ≥ 4× and ≥ half the quiet ratio",
-                         "met": extra["met"] and lr >= 4 and lr >= ratio / 2}
+                extra = {
+                    "loaded_ratio": lr,
+                    "target": extra["target"] + "; loaded ≥ 4× and ≥ half the quiet ratio",
+                    "met": extra["met"] and lr >= 4 and lr >= ratio / 2,
+                }
             rows.append(row(case, MAMBAPY, r, vs="workbench", ratio=ratio, **extra))
     return rows

@@ -42,9 +42,12 @@ H, N, L = (4, 16, 128) if FAST else (8, 64, 1024)
 # %%
 layers = {init: workbench.build_layer(SSMSpec(init=init, d_state=N), H) for init in DIAGONAL_INITS + DENSE_INITS}
 kern = {init: layer_kernels(layer, L) for init, layer in layers.items()}
-hv.Layout([kernel_plot(ds, log_abs=True).opts(title=init, responsive=False, width=320, height=230,
-                                              show_legend=False)
-           for init, ds in kern.items()]).cols(3)
+hv.Layout(
+    [
+        kernel_plot(ds, log_abs=True).opts(title=init, responsive=False, width=320, height=230, show_legend=False)
+        for init, ds in kern.items()
+    ]
+).cols(3)
 
 # %% [markdown]
 # One init in publication form (the same builder `workbench export` uses), and its poles.
@@ -86,15 +89,24 @@ for e in eps:
     # a_reparam "direct": a large ε can push Re A above 0, which exp/softplus cannot represent
     layer = workbench.build_layer(SSMSpec(init="ptd-legs", d_state=N, ptd_eps=float(e), a_reparam="direct"), 1)
     spec = layer_spectrum(layer)
-    rows.append({"ptd_eps": e, "kappa_V": layer.info["kappa_V"], "backward_error": layer.info["perturbation_norm"],
-                 "modes_re_a_positive": int((spec.A_real > 0).sum())})
+    rows.append(
+        {
+            "ptd_eps": e,
+            "kappa_V": layer.info["kappa_V"],
+            "backward_error": layer.info["perturbation_norm"],
+            "modes_re_a_positive": int((spec.A_real > 0).sum()),
+        }
+    )
 ptd = pd.DataFrame(rows)
 ptd
 
 # %%
 opts = dict(logx=True, width=380, height=300, show_grid=True, xlabel="ε = ‖E‖₂ / ‖A‖₂")
-(hv.Curve(ptd, "ptd_eps", "kappa_V").opts(color=OKABE_ITO[0], ylabel="κ(V)", title="Conditioning", logy=True, **opts)
- * hv.Scatter(ptd, "ptd_eps", "kappa_V").opts(color=OKABE_ITO[0], size=6) +
- hv.Curve(ptd, "ptd_eps", "modes_re_a_positive").opts(color=OKABE_ITO[3], ylabel="modes with Re A > 0",
-                                                        title="Stability of the realized A", **opts) *
- hv.Scatter(ptd, "ptd_eps", "modes_re_a_positive").opts(color=OKABE_ITO[3], size=6))
+(
+    hv.Curve(ptd, "ptd_eps", "kappa_V").opts(color=OKABE_ITO[0], ylabel="κ(V)", title="Conditioning", logy=True, **opts)
+    * hv.Scatter(ptd, "ptd_eps", "kappa_V").opts(color=OKABE_ITO[0], size=6)
+    + hv.Curve(ptd, "ptd_eps", "modes_re_a_positive").opts(
+        color=OKABE_ITO[3], ylabel="modes with Re A > 0", title="Stability of the realized A", **opts
+    )
+    * hv.Scatter(ptd, "ptd_eps", "modes_re_a_positive").opts(color=OKABE_ITO[3], size=6)
+)

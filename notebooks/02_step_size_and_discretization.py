@@ -45,11 +45,23 @@ points = []
 for i, (lo, hi) in enumerate(ranges):
     ds = layer_spectrum(workbench.build_layer(SSMSpec(init="s4d-lin", d_state=N, dt_min=lo, dt_max=hi), H))
     dt = np.broadcast_to(ds.dt.values[:, None], ds.half_life.shape).ravel()
-    points.append(hv.Scatter((dt, ds.half_life.values.ravel()), hv.Dimension("dt", label="Δ"),
-                             hv.Dimension("t_half", label="t½ (steps)"), label=f"Δ ∈ [{lo:g}, {hi:g}]")
-                  .opts(color=OKABE_ITO[i], size=4, alpha=0.6))
-hv.Overlay(points).opts(logx=True, logy=True, width=520, height=360, show_grid=True, legend_position="top_right",
-                        title="Half-lives against Δ (S4D-Lin)")
+    points.append(
+        hv.Scatter(
+            (dt, ds.half_life.values.ravel()),
+            hv.Dimension("dt", label="Δ"),
+            hv.Dimension("t_half", label="t½ (steps)"),
+            label=f"Δ ∈ [{lo:g}, {hi:g}]",
+        ).opts(color=OKABE_ITO[i], size=4, alpha=0.6)
+    )
+hv.Overlay(points).opts(
+    logx=True,
+    logy=True,
+    width=520,
+    height=360,
+    show_grid=True,
+    legend_position="top_right",
+    title="Half-lives against Δ (S4D-Lin)",
+)
 
 # %% [markdown]
 # ## Four discretizations of the same layer
@@ -60,16 +72,21 @@ hv.Overlay(points).opts(logx=True, logy=True, width=520, height=360, show_grid=T
 DISC = ["zoh", "bilinear", "euler", "mamba"]
 base = dict(init="s4d-lin", d_state=N, dt_min=1e-2, dt_max=0.5)
 spectra = {d: layer_spectrum(workbench.build_layer(SSMSpec(**base, discretization=d), H)) for d in DISC}
-table = pd.DataFrame({"discretization": DISC,
-                      "unstable_modes": [spectra[d].attrs["unstable_modes"] for d in DISC],
-                      "max |Ā|": [float(spectra[d].pole_abs.max()) for d in DISC]})
+table = pd.DataFrame(
+    {
+        "discretization": DISC,
+        "unstable_modes": [spectra[d].attrs["unstable_modes"] for d in DISC],
+        "max |Ā|": [float(spectra[d].pole_abs.max()) for d in DISC],
+    }
+)
 assert table.set_index("discretization").loc["euler", "unstable_modes"] > 0, "Euler should be unstable here"
 assert table.set_index("discretization").loc["zoh", "unstable_modes"] == 0
 table
 
 # %%
-hv.Layout([pole_plot(spectra[d]).opts(title=f"{d}: {spectra[d].attrs['unstable_modes']} unstable")
-           for d in DISC]).cols(2)
+hv.Layout([pole_plot(spectra[d]).opts(title=f"{d}: {spectra[d].attrs['unstable_modes']} unstable") for d in DISC]).cols(
+    2
+)
 
 # %% [markdown]
 # Publication figures: the stable ZOH layer, and Euler with its unstable poles (vermillion crosses)

@@ -40,8 +40,11 @@ FAST = os.environ.get("WORKBENCH_FAST") == "1"
 ROOT = tempfile.mkdtemp(prefix="workbench-nb03-")
 task = {"name": "selective-copying", **({"noise_len": 16, "n_data": 4} if FAST else {"noise_len": 64, "n_data": 8})}
 model = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
-train = dict(steps=12, batch=8, probe_every=6, eval_every=6, checkpoint_every=12, warmup=2) if FAST else \
-    dict(steps=1500, batch=32, lr=3e-3, probe_every=150, eval_every=150, checkpoint_every=500)
+train = (
+    dict(steps=12, batch=8, probe_every=6, eval_every=6, checkpoint_every=12, warmup=2)
+    if FAST
+    else dict(steps=1500, batch=32, lr=3e-3, probe_every=150, eval_every=150, checkpoint_every=500)
+)
 
 # %%
 configs = {
@@ -56,9 +59,16 @@ for label, layer in configs.items():
     path = runner.create(spec, ROOT)
     run_worker(path)  # in this process; runner.start would train in the background (notebook 6)
     runs[label] = open_run(path)
-pd.DataFrame({label: {"status": r.status, "steps": r.last_step,
-                      "test token accuracy": r.meta["final_metrics"]["test/token_accuracy"]}
-              for label, r in runs.items()}).T
+pd.DataFrame(
+    {
+        label: {
+            "status": r.status,
+            "steps": r.last_step,
+            "test token accuracy": r.meta["final_metrics"]["test/token_accuracy"],
+        }
+        for label, r in runs.items()
+    }
+).T
 
 # %%
 hv.Layout([training_figure(r.metrics).opts(title=label) for label, r in runs.items()][:2]).cols(1)
@@ -75,7 +85,13 @@ batch = make_batch(RunSpec.from_dict(runs["Mamba (S6)"].spec).task, 2, torch.Gen
 alpha = hidden_attention(mamba, batch.inputs)
 a = alpha.alpha_minmax.isel(layer=0, channel=0)
 hv.Image((a.source.values, a.target.values, a.values), ["source j", "target i"], "α (min–max scaled)").opts(
-    cmap="cividis", colorbar=True, invert_yaxis=True, width=420, height=380, title="Hidden attention, layer 0, channel 0")
+    cmap="cividis",
+    colorbar=True,
+    invert_yaxis=True,
+    width=420,
+    height=380,
+    title="Hidden attention, layer 0, channel 0",
+)
 
 # %%
 selective_figure(selective_forgetting(mamba, batch.inputs))

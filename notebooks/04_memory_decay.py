@@ -44,8 +44,12 @@ H, N, L = (4, 16, 256) if FAST else (8, 64, 4096)
 # ## Memory functions of untrained layers
 
 # %%
-hv.Layout([memory_figure(memory_function(workbench.build_layer(SSMSpec(init=i, d_state=N), H), L)).opts(title=i)
-           for i in ("s4d-lin", "s4d-real", "lru-ring", "hippo-legs")]).cols(2)
+hv.Layout(
+    [
+        memory_figure(memory_function(workbench.build_layer(SSMSpec(init=i, d_state=N), H), L)).opts(title=i)
+        for i in ("s4d-lin", "s4d-real", "lru-ring", "hippo-legs")
+    ]
+).cols(2)
 
 # %% [markdown]
 # ## StableSSM: reparameterizations on exponential and polynomial memory
@@ -54,29 +58,51 @@ hv.Layout([memory_figure(memory_function(workbench.build_layer(SSMSpec(init=i, d
 
 # %%
 REPARAMS = ["direct", "exp", "softplus", "best"]
-train = dict(steps=10, batch=8, probe_every=0, eval_every=5, checkpoint_every=10, warmup=1) if FAST else \
-    dict(steps=2000, batch=32, lr=3e-3, probe_every=0, eval_every=100, checkpoint_every=1000)
+train = (
+    dict(steps=10, batch=8, probe_every=0, eval_every=5, checkpoint_every=10, warmup=1)
+    if FAST
+    else dict(steps=2000, batch=32, lr=3e-3, probe_every=0, eval_every=100, checkpoint_every=1000)
+)
 runs = {}
 for rho in ("exponential", "polynomial"):
     for rep in REPARAMS:
-        spec = RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8 if FAST else 32, "n_layers": 1},
-                                  "ssm": {"init": "s4d-lin", "d_state": 8 if FAST else 32, "a_reparam": rep},
-                                  "task": {"name": "lf-memory", "rho": rho, "seq_len": 32 if FAST else 100},
-                                  "train": train}, name=f"{rho} {rep}")
+        spec = RunSpec.from_dict(
+            {
+                "model": {"layer": "s4d", "d_model": 8 if FAST else 32, "n_layers": 1},
+                "ssm": {"init": "s4d-lin", "d_state": 8 if FAST else 32, "a_reparam": rep},
+                "task": {"name": "lf-memory", "rho": rho, "seq_len": 32 if FAST else 100},
+                "train": train,
+            },
+            name=f"{rho} {rep}",
+        )
         path = runner.create(spec, ROOT)
         run_worker(path)
         runs[rho, rep] = open_run(path)
 
-table = pd.DataFrame([{"memory": rho, "a_reparam": rep, "status": r.status,
-                       "test MSE": r.meta.get("final_metrics", {}).get("test/mse", float("nan"))}
-                      for (rho, rep), r in runs.items()])
+table = pd.DataFrame(
+    [
+        {
+            "memory": rho,
+            "a_reparam": rep,
+            "status": r.status,
+            "test MSE": r.meta.get("final_metrics", {}).get("test/mse", float("nan")),
+        }
+        for (rho, rep), r in runs.items()
+    ]
+)
 table.pivot(index="a_reparam", columns="memory", values="test MSE")
+
 
 # %%
 def curves(rho):
-    return hv.Overlay([hv.Curve(runs[rho, rep].metrics["loss"].to_series().dropna(), "step", "loss", label=rep)
-                       .opts(color=OKABE_ITO[i]) for i, rep in enumerate(REPARAMS)]).opts(
-        logy=True, title=f"{rho} memory", width=420, height=300, show_grid=True, legend_position="top_right")
+    return hv.Overlay(
+        [
+            hv.Curve(runs[rho, rep].metrics["loss"].to_series().dropna(), "step", "loss", label=rep).opts(
+                color=OKABE_ITO[i]
+            )
+            for i, rep in enumerate(REPARAMS)
+        ]
+    ).opts(logy=True, title=f"{rho} memory", width=420, height=300, show_grid=True, legend_position="top_right")
 
 
 curves("exponential") + curves("polynomial")

@@ -41,8 +41,9 @@ FAST = os.environ.get("WORKBENCH_FAST") == "1"
 # %%
 def one_d_model(c: float, depth: int):
     """`depth` identical 1-D selective layers with S_B = c·S_C, Δ = 0.1, A = −1, output weight ½."""
-    spec = ModelSpec(layer="mamba", d_model=1, expand=1, d_conv=1, gate="none", norm="none", n_layers=depth,
-                     d_input=1, d_output=1)
+    spec = ModelSpec(
+        layer="mamba", d_model=1, expand=1, d_conv=1, gate="none", norm="none", n_layers=depth, d_input=1, d_output=1
+    )
     m = build_model(spec, SSMSpec(init="s4d-real", d_state=1, discretization="mamba", dt_transform="softplus"))
     m = m.double()
     with torch.no_grad():
@@ -89,14 +90,32 @@ cs = np.linspace(-1, 1, 5 if FAST else 21)
 rows = []
 for c in cs:
     ds = token_dynamics(one_d_model(float(c), 10), x)
-    rows.append({"c": c, "eigenvalue": float(ds.criterion_eigenvalues.max()), "predicted": predicted(ds),
-                 "observed": ds.attrs["observed"], "log-norm slope": ds.attrs["log_norm_slope"]})
+    rows.append(
+        {
+            "c": c,
+            "eigenvalue": float(ds.criterion_eigenvalues.max()),
+            "predicted": predicted(ds),
+            "observed": ds.attrs["observed"],
+            "log-norm slope": ds.attrs["log_norm_slope"],
+        }
+    )
 table = pd.DataFrame(rows)
 table
 
 # %%
-(hv.Curve(table, "eigenvalue", "log-norm slope") * hv.Scatter(table, "eigenvalue", "log-norm slope").opts(size=6)
- * hv.VLine(0).opts(color="gray", line_dash="dashed")).opts(
-    hv.opts.Curve(color=OKABE_ITO[0]), hv.opts.Scatter(color=OKABE_ITO[0]),
-    hv.opts.Overlay(width=450, height=320, show_grid=True, title="Observed growth against the criterion",
-                    xlabel="max eig sym(S_Cᵀ S_B)", ylabel="d log‖x‖ / d depth"))
+(
+    hv.Curve(table, "eigenvalue", "log-norm slope")
+    * hv.Scatter(table, "eigenvalue", "log-norm slope").opts(size=6)
+    * hv.VLine(0).opts(color="gray", line_dash="dashed")
+).opts(
+    hv.opts.Curve(color=OKABE_ITO[0]),
+    hv.opts.Scatter(color=OKABE_ITO[0]),
+    hv.opts.Overlay(
+        width=450,
+        height=320,
+        show_grid=True,
+        title="Observed growth against the criterion",
+        xlabel="max eig sym(S_Cᵀ S_B)",
+        ylabel="d log‖x‖ / d depth",
+    ),
+)

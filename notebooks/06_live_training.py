@@ -39,11 +39,15 @@ FAST = os.environ.get("WORKBENCH_FAST") == "1"
 ROOT = tempfile.mkdtemp(prefix="workbench-nb06-")
 
 # %%
-spec = RunSpec.from_dict({
-    "model": {"layer": "s4d", "d_model": 8 if FAST else 64, "n_layers": 2},
-    "task": {"name": "adding", "seq_len": 32 if FAST else 100},
-    "train": dict(steps=200, batch=8, probe_every=50, eval_every=50, checkpoint_every=100, warmup=5, threads=1)
-    if FAST else dict(steps=3000, batch=32, probe_every=100, eval_every=100, checkpoint_every=500)})
+spec = RunSpec.from_dict(
+    {
+        "model": {"layer": "s4d", "d_model": 8 if FAST else 64, "n_layers": 2},
+        "task": {"name": "adding", "seq_len": 32 if FAST else 100},
+        "train": dict(steps=200, batch=8, probe_every=50, eval_every=50, checkpoint_every=100, warmup=5, threads=1)
+        if FAST
+        else dict(steps=3000, batch=32, probe_every=100, eval_every=100, checkpoint_every=500),
+    }
+)
 run_id, proc = runner.start(spec, ROOT)
 run_id
 

@@ -48,8 +48,15 @@ RUNS = {}  # (layer, task) -> run folder, for the analyses below
 
 def train(model: dict, task: dict, steps: int, metric: str = "test/token_accuracy", **extra) -> float:
     """Train one run in this process; its final held-out accuracy (%)."""
-    t = dict(steps=steps, batch=8 if FAST else 32, probe_every=0, eval_every=max(steps // 4, 1),
-             checkpoint_every=steps, warmup=1 if FAST else 100, **extra)
+    t = dict(
+        steps=steps,
+        batch=8 if FAST else 32,
+        probe_every=0,
+        eval_every=max(steps // 4, 1),
+        checkpoint_every=steps,
+        warmup=1 if FAST else 100,
+        **extra,
+    )
     path = runner.create(RunSpec.from_dict({"model": model, "task": task, "train": t}), ROOT)
     run_worker(path)
     RUNS[model["layer"], task["name"]] = path
@@ -69,8 +76,15 @@ rows = []
 
 def row(result: str, paper, ours, claim: str = "", holds=None) -> None:
     fmt = lambda v: f"{v:.1f}%" if isinstance(v, float) else v
-    rows.append({"result": result, "paper": fmt(paper), "workbench": fmt(ours), "shape in the paper": claim,
-                 "holds here": "" if holds is None else ("yes" if holds else "no")})
+    rows.append(
+        {
+            "result": result,
+            "paper": fmt(paper),
+            "workbench": fmt(ours),
+            "shape in the paper": claim,
+            "holds here": "" if holds is None else ("yes" if holds else "no"),
+        }
+    )
 
 
 # %% [markdown]
@@ -79,18 +93,31 @@ def row(result: str, paper, ours, claim: str = "", holds=None) -> None:
 # drops the output gate y·SiLU(z).
 
 # %%
-copy_task = {"name": "selective-copying", **({"noise_len": 16, "n_data": 4} if FAST else {"noise_len": 64, "n_data": 8})}
+copy_task = {
+    "name": "selective-copying",
+    **({"noise_len": 16, "n_data": 4} if FAST else {"noise_len": 64, "n_data": 8}),
+}
 size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
 S4 = {"selective_delta": False, "selective_B": False, "selective_C": False}
 steps = 10 if FAST else 2000
-acc = {(arch, layer): train({"layer": "mamba", "gate": gate, **size, **sel}, copy_task, steps)
-       for arch, gate in (("no gate", "none"), ("Mamba", "silu")) for layer, sel in (("S4", S4), ("S6", {}))}
-print(f"here: noise {copy_task['noise_len']}, {copy_task['n_data']} data tokens, {size['n_layers']} layers, "
-      f"d {size['d_model']}, {steps} steps")
+acc = {
+    (arch, layer): train({"layer": "mamba", "gate": gate, **size, **sel}, copy_task, steps)
+    for arch, gate in (("no gate", "none"), ("Mamba", "silu"))
+    for layer, sel in (("S4", S4), ("S6", {}))
+}
+print(
+    f"here: noise {copy_task['noise_len']}, {copy_task['n_data']} data tokens, {size['n_layers']} layers, "
+    f"d {size['d_model']}, {steps} steps"
+)
 for arch in ("no gate", "Mamba"):
     row(f"Mamba Table 1, selective copying, {arch} architecture, S4", MAMBA_TABLE_1[arch, "S4"], acc[arch, "S4"])
-    row(f"Mamba Table 1, selective copying, {arch} architecture, S6", MAMBA_TABLE_1[arch, "S6"], acc[arch, "S6"],
-        "S6 ≫ S4", acc[arch, "S6"] > acc[arch, "S4"])
+    row(
+        f"Mamba Table 1, selective copying, {arch} architecture, S6",
+        MAMBA_TABLE_1[arch, "S6"],
+        acc[arch, "S6"],
+        "S6 ≫ S4",
+        acc[arch, "S6"] > acc[arch, "S4"],
+    )
 
 # %% [markdown]
 # ## Zoology, Figure 2: MQAR at one size
@@ -98,16 +125,25 @@ for arch in ("no gate", "Mamba"):
 # We train attention, S4D (LTI) and Mamba (selective).
 
 # %%
-mqar = {"name": "mqar", **({"seq_len": 32, "vocab_size": 64, "num_kv": 4} if FAST else
-                           {"seq_len": 64, "vocab_size": 256, "num_kv": 4})}
+mqar = {
+    "name": "mqar",
+    **({"seq_len": 32, "vocab_size": 64, "num_kv": 4} if FAST else {"seq_len": 64, "vocab_size": 256, "num_kv": 4}),
+}
 mqar_size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
 mqar_steps = 10 if FAST else 3000
-recall = {layer: train({"layer": layer, **mqar_size}, mqar, mqar_steps, lr=3e-3 if layer == "attention" else 1e-2)
-          for layer in ("attention", "s4d", "mamba")}
+recall = {
+    layer: train({"layer": layer, **mqar_size}, mqar, mqar_steps, lr=3e-3 if layer == "attention" else 1e-2)
+    for layer in ("attention", "s4d", "mamba")
+}
 where = f"L {mqar['seq_len']}, d {mqar_size['d_model']}"
 print(f"here: {where}, vocabulary {mqar['vocab_size']}, {mqar['num_kv']} key-value pairs, {mqar_steps} steps")
-row(f"Zoology Fig. 2, MQAR ({where}), attention", ZOOLOGY_FIG_2["attention"], recall["attention"],
-    "attention ≫ LTI", recall["attention"] > recall["s4d"])
+row(
+    f"Zoology Fig. 2, MQAR ({where}), attention",
+    ZOOLOGY_FIG_2["attention"],
+    recall["attention"],
+    "attention ≫ LTI",
+    recall["attention"] > recall["s4d"],
+)
 row(f"Zoology Fig. 2, MQAR ({where}), S4D", "no point (H3 90%, Hyena 51%)", recall["s4d"])
 row(f"Zoology Fig. 2, MQAR ({where}), Mamba", "no point", recall["mamba"])
 
@@ -117,9 +153,13 @@ row(f"Zoology Fig. 2, MQAR ({where}), Mamba", "no point", recall["mamba"])
 # %%
 conv = legs_convergence(sizes=(8, 16, 32) if FAST else (16, 32, 64, 128, 256))
 err = 100 * conv.relative_error.values
-row("S4D paper, S4D-LegS → LegS (relative error of the basis' Laplace transforms)", "→ 0 as N grows",
+row(
+    "S4D paper, S4D-LegS → LegS (relative error of the basis' Laplace transforms)",
+    "→ 0 as N grows",
     f"{err[0]:.3g}% at N {int(conv.d_state[0])} → {err[-1]:.3g}% at N {int(conv.d_state[-1])}",
-    "falls with N", bool((np.diff(err) < 0).all()))
+    "falls with N",
+    bool((np.diff(err) < 0).all()),
+)
 legs_convergence_plot(conv)
 
 # %% [markdown]
@@ -140,17 +180,30 @@ factors = (1, 2, 4) if FAST else (1, 2, 4, 8, 16)
 by_length = {}
 for layer in ("mamba", "attention"):
     train({"layer": layer, **ih_size}, ih_task, ih_steps, metric=f"test/L={2 * ih_len}/accuracy", lr=3e-3)
-    ds = evaluate_lengths(open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors],
-                          batch=16 if FAST else 256)
+    ds = evaluate_lengths(
+        open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors], batch=16 if FAST else 256
+    )
     by_length[layer] = 100 * ds.accuracy.values
-    row(f"Mamba Table 11, induction heads, {layer} at {factors[-1]}× L (trained at {ih_len})",
-        {"mamba": 100.0, "attention": "58.6% at 2×"}[layer], float(by_length[layer][-1]),
-        "Mamba holds ~100%; attention falls", None)
-row("Mamba Table 11: Mamba ≥ attention at the longest length", "yes", "", "selective extrapolates",
-    bool(by_length["mamba"][-1] >= by_length["attention"][-1]))
-hv.Overlay([hv.Curve((np.array(factors) * ih_len, by_length[k]), "length", "accuracy (%)", label=k)
-            for k in by_length]).opts(hv.opts.Curve(logx=True, width=480, height=300, tools=["hover"]),
-                                      hv.opts.Overlay(title="induction heads: accuracy against length"))
+    row(
+        f"Mamba Table 11, induction heads, {layer} at {factors[-1]}× L (trained at {ih_len})",
+        {"mamba": 100.0, "attention": "58.6% at 2×"}[layer],
+        float(by_length[layer][-1]),
+        "Mamba holds ~100%; attention falls",
+        None,
+    )
+row(
+    "Mamba Table 11: Mamba ≥ attention at the longest length",
+    "yes",
+    "",
+    "selective extrapolates",
+    bool(by_length["mamba"][-1] >= by_length["attention"][-1]),
+)
+hv.Overlay(
+    [hv.Curve((np.array(factors) * ih_len, by_length[k]), "length", "accuracy (%)", label=k) for k in by_length]
+).opts(
+    hv.opts.Curve(logx=True, width=480, height=300, tools=["hover"]),
+    hv.opts.Overlay(title="induction heads: accuracy against length"),
+)
 
 # %% [markdown]
 # ## HiPPO: online reconstruction error falls with N (Gu et al. 2020, Fig. 2/3)
@@ -166,8 +219,13 @@ sig = sum(rng.normal() * np.sin(2 * np.pi * k * t + rng.uniform(0, 6.3)) / k for
 Ns = (4, 8, 16, 32) if FAST else (4, 8, 16, 32, 64, 128)
 for measure, kw in (("legs", {}), ("legt", {"theta": 0.5})):
     e = 100 * hippo_reconstruction(measure, Ns, sig, **kw).error.values
-    row(f"HiPPO {measure.upper()} reconstruction error (smooth signal)", "falls with N",
-        f"{e[0]:.3g}% at N {Ns[0]} → {e[-1]:.3g}% at N {Ns[-1]}", "falls with N", bool(e[-1] < e[0] and e[-1] < 5))
+    row(
+        f"HiPPO {measure.upper()} reconstruction error (smooth signal)",
+        "falls with N",
+        f"{e[0]:.3g}% at N {Ns[0]} → {e[-1]:.3g}% at N {Ns[-1]}",
+        "falls with N",
+        bool(e[-1] < e[0] and e[-1] < 5),
+    )
 
 # %% [markdown]
 # ## Effective state size (Parnichkun et al. 2025)
@@ -189,18 +247,32 @@ L_ess = 40
 ess = effective_state_size(lti, torch.randn(1, L_ess, 2, dtype=torch.float64), tol=1e-6).ess.values[0, 0]
 n_real = 11  # s4d-lin's first mode is real (counts once), the other five are conjugate pairs
 want = np.array([min(n_real, i, L_ess - i) for i in range(1, L_ess)])
-row("ESS paper: LTI layer, ESS = min(N, i, L − i) ≤ N", "≤ N", f"max {int(ess.max())}, N = {n_real}",
-    "ESS ≤ N", bool((ess == want).all()))
+row(
+    "ESS paper: LTI layer, ESS = min(N, i, L − i) ≤ N",
+    "≤ N",
+    f"max {int(ess.max())}, N = {n_real}",
+    "ESS ≤ N",
+    bool((ess == want).all()),
+)
 mq = test_batches(RunSpec.from_dict({"task": mqar}).task, 8)
 mq_inputs = next(iter(mq.values())).inputs
 split_at = range(4, mq_inputs.shape[1], 8)  # SVD of T[i:, :i] at every 8th position, 2 sequences
-mean_ess = {layer: float(effective_state_size(load_model(open_run(RUNS[layer, "mqar"])), mq_inputs[:2],
-                                              method="svd", positions=split_at).ess.mean())
-            for layer in ("s4d", "mamba")}
+mean_ess = {
+    layer: float(
+        effective_state_size(
+            load_model(open_run(RUNS[layer, "mqar"])), mq_inputs[:2], method="svd", positions=split_at
+        ).ess.mean()
+    )
+    for layer in ("s4d", "mamba")
+}
 print({k: round(v, 2) for k, v in mean_ess.items()}, {k: round(recall[k], 1) for k in ("s4d", "mamba")})
-row("ESS paper: ESS tracks recall (MQAR, S4D vs Mamba)", "higher ESS, better recall",
+row(
+    "ESS paper: ESS tracks recall (MQAR, S4D vs Mamba)",
+    "higher ESS, better recall",
     f"ESS {mean_ess['s4d']:.1f} / {mean_ess['mamba']:.1f}; acc {recall['s4d']:.0f}% / {recall['mamba']:.0f}%",
-    "same order", (mean_ess["mamba"] > mean_ess["s4d"]) == (recall["mamba"] > recall["s4d"]))
+    "same order",
+    (mean_ess["mamba"] > mean_ess["s4d"]) == (recall["mamba"] > recall["s4d"]),
+)
 
 # %% [markdown]
 # ## Side by side

@@ -33,6 +33,7 @@ from pathlib import Path
 import holoviews as hv
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from workbench.analysis.delta_audit import delta_audit
 from workbench.analysis.text import effective_memory, text_dynamics, token_loss
@@ -63,6 +64,7 @@ except SpecError as err:
     print(f"{SOURCE}: not available here ({err.allowed[:60]}…); saving a small random checkpoint instead")
     import torch
     from transformers import MambaConfig, MambaForCausalLM
+
     torch.manual_seed(0)
     size = dict(hidden_size=64, num_hidden_layers=4) if FAST else dict(hidden_size=256, num_hidden_layers=8)
     MambaForCausalLM(MambaConfig(vocab_size=512, state_size=16, **size)).save_pretrained(TMP / "demo-mamba")
@@ -101,9 +103,13 @@ attention_text_view(att)
 # %%
 mem = effective_memory(model, TEXT, dynamics=dyn)
 top = mem["half_life"].to_dataframe().reset_index().sort_values("half_life", ascending=False)
-display(pd.DataFrame({"local": mem["n_local"].values, "global": mem["n_global"].values},  # noqa: F821
-                     index=pd.Index(mem["layer"].values, name="layer")).T)
-display(top.head(8))  # noqa: F821
+display(
+    pd.DataFrame(
+        {"local": mem["n_local"].values, "global": mem["n_global"].values},
+        index=pd.Index(mem["layer"].values, name="layer"),
+    ).T
+)
+display(top.head(8))
 memory_text_view(mem)
 
 # %% [markdown]

@@ -1,4 +1,5 @@
 """Analysis quantities against closed forms (StableSSM's memory function, the S4D kernel, Vo et al. 2025's token regimes)."""
+
 import math
 
 import numpy as np
@@ -32,7 +33,7 @@ def test_half_lives_match_closed_form():
     ds = spectrum(lti("s4d-inv", H=5, N=16))
     assert np.allclose(ds.half_life, math.log(2) / (ds.dt * np.abs(ds.A_real)), rtol=1e-12)
     # ZOH: |Ā| = exp(Δ Re A), so |Ā|^t½ = 1/2
-    assert np.allclose(ds.pole_abs ** ds.half_life, 0.5, rtol=1e-9)
+    assert np.allclose(ds.pole_abs**ds.half_life, 0.5, rtol=1e-9)
 
 
 @pytest.mark.parametrize("init", ["s4d-lin", "s4d-real", "lru-ring", "ptd-legs", "hippo-legs", "hippo-fout"])
@@ -97,16 +98,24 @@ def test_gradient_memory_token_model_is_causal():
 
 
 def test_selective_kernel_without_selectivity_is_the_lti_kernel():
-    m = build_model(ModelSpec(layer="mamba", d_model=4, n_layers=1, selective_delta=False, selective_B=False,
-                              selective_C=False, d_input=2)).double()
+    m = build_model(
+        ModelSpec(
+            layer="mamba", d_model=4, n_layers=1, selective_delta=False, selective_B=False, selective_C=False, d_input=2
+        )
+    ).double()
     mixer = m.layers[0].mixer
     x = torch.randn(1, 30, 2, dtype=torch.float64)
     K = kernels(m, 30, x).K.values[0]  # α[ℓ, 0]
     with torch.no_grad():
         dt = mixer.delta_at_rest()[:, None]
         from workbench.ssm.kernel import vandermonde_kernel
-        K_lti = vandermonde_kernel((mixer._const(mixer.C) * dt * mixer._const(mixer.B)).to(torch.complex128),
-                                   torch.exp(dt * mixer.A).to(torch.complex128), 30, False)
+
+        K_lti = vandermonde_kernel(
+            (mixer._const(mixer.C) * dt * mixer._const(mixer.B)).to(torch.complex128),
+            torch.exp(dt * mixer.A).to(torch.complex128),
+            30,
+            False,
+        )
     assert np.allclose(K, K_lti.numpy(), rtol=1e-10, atol=1e-14)
 
 
@@ -116,8 +125,9 @@ def test_selective_forgetting_decay_and_gates():
     d = ds.decay_to_end.values  # (layer, sample, channel, token)
     assert np.allclose(d[..., -1], 1.0) and np.all(np.diff(d, axis=-1) >= -1e-12) and np.all(d <= 1 + 1e-12)
     assert ds.delta.dims == ("layer", "sample", "channel", "token") and np.all(ds.delta.values > 0)
-    g = selective_forgetting(build_model(ModelSpec(layer="mlstm", d_model=8, heads=2, vocab_size=5)),
-                             torch.randint(0, 5, (1, 9)))
+    g = selective_forgetting(
+        build_model(ModelSpec(layer="mlstm", d_model=8, heads=2, vocab_size=5)), torch.randint(0, 5, (1, 9))
+    )
     assert set(g.data_vars) == {"input_gate", "forget_gate"} and np.all((g.forget_gate > 0) & (g.forget_gate < 1))
 
 
@@ -132,6 +142,7 @@ def test_hidden_attention_softmax_rows_and_minmax():
 
 def test_ssd_hidden_attention_reproduces_mamba2_scan():
     from workbench.ssm.probe import capture
+
     m = build_model(ModelSpec(layer="mamba2", d_model=8, heads=2, n_layers=1, d_input=3)).double()
     x = torch.randn(1, 20, 3, dtype=torch.float64)
     alpha = torch.as_tensor(hidden_attention(m, x).alpha.values[0])  # (h, L, L)
@@ -141,7 +152,7 @@ def test_ssd_hidden_attention_reproduces_mamba2_scan():
         xin = m.layers[0].norm(m.encoder(x))
         z, xBC, dt_raw = mixer._split(mixer.in_proj(xin))
         xBC = mixer.conv(xBC.transpose(1, 2))[..., :20].transpose(1, 2)
-        xs = torch.nn.functional.silu(xBC)[..., :mixer.E].reshape(1, 20, mixer.h, mixer.P)
+        xs = torch.nn.functional.silu(xBC)[..., : mixer.E].reshape(1, 20, mixer.h, mixer.P)
     y = torch.einsum("hij,bjhp->bihp", alpha, xs) + xs * mixer.D[:, None]
     assert torch.allclose(y, seen["layers.0.mixer.y"], atol=1e-10)
 
@@ -149,8 +160,9 @@ def test_ssd_hidden_attention_reproduces_mamba2_scan():
 def toy_selective_model(c: float, depth: int = 40):
     """1-D selective layers as in the token-dynamics analysis: B_t = S_B x_t, C_t = S_C x_t, S_B = c·S_C,
     no norm, no gate, no skip, identity conv; tokens evolve through `depth` identical residual layers."""
-    spec = ModelSpec(layer="mamba", d_model=1, expand=1, d_conv=1, gate="none", norm="none", n_layers=depth,
-                     d_input=1, d_output=1)
+    spec = ModelSpec(
+        layer="mamba", d_model=1, expand=1, d_conv=1, gate="none", norm="none", n_layers=depth, d_input=1, d_output=1
+    )
     m = build_model(spec, SSMSpec(init="s4d-real", d_state=1, discretization="mamba", dt_transform="softplus")).double()
     with torch.no_grad():
         m.encoder.weight.fill_(1.0), m.encoder.bias.zero_()
@@ -181,12 +193,15 @@ def test_token_dynamics_regimes(c, regime, depth):
 
 def test_token_dynamics_says_when_outside_the_papers_setting():
     from workbench.plots.views_tokens import regime_summary
+
     m = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=10, d_output=1))  # norm + gate
     ds = token_dynamics(m, torch.randint(0, 10, (1, 8), generator=torch.Generator().manual_seed(0)))
     assert "normalization" in ds.attrs["outside_setting"] and "output gate" in ds.attrs["outside_setting"]
     text = regime_summary(ds)
     assert text.startswith("**Outside the paper's setting**") and "Predicted" not in text
-    inside = regime_summary(token_dynamics(toy_selective_model(-0.5, 4), torch.rand(1, 6, 1, dtype=torch.float64) + 0.5))
+    inside = regime_summary(
+        token_dynamics(toy_selective_model(-0.5, 4), torch.rand(1, 6, 1, dtype=torch.float64) + 0.5)
+    )
     assert inside.startswith("**Predicted**")
 
 
@@ -226,6 +241,7 @@ def test_analysis_rejects_layers_without_the_quantity():
 
 def test_preview_returns_every_quantity_consistently():
     from workbench.analysis import preview
+
     m = build_model(ModelSpec(d_model=8), SSMSpec(d_state=8)).double()
     p = preview(m, 64)
     assert set(p) == {"kernels", "spectrum", "frequency_response", "memory", "audit"}

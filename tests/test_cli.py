@@ -1,4 +1,5 @@
 """The CLI: --help for everything; bad values print one line and exit 2 (no traceback)."""
+
 import json
 import subprocess
 import sys
@@ -22,16 +23,19 @@ def test_spec_prints_json():
     assert json.loads(r.stdout)["init"] == "s4d-inv" and json.loads(r.stdout)["dt_min"] == 0.01
 
 
-@pytest.mark.parametrize("args, words", [
-    (["spec", "--ssm.init", "bogus"], "ssm.init='bogus'"),
-    (["spec", "--ssm.dt_min", "0.5"], "ssm.dt_min=0.5"),
-    (["spec", "--ssm.d_state", "abc"], "ssm.d_state='abc'"),
-    (["spec", "--ssm.init", "s4d-real", "--ssm.a_reparam", "best"], "ssm.a_reparam='best'"),
-    (["spec", "--ssm.nope", "1"], "unrecognized arguments"),
-    (["serve", "--port", "99999"], "--port=99999"),
-    (["serve", "--port", "abc"], "invalid int value"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["spec", "--ssm.init", "bogus"], "ssm.init='bogus'"),
+        (["spec", "--ssm.dt_min", "0.5"], "ssm.dt_min=0.5"),
+        (["spec", "--ssm.d_state", "abc"], "ssm.d_state='abc'"),
+        (["spec", "--ssm.init", "s4d-real", "--ssm.a_reparam", "best"], "ssm.a_reparam='best'"),
+        (["spec", "--ssm.nope", "1"], "unrecognized arguments"),
+        (["serve", "--port", "99999"], "--port=99999"),
+        (["serve", "--port", "abc"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_one_line_exit_2(args, words):
     r = run(*args)
     assert r.returncode == 2, r

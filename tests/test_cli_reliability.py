@@ -1,6 +1,7 @@
 """The CLI on hostile input: one line and exit 2 (nothing written) for bad values, huge integers,
 non-finite numbers, absent devices, malformed sweeps and unwritable outputs; valid JSON always;
 a closed pipe is not an error; `serve` off loopback warns, allows the machine's origins, takes a password."""
+
 import json
 import os
 import subprocess
@@ -15,9 +16,26 @@ from workbench.cli import main
 from workbench.cli_json import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--train.steps", "2", "--train.batch", "2", "--model.d_model", "4", "--model.n_layers", "1",
-         "--ssm.d_state", "2", "--train.probe_every", "0", "--train.threads", "1", "--task.name", "adding",
-         "--task.seq_len", "8"]
+SMALL = [
+    "--train.steps",
+    "2",
+    "--train.batch",
+    "2",
+    "--model.d_model",
+    "4",
+    "--model.n_layers",
+    "1",
+    "--ssm.d_state",
+    "2",
+    "--train.probe_every",
+    "0",
+    "--train.threads",
+    "1",
+    "--task.name",
+    "adding",
+    "--task.seq_len",
+    "8",
+]
 
 
 def refused(capsys, args, words=""):
@@ -32,17 +50,20 @@ def refused(capsys, args, words=""):
     return lines[0]
 
 
-@pytest.mark.parametrize("flags, words", [
-    (["--train.seed", str(2**64)], "train.seed=18446744073709551616"),
-    (["--ssm.seed", str(2**53)], "ssm.seed"),
-    (["--train.eval_every", str(2**64)], "train.eval_every"),
-    (["--train.checkpoint_every", "1e400"], "train.checkpoint_every"),
-    (["--ssm.dt_max", "inf"], "ssm.dt_max=inf"),
-    (["--ssm.ssm_lr", "inf"], "ssm.ssm_lr=inf"),
-    (["--train.lr", "nan"], "train.lr=nan"),
-    (["--train.lr", "1" + "0" * 400], "train.lr"),
-    (["--task.test_lengths", "4,99999999"], "task.test_lengths"),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--train.seed", str(2**64)], "train.seed=18446744073709551616"),
+        (["--ssm.seed", str(2**53)], "ssm.seed"),
+        (["--train.eval_every", str(2**64)], "train.eval_every"),
+        (["--train.checkpoint_every", "1e400"], "train.checkpoint_every"),
+        (["--ssm.dt_max", "inf"], "ssm.dt_max=inf"),
+        (["--ssm.ssm_lr", "inf"], "ssm.ssm_lr=inf"),
+        (["--train.lr", "nan"], "train.lr=nan"),
+        (["--train.lr", "1" + "0" * 400], "train.lr"),
+        (["--task.test_lengths", "4,99999999"], "task.test_lengths"),
+    ],
+)
 def test_bad_train_values_write_nothing(tmp_path, capsys, flags, words):
     root = tmp_path / "runs"
     refused(capsys, ["train", *SMALL, *flags, "--runs-dir", str(root)], words)
@@ -59,22 +80,51 @@ def test_empty_resume_is_not_a_new_run(tmp_path, capsys):
 def test_absent_device_refused_before_the_run_folder(tmp_path, capsys, device):
     if device == "mps" and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         pytest.skip("an MPS device is visible here")
-    refused(capsys, ["train", *SMALL, "--train.device", device, "--runs-dir", str(tmp_path)], f"train.device='{device}'")
+    refused(
+        capsys, ["train", *SMALL, "--train.device", device, "--runs-dir", str(tmp_path)], f"train.device='{device}'"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_learn_a_false_trains(tmp_path, capsys):
     for layer in ("s4d", "mamba"):
-        assert main(["train", *SMALL, "--model.layer", layer, "--ssm.learn_a", "false", "--json",
-                     "--runs-dir", str(tmp_path)]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    *SMALL,
+                    "--model.layer",
+                    layer,
+                    "--ssm.learn_a",
+                    "false",
+                    "--json",
+                    "--runs-dir",
+                    str(tmp_path),
+                ]
+            )
+            == 0
+        )
         assert json.loads(capsys.readouterr().out)["status"] == "completed"
 
 
 def test_json_is_valid_for_non_finite_values(tmp_path, capsys):
     text = dumps({"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": torch.tensor(float("nan"))})
     assert json.loads(text) == {"a": None, "b": [None, None, 1.5], "c": None}
-    rc = main(["train", *SMALL, "--train.lr", "1e30", "--ssm.ssm_lr", "1e30", "--train.grad_clip", "0", "--json",
-               "--runs-dir", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            *SMALL,
+            "--train.lr",
+            "1e30",
+            "--ssm.ssm_lr",
+            "1e30",
+            "--train.grad_clip",
+            "0",
+            "--json",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     strict = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
     assert strict["status"] in ("completed", "diverged") and rc in (0, 1)
@@ -82,20 +132,23 @@ def test_json_is_valid_for_non_finite_values(tmp_path, capsys):
     json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in runs --json"))
 
 
-@pytest.mark.parametrize("text, words", [
-    ("base: {model: s4d}", "base.model='s4d'"),
-    ("grid: [ssm.init]", "grid=['ssm.init']"),
-    ("grid: {1: [a]}", "sweep field=1"),
-    ("random: {space: {ssm.dt_min: {log_uniform: [0, 0.1]}}}", "random.space.ssm.dt_min"),
-    ("random: {space: {ssm.dt_min: {uniform: [0.1]}}}", "random.space.ssm.dt_min"),
-    ("random: {n: many}", "random.n='many'"),
-    ("random: {n: 100000000}", "configurations per sweep"),
-    ("grid: {train.seed: [1, 2, 3]}\nrandom: {n: 1000}", "3000 configurations"),
-    ("random: {seed: -1}", "random.seed=-1"),
-    ("random: {space: []}", "random.space=[]"),
-    ("name: [x]", "name=['x']"),
-    ("a: [", "valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("base: {model: s4d}", "base.model='s4d'"),
+        ("grid: [ssm.init]", "grid=['ssm.init']"),
+        ("grid: {1: [a]}", "sweep field=1"),
+        ("random: {space: {ssm.dt_min: {log_uniform: [0, 0.1]}}}", "random.space.ssm.dt_min"),
+        ("random: {space: {ssm.dt_min: {uniform: [0.1]}}}", "random.space.ssm.dt_min"),
+        ("random: {n: many}", "random.n='many'"),
+        ("random: {n: 100000000}", "configurations per sweep"),
+        ("grid: {train.seed: [1, 2, 3]}\nrandom: {n: 1000}", "3000 configurations"),
+        ("random: {seed: -1}", "random.seed=-1"),
+        ("random: {space: []}", "random.space=[]"),
+        ("name: [x]", "name=['x']"),
+        ("a: [", "valid YAML"),
+    ],
+)
 def test_malformed_sweeps_one_line(tmp_path, capsys, text, words):
     f = tmp_path / "s.yaml"
     f.write_text(text)
@@ -122,22 +175,37 @@ def test_closed_pipe_is_quiet(tmp_path):
     assert main(["train", *SMALL, "--runs-dir", str(tmp_path)]) == 0
     run_id = next(p.name for p in tmp_path.iterdir() if p.is_dir())
     # `true` exits without reading: every write of `show` meets a closed pipe
-    script = (f"{sys.executable} -m workbench.cli show {run_id} --runs-dir {tmp_path} | true; "
-              "echo rc=${PIPESTATUS[0]} >&2")
-    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    script = (
+        f"{sys.executable} -m workbench.cli show {run_id} --runs-dir {tmp_path} | true; echo rc=${{PIPESTATUS[0]}} >&2"
+    )
+    r = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert "rc=0" in r.stderr and "BrokenPipe" not in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def serve_ns(**kw):
-    ns = dict(port=5006, address="127.0.0.1", runs_dir="runs", show=False, allow_websocket_origin=[],
-              basic_auth=None, cookie_secret=None)
+    ns = dict(
+        port=5006,
+        address="127.0.0.1",
+        runs_dir="runs",
+        show=False,
+        allow_websocket_origin=[],
+        basic_auth=None,
+        cookie_secret=None,
+    )
     return SimpleNamespace(**{**ns, **kw})
 
 
 def test_serve_arguments(monkeypatch, capsys):
     from workbench.cli import dashboard_script
     from workbench.cli_serve import own_names, panel_args
+
     DASHBOARD = dashboard_script()
     monkeypatch.delenv("PANEL_BASIC_AUTH", raising=False)
     monkeypatch.delenv("WORKBENCH_BASIC_AUTH", raising=False)

@@ -3,6 +3,7 @@ short run live, follows a chosen step, lists CLI runs within 2 s, and exports va
 
 One server and one page for the whole story: starting them dominates the test's time.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,14 +23,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} missing: apt-get install -y chromium (never playwright install)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} missing: apt-get install -y chromium (never playwright install)",
+    ),
 ]
 
 # HoloViews replaces source data without a change signal, so the test polls the document (checked on Bokeh 3.x).
@@ -67,9 +78,24 @@ def server(tmp_path_factory):
     log = open(tmp / "panel.log", "w")
     env = {**os.environ, "WORKBENCH_RUNS_DIR": str(runs)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "apps/dashboard.py", "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "apps/dashboard.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/dashboard"
     try:
         deadline = time.monotonic() + 90
@@ -134,6 +160,7 @@ def test_dashboard_story(server):
                     return r.continue_()
                 foreign.append(r.request.url)
                 return r.abort()
+
             page.route("**/*", route)
             page.goto(url, wait_until="load", timeout=60_000)
 
@@ -143,14 +170,18 @@ def test_dashboard_story(server):
             page.locator("select:has(option[value='s4d-inv'])").select_option("s4d-inv")
             after = _poll(page, lambda v: v is not None and any(k not in before for k in v))
             assert all(len(k) == 40 for k in after)
-            for title, shot in (("Spectrum", "spectrum-preview"), ("Memory", "memory-preview"),
-                                ("Token dynamics", "tokens-preview")):
+            for title, shot in (
+                ("Spectrum", "spectrum-preview"),
+                ("Memory", "memory-preview"),
+                ("Token dynamics", "tokens-preview"),
+            ):
                 _tab(page, title, f"dashboard-{shot}.png")
 
             # 2. a run started from the CLI's runner appears in the runs table within 2 s
             _tab(page, "Runs")
             from workbench.specs import RunSpec
             from workbench.train import runner
+
             cli_id = runner.create(RunSpec(name="from cli"), runs).name
             t0 = time.monotonic()
             _poll(page, lambda v: v is not None and any(cli_id in c for c in v), col="id", timeout=5)
@@ -163,8 +194,12 @@ def test_dashboard_story(server):
             page.get_by_role("button", name="Train this spec").click()
             _tab(page, "Training")
             sizes = []
-            _poll(page, lambda v: v is not None and sizes.append(max(map(len, v))) is None
-                  and len(set(sizes)) >= 2, col="step,value", timeout=90)
+            _poll(
+                page,
+                lambda v: v is not None and sizes.append(max(map(len, v))) is None and len(set(sizes)) >= 2,
+                col="step,value",
+                timeout=90,
+            )
             _poll(page, lambda v: v is not None and max(map(len, v)) >= 120, col="step,value", timeout=90)
             page.wait_for_timeout(1500)  # the last probe step (120) is shown: follow latest
             _shot(page, "dashboard-training.png")
@@ -181,8 +216,12 @@ def test_dashboard_story(server):
             _tab(page, "Kernels")
             _poll(page, lambda v: v is not None and any(k not in latest for k in v))
             _shot(page, "dashboard-kernels-run.png")
-            for title, shot in (("Spectrum", "spectrum-run"), ("Memory", "memory-run"), ("Token dynamics", "tokens-run"),
-                                ("Runs", "runs")):
+            for title, shot in (
+                ("Spectrum", "spectrum-run"),
+                ("Memory", "memory-run"),
+                ("Token dynamics", "tokens-run"),
+                ("Runs", "runs"),
+            ):
                 _tab(page, title, f"dashboard-{shot}.png")
 
             # 5. export downloads a zip of valid files

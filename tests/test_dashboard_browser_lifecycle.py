@@ -1,6 +1,7 @@
 """The run lifecycle in Chromium: a click on a run's row opens it with its spec in the sidebar, the
 header's progress advances while a run trains, and Euler with Δ in [0.1, 1] raises the stability
 banner. Screenshots of each state go to test-artifacts/."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,11 @@ def test_run_lifecycle(server):  # noqa: F811
     ART.mkdir(exist_ok=True)
     from workbench.specs import RunSpec
     from workbench.store import RunWriter
-    spec = RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 4}, "ssm": {"init": "s4d-inv", "d_state": 8},
-                              "train": {"steps": 10}}, name="finished by hand")
+
+    spec = RunSpec.from_dict(
+        {"model": {"layer": "s4d", "d_model": 4}, "ssm": {"init": "s4d-inv", "d_state": 8}, "train": {"steps": 10}},
+        name="finished by hand",
+    )
     w = RunWriter.create(spec.to_dict(), spec.name, runs)
     for s in range(1, 11):
         w.log_metrics(s, {"loss": 1 / s, "wall_time_s": 0.1 * s})

@@ -3,6 +3,7 @@
 An upgrade that renames or removes a patched private attribute fails here, loudly and by name,
 instead of silently making the served page slower or reaching for a CDN font.
 """
+
 import sys
 import warnings
 from pathlib import Path
@@ -19,8 +20,10 @@ from apps import compat  # noqa: E402
 @pytest.mark.parametrize("patch", compat.PATCHES, ids=[p.name for p in compat.PATCHES])
 def test_patch_target_exists_in_the_installed_version(patch):
     why = compat.skipped_reason(patch)
-    assert why is None, f"patch {patch.name!r} cannot apply: {why}. Upstream: {patch.upstream}. " \
-                        "Re-check the behaviour, then update or drop the patch in apps/compat.py."
+    assert why is None, (
+        f"patch {patch.name!r} cannot apply: {why}. Upstream: {patch.upstream}. "
+        "Re-check the behaviour, then update or drop the patch in apps/compat.py."
+    )
 
 
 def test_apply_is_idempotent_and_takes_effect():

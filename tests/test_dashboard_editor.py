@@ -1,4 +1,5 @@
 """The spec editor is generated from the specs: every field has a widget, and only the relevant ones show."""
+
 import sys
 from pathlib import Path
 
@@ -19,7 +20,9 @@ def shown(editor) -> dict:
 
 
 def test_editor_follows_layer_task_and_init():
-    state = Workbench(model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2))
+    state = Workbench(
+        model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2)
+    )
     editor = spec_editor(state)
     assert "gate" not in shown(editor)["Gating"] and "noise_len" in shown(editor)["Task"]
     state.model.layer = "mamba"
@@ -34,7 +37,9 @@ def test_editor_follows_layer_task_and_init():
 
 
 def test_widgets_are_typed_from_the_parameters():
-    state = Workbench(model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2))
+    state = Workbench(
+        model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2)
+    )
     editor = spec_editor(state)
     ssm = editor[1].objects[0]._widgets
     assert isinstance(ssm["d_state"], pn.widgets.IntInput) and isinstance(ssm["dt_min"], pn.widgets.FloatInput)

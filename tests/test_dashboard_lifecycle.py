@@ -1,6 +1,7 @@
 """The run lifecycle in the dashboard without a server: a click on a row opens the run, the sidebar
 shows that run's spec read-only and copies it into the editor, the header shows status and
 progress, run controls say what they did, and an unstable spec raises the stability banner."""
+
 from __future__ import annotations
 
 import math
@@ -39,11 +40,14 @@ def finished_run(root: Path, steps: int = 10) -> str:
 @pytest.fixture
 def state(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    return Workbench(model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2))
+    return Workbench(
+        model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2)
+    )
 
 
 def test_click_on_a_row_opens_the_run_and_the_sidebar_shows_its_spec(state, tmp_path):
     import panel as pn
+
     run_id = finished_run(tmp_path / "runs")
     runs = RunsView(state)
     editor = pn.Column("editor")
@@ -108,6 +112,7 @@ def test_preset_menu_loads_a_run_into_the_editor(state):
 
 def test_kernel_channels_listed_are_the_channels_drawn(state):
     from apps.views import KernelsView
+
     view = KernelsView(state)
     labels = [el.label for el in view.shown("kernels").traverse(lambda e: e, [__import__("holoviews").Curve])]
     assert view.channels and labels == [f"channel {c}" for c in view.channels]

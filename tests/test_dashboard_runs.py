@@ -1,5 +1,6 @@
 """The dashboard's training, runs, sweep and export views without a server, on small fake runs
 written through the store (no training): changing a param updates the view's data."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,16 @@ def fake_run(root: Path, init: str, d_state: int, acc: float, sweep: str | None 
     decay = 0.5 if init == "s4d-inv" else 0.9
     for i, step in enumerate((0, 10)):
         k = (decay + 0.01 * d_state / 64) ** LAG * (1 + i)
-        w.log_probe(step, "kernels", xr.Dataset({"K": (("layer", "channel", "lag"), np.tile(k, (2, 4, 1)))},
-                                                coords={"layer": [0, 1], "channel": np.arange(4), "lag": LAG}), 2)
-        w.log_probe(step, "memory", xr.Dataset({"grad_norm": ("lag", k ** 2)}, coords={"lag": LAG}), 2)
+        w.log_probe(
+            step,
+            "kernels",
+            xr.Dataset(
+                {"K": (("layer", "channel", "lag"), np.tile(k, (2, 4, 1)))},
+                coords={"layer": [0, 1], "channel": np.arange(4), "lag": LAG},
+            ),
+            2,
+        )
+        w.log_probe(step, "memory", xr.Dataset({"grad_norm": ("lag", k**2)}, coords={"lag": LAG}), 2)
     w.set_status("completed", step=10, final={"test/token_accuracy": acc})
     w.close()
     if sweep:
@@ -47,15 +55,19 @@ def fake_run(root: Path, init: str, d_state: int, acc: float, sweep: str | None 
 def runs(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(root))
-    ids = [fake_run(root, init, n, acc, sweep="sweep-1")
-           for init, n, acc in (("s4d-lin", 16, 0.5), ("s4d-lin", 64, 0.6), ("s4d-inv", 16, 0.3), ("s4d-inv", 64, 0.4))]
+    ids = [
+        fake_run(root, init, n, acc, sweep="sweep-1")
+        for init, n, acc in (("s4d-lin", 16, 0.5), ("s4d-lin", 64, 0.6), ("s4d-inv", 16, 0.3), ("s4d-inv", 64, 0.4))
+    ]
     ids.append(fake_run(root, "s4d-lin", 32, 0.9))  # not in the sweep
     return root, ids
 
 
 @pytest.fixture
 def state(runs):
-    return Workbench(model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2))
+    return Workbench(
+        model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2)
+    )
 
 
 def curve_values(fig):
@@ -116,7 +128,9 @@ def test_sweep_summary_and_grouped_overlay(runs, state):
     assert sorted(filter(None, labels)) == ["ssm.init = s4d-inv", "ssm.init = s4d-lin"]
     view.curve = "kernels"
     assert "|K" in view.overlay.object.opts.get().kwargs["title"]
-    assert len(curve_values(view.overlay.object)) == 4 and not np.allclose(curve_values(view.overlay.object)[0], memory[0])
+    assert len(curve_values(view.overlay.object)) == 4 and not np.allclose(
+        curve_values(view.overlay.object)[0], memory[0]
+    )
 
 
 def test_export_view_writes_valid_files(runs, state, tmp_path):

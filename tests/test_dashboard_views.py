@@ -1,4 +1,5 @@
 """The dashboard's probe views without a server: changing a param updates the view's data."""
+
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,9 @@ EXAMPLE = next(p.name for p in sorted(EXAMPLES.iterdir()) if (p / "spec.json").e
 def state(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
     # small: every edit recomputes the whole preview
-    return Workbench(model=ModelSpec(d_model=8, n_layers=2), task=TaskSpec(kind="selective-copying", noise_len=16, n_data=4))
+    return Workbench(
+        model=ModelSpec(d_model=8, n_layers=2), task=TaskSpec(kind="selective-copying", noise_len=16, n_data=4)
+    )
 
 
 def values(fig, el_type, dim: str) -> list[np.ndarray]:
@@ -127,6 +130,7 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
     from bokeh.models import ColumnDataSource
 
     from apps.app import create_app
+
     page = create_app(state)
     doc = Document()
     page.server_doc(doc)
@@ -135,7 +139,9 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
         kernels = page.app.kernels
 
         def k_sources():
-            return {m.id: np.asarray(m.data["K"]) for m in doc.models if isinstance(m, ColumnDataSource) and "K" in m.data}
+            return {
+                m.id: np.asarray(m.data["K"]) for m in doc.models if isinstance(m, ColumnDataSource) and "K" in m.data
+            }
 
         def consistent():
             ids = {m.id for m in doc.models}
@@ -157,6 +163,7 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
 
 def test_structure_tells_in_place_from_rebuild(state):
     from apps.views.base import structure
+
     view = KernelsView(state)
     lin = structure(view.shown("kernels"))
     state.ssm.init = "s4d-inv"

@@ -1,4 +1,5 @@
 """The delta rule (DeltaNet, Gated DeltaNet): chunked form = per-step reference, closed forms, specs, probes."""
+
 import math
 
 import numpy as np
@@ -135,13 +136,16 @@ def test_gated_deltanet_step_size_knobs():
     assert abs(half - expect).max() <= 1e-9 * expect.max()
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"layer": "deltanet", "d_model": 10, "heads": 4}, "model.heads"),
-    ({"layer": "gated-deltanet", "d_model": 12, "heads": 5}, "model.heads"),
-    ({"layer": "deltanet", "beta_max": 2.5}, "model.beta_max"),
-    ({"layer": "gated-deltanet", "beta_max": 0}, "model.beta_max"),
-    ({"layer": "rg-lru", "rg_lru_c": -1}, "model.rg_lru_c"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"layer": "deltanet", "d_model": 10, "heads": 4}, "model.heads"),
+        ({"layer": "gated-deltanet", "d_model": 12, "heads": 5}, "model.heads"),
+        ({"layer": "deltanet", "beta_max": 2.5}, "model.beta_max"),
+        ({"layer": "gated-deltanet", "beta_max": 0}, "model.beta_max"),
+        ({"layer": "rg-lru", "rg_lru_c": -1}, "model.rg_lru_c"),
+    ],
+)
 def test_bad_specs_name_the_field(values, field):
     with pytest.raises(SpecError) as err:
         ModelSpec.from_dict(values)
@@ -167,7 +171,9 @@ def test_selective_probes_and_hidden_attention():
     assert float(ds["beta"].max()) < 1
     att = analysis.hidden_attention(model, x)
     assert att["alpha"].shape == (2, 4, 20, 20)
-    plain = analysis.selective_forgetting(build_model(ModelSpec(layer="deltanet", d_model=16, heads=4, vocab_size=10)), x)
+    plain = analysis.selective_forgetting(
+        build_model(ModelSpec(layer="deltanet", d_model=16, heads=4, vocab_size=10)), x
+    )
     assert "alpha" not in plain and "state_norm" in plain
 
 
@@ -193,11 +199,17 @@ def test_default_ssm_of_the_new_layers():
     assert (r.r_min, r.r_max) == (0.9, 0.999)
 
 
-@pytest.mark.parametrize("layer, kinds", [("deltanet", {"selective", "tokens"}),
-                                          ("gated-deltanet", {"selective", "spectrum", "tokens"}),
-                                          ("rg-lru", {"selective", "spectrum", "tokens"})])
+@pytest.mark.parametrize(
+    "layer, kinds",
+    [
+        ("deltanet", {"selective", "tokens"}),
+        ("gated-deltanet", {"selective", "spectrum", "tokens"}),
+        ("rg-lru", {"selective", "spectrum", "tokens"}),
+    ],
+)
 def test_live_runs_record_the_new_probes(layer, kinds):
     from workbench.train.probes import Probes
+
     model = build_model(ModelSpec(layer=layer, d_model=16, heads=4, vocab_size=16))
     batch = make_batch(TaskSpec(kind="needle", seq_len=24), 4, torch.Generator().manual_seed(0))
     probes = Probes(model, batch, 24)

@@ -1,4 +1,5 @@
 """Effective state size: closed forms, the two computations agree, operators match independent code."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,11 +68,14 @@ def test_causal_attention_ess_is_min_i_L_minus_i():
     assert (ds.ess.values == want).all()
 
 
-@pytest.mark.parametrize("make, n", [
-    (lambda: Mamba(d_model=4, d_state=3, seed=0), 3),
-    (lambda: Mamba2(d_model=8, d_state=4, heads=2, seed=0), 4),
-    (lambda: GLA(d_model=8, heads=2, seed=0), 4),
-])
+@pytest.mark.parametrize(
+    "make, n",
+    [
+        (lambda: Mamba(d_model=4, d_state=3, seed=0), 3),
+        (lambda: Mamba2(d_model=8, d_state=4, heads=2, seed=0), 4),
+        (lambda: GLA(d_model=8, heads=2, seed=0), 4),
+    ],
+)
 def test_selective_ess_bounded_by_state_size_and_reaches_it(make, n):
     torch.manual_seed(0)
     layer, L = make().double(), 24
@@ -91,10 +95,13 @@ def test_operators_match_independent_materializations():
     np.testing.assert_allclose(operator_from_factors(state_factors(mc, x)), hidden_attention(mc, x), atol=1e-12)
     x8 = _x(1, 12, 8)
     m2 = Mamba2(d_model=8, d_state=4, heads=2, seed=0).double()
-    np.testing.assert_allclose(operator_from_factors(state_factors(m2, x8))[0], _ssd_scores(m2, x8).detach(), atol=1e-12)
+    np.testing.assert_allclose(
+        operator_from_factors(state_factors(m2, x8))[0], _ssd_scores(m2, x8).detach(), atol=1e-12
+    )
     lti = _lti()
-    np.testing.assert_allclose(operator_from_factors(state_factors(lti, _x(1, 12, 2))),
-                               _toeplitz(lti.kernel(12).detach()), atol=1e-12)
+    np.testing.assert_allclose(
+        operator_from_factors(state_factors(lti, _x(1, 12, 2))), _toeplitz(lti.kernel(12).detach()), atol=1e-12
+    )
     g = GLA(d_model=8, heads=2, seed=0).double()  # T·v equals the state recurrence's output
     with torch.no_grad():
         q, k, v, alpha = g._inputs(x8)
@@ -117,9 +124,17 @@ def test_model_ess_dataset_and_positions():
     np.testing.assert_array_equal(ds.ess.values, full.ess.values)
 
 
-@pytest.mark.parametrize("kw, field", [({"tol": 0}, "tol"), ({"tol": 2.0}, "tol"), ({"method": "qr"}, "method"),
-                                       ({"positions": [0]}, "positions"), ({"positions": [16]}, "positions"),
-                                       ({"atol": -1.0}, "atol")])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"tol": 0}, "tol"),
+        ({"tol": 2.0}, "tol"),
+        ({"method": "qr"}, "method"),
+        ({"positions": [0]}, "positions"),
+        ({"positions": [16]}, "positions"),
+        ({"atol": -1.0}, "atol"),
+    ],
+)
 def test_bad_arguments_name_the_field(kw, field):
     with pytest.raises(SpecError, match=field):
         effective_state_size(_lti(), _x(1, 16, 2), **kw)
@@ -148,11 +163,17 @@ def test_state_norms_every_kind_runs():
         assert ds.norm.shape[-1] == 10 and np.isfinite(ds.norm.values).all()
 
 
-@pytest.mark.parametrize("make, n", [
-    (lambda: DeltaNet(d_model=8, heads=2, seed=0), 4),  # S_t per head is d_v × d_k: the past reaches the future through d_k
-    (lambda: GatedDeltaNet(d_model=8, heads=2, seed=0), 4),
-    (lambda: RGLRU(d_model=8, heads=2, seed=0), 1),  # one real state per channel
-])
+@pytest.mark.parametrize(
+    "make, n",
+    [
+        (
+            lambda: DeltaNet(d_model=8, heads=2, seed=0),
+            4,
+        ),  # S_t per head is d_v × d_k: the past reaches the future through d_k
+        (lambda: GatedDeltaNet(d_model=8, heads=2, seed=0), 4),
+        (lambda: RGLRU(d_model=8, heads=2, seed=0), 1),  # one real state per channel
+    ],
+)
 def test_delta_rule_and_rg_lru_ess_bounded_by_their_state(make, n):
     """The layers' own materialized operators (o = M v per head; h = M x per channel) feed the SVD
     reference: the rank of T[i:, :i] never exceeds the state that carries the past, and reaches it."""

@@ -1,4 +1,5 @@
 """Length generalization: position_loss, `workbench eval`, and results stored with the run."""
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,27 @@ from workbench.train.worker import run_worker
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    spec = RunSpec.from_dict({"model": {"layer": "mamba", "d_model": 8, "n_layers": 1},
-                              "task": {"name": "induction-heads", "seq_len": 16, "test_lengths": [32]},
-                              "train": dict(steps=4, batch=4, eval_every=2, checkpoint_every=2, warmup=1, threads=1)})
+    spec = RunSpec.from_dict(
+        {
+            "model": {"layer": "mamba", "d_model": 8, "n_layers": 1},
+            "task": {"name": "induction-heads", "seq_len": 16, "test_lengths": [32]},
+            "train": dict(steps=4, batch=4, eval_every=2, checkpoint_every=2, warmup=1, threads=1),
+        }
+    )
     run_worker(runner.create(spec, root))
     return open_run(next(p for p in root.iterdir() if p.is_dir()))
 
 
-@pytest.mark.parametrize("value, word", [("", "at least one"), ("64,x", "integers"), ("1", "integers in"),
-                                         ([64, 1 << 21], "integers in"), ("4,64", "integers in")])
+@pytest.mark.parametrize(
+    "value, word",
+    [
+        ("", "at least one"),
+        ("64,x", "integers"),
+        ("1", "integers in"),
+        ([64, 1 << 21], "integers in"),
+        ("4,64", "integers in"),
+    ],
+)
 def test_bad_lengths_one_clear_error(value, word):
     with pytest.raises(SpecError, match=word):
         check_lengths(value, TaskSpec(kind="mqar"))
@@ -70,8 +83,10 @@ def test_eval_stores_with_the_run_and_reads_back(run):
 
 def test_cli_eval_prints_and_bad_lengths_exit_2_without_writing(run, capsys, tmp_path):
     root = str(run.path.parent)
-    assert main(["eval", run.id, "--runs-dir", root, "--lengths", "16,128", "--name", "cli", "--json",
-                 "--batch", "4"]) == 0
+    assert (
+        main(["eval", run.id, "--runs-dir", root, "--lengths", "16,128", "--name", "cli", "--json", "--batch", "4"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert set(out["lengths"]) == {"16", "128"} and 0 <= out["lengths"]["128"]["accuracy"] <= 1
     before = sorted(p.name for p in (run.path / "evals").iterdir())
@@ -88,6 +103,7 @@ def test_state_elements_and_the_sweep_preset():
 
     from workbench.analysis.state_size import state_elements
     from workbench.specs import SweepSpec
+
     m = lambda layer, **kw: ModelSpec(layer=layer, d_model=64, heads=4, **kw)
     assert state_elements(m("mamba")) == 128 * 16  # expand 2 · d 64 channels × N 16
     assert state_elements(m("gla")) == 4 * 16 * 16
@@ -103,11 +119,18 @@ def test_state_size_plot_one_line_per_layer():
     import pandas as pd
 
     from workbench.plots.state_size import state_size_plot, state_size_table
-    spec = lambda layer, d: json.dumps(RunSpec.from_dict({"model": {"layer": layer, "d_model": d, "heads": 2},
-                                                          "task": {"name": "mqar"}}).to_dict())
-    runs = pd.DataFrame([{"id": f"r{i}", "spec_json": spec(layer, d), "final.acc": acc}
-                         for i, (layer, d, acc) in enumerate([("mamba", 16, 0.5), ("mamba", 32, 0.8),
-                                                              ("attention", 16, 0.99), ("s4d", 16, None)])])
+
+    spec = lambda layer, d: json.dumps(
+        RunSpec.from_dict({"model": {"layer": layer, "d_model": d, "heads": 2}, "task": {"name": "mqar"}}).to_dict()
+    )
+    runs = pd.DataFrame(
+        [
+            {"id": f"r{i}", "spec_json": spec(layer, d), "final.acc": acc}
+            for i, (layer, d, acc) in enumerate(
+                [("mamba", 16, 0.5), ("mamba", 32, 0.8), ("attention", 16, 0.99), ("s4d", 16, None)]
+            )
+        ]
+    )
     df = state_size_table(runs, "final.acc")
     assert list(df["layer"]) == ["mamba", "mamba", "attention"]
     assert df["state_size"].tolist()[:2] == [32 * 16, 64 * 16]

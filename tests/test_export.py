@@ -1,4 +1,5 @@
 """Publication export: every format is what it claims, data and spec round-trip, the CLI fails cleanly."""
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,13 @@ CDN = ("cdn.bokeh.org", "cdn.holoviz", "unpkg", "jsdelivr")
 def run(tmp_path_factory):
     """A tiny trained Mamba run: every probe kind, metrics with train/test names."""
     root = tmp_path_factory.mktemp("runs")
-    spec = RunSpec.from_dict({"model": {"layer": "mamba", "d_model": 8, "n_layers": 2},
-                              "task": {"name": "selective-copying", "noise_len": 8, "n_data": 4},
-                              "train": dict(steps=6, batch=4, probe_every=3, eval_every=3, checkpoint_every=3,
-                                            warmup=1, threads=1)})
+    spec = RunSpec.from_dict(
+        {
+            "model": {"layer": "mamba", "d_model": 8, "n_layers": 2},
+            "task": {"name": "selective-copying", "noise_len": 8, "n_data": 4},
+            "train": dict(steps=6, batch=4, probe_every=3, eval_every=3, checkpoint_every=3, warmup=1, threads=1),
+        }
+    )
     run_worker(runner.create(spec, root))
     return open_run(next(p for p in root.iterdir() if p.is_dir()))
 
@@ -96,10 +100,16 @@ def test_steps_and_bad_input(run, tmp_path):
 
 
 def test_netcdf_round_trip_of_what_netcdf3_cannot_hold(tmp_path):
-    ds = xr.Dataset({"z": ("a", np.array([1 + 2j, 3 - 1j])), "flag": ("a", np.array([True, False])),
-                     "big": ("a", np.array([1, 2 ** 40])), "test/acc": ("a", [0.5, 1.0])},
-                    coords={"a": np.array([0, 1], dtype=np.int64)},
-                    attrs={"on": True, "d": {"x": 1}, "eigs": [1, 2.5], "huge": 2 ** 40, "s": "ρ(t) Ā"})
+    ds = xr.Dataset(
+        {
+            "z": ("a", np.array([1 + 2j, 3 - 1j])),
+            "flag": ("a", np.array([True, False])),
+            "big": ("a", np.array([1, 2**40])),
+            "test/acc": ("a", [0.5, 1.0]),
+        },
+        coords={"a": np.array([0, 1], dtype=np.int64)},
+        attrs={"on": True, "d": {"x": 1}, "eigs": [1, 2.5], "huge": 2**40, "s": "ρ(t) Ā"},
+    )
     to_netcdf3(ds).to_netcdf(tmp_path / "d.nc", engine="scipy")
     back = open_data(tmp_path / "d.nc")
     assert set(back.variables) == set(ds.variables)
@@ -110,8 +120,27 @@ def test_netcdf_round_trip_of_what_netcdf3_cannot_hold(tmp_path):
 
 def test_cli_export(run, tmp_path, capsys):
     out = tmp_path / "figs"
-    assert main(["export", str(run.path), "--figure", "kernels", "--format", "png", "--format", "html",
-                 "--step", "3", "-o", str(out), "--runs-dir", str(run.path.parent)]) == 0  # a folder inside the root
+    assert (
+        main(
+            [
+                "export",
+                str(run.path),
+                "--figure",
+                "kernels",
+                "--format",
+                "png",
+                "--format",
+                "html",
+                "--step",
+                "3",
+                "-o",
+                str(out),
+                "--runs-dir",
+                str(run.path.parent),
+            ]
+        )
+        == 0
+    )  # a folder inside the root
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"{run.id}_kernels_step3.{x}" for x in ("html", "json", "nc", "png")]
     assert capsys.readouterr().out.count("\n") == 4
@@ -123,13 +152,15 @@ def test_cli_errors_write_nothing(run, tmp_path, capsys):
     bare.close()
     out = tmp_path / "figs"
     inside = ["--runs-dir", str(run.path.parent)]
-    cases = {"--figure='poles'": [str(run.path), *inside, "--figure", "poles"],
-             "--format='gif'": [str(run.path), *inside, "--figure", "kernels", "--format", "gif"],
-             "--step=4": [str(run.path), *inside, "--figure", "kernels", "--step", "4"],
-             "--step=99": [str(run.path), *inside, "--figure", "training", "--step", "99"],
-             "run=": [str(run.path), "--figure", "training"],  # a folder outside the default root
-             "--figure='tokens'": [bare.id, "--runs-dir", str(tmp_path / "runs"), "--figure", "tokens"],
-             "run='missing-run'": ["missing-run", "--runs-dir", str(tmp_path / "runs"), "--figure", "kernels"]}
+    cases = {
+        "--figure='poles'": [str(run.path), *inside, "--figure", "poles"],
+        "--format='gif'": [str(run.path), *inside, "--figure", "kernels", "--format", "gif"],
+        "--step=4": [str(run.path), *inside, "--figure", "kernels", "--step", "4"],
+        "--step=99": [str(run.path), *inside, "--figure", "training", "--step", "99"],
+        "run=": [str(run.path), "--figure", "training"],  # a folder outside the default root
+        "--figure='tokens'": [bare.id, "--runs-dir", str(tmp_path / "runs"), "--figure", "tokens"],
+        "run='missing-run'": ["missing-run", "--runs-dir", str(tmp_path / "runs"), "--figure", "kernels"],
+    }
     for expect, args in cases.items():
         assert main(["export", *args, "-o", str(out)]) == 2
         err = capsys.readouterr().err
@@ -140,9 +171,11 @@ def test_cli_errors_write_nothing(run, tmp_path, capsys):
 def test_publication_style(run):
     """Series differ in colour and line style; many token curves are one legend entry; log axes read 0.5, 2."""
     from workbench.plots.publication import broken
+
     lin = list(figure_for_run(run, "kernels")[0])[0]
-    styles = [tuple(hv.Store.lookup_options("matplotlib", c, "style").kwargs[k] for k in ("color", "linestyle"))
-              for c in lin]
+    styles = [
+        tuple(hv.Store.lookup_options("matplotlib", c, "style").kwargs[k] for k in ("color", "linestyle")) for c in lin
+    ]
     assert len(styles) > 1 and len({s[0] for s in styles}) == len({s[1] for s in styles}) == len(styles)
     norms, traj = list(figure_for_run(run, "tokens")[0])
     assert [type(e).__name__ for e in traj] == ["Curve", "Scatter", "Scatter"]  # not one Curve per token

@@ -1,6 +1,7 @@
 """Seeded fuzzing of every CLI command's flags and of `RunSpec.from_dict` (benchmarks/fuzz.py holds the
 generators; `python -m benchmarks.fuzz` runs the >= 1,000-case version). Every case must exit 0, or
 exit 2 with one stderr line, no traceback and nothing written to the runs root."""
+
 import pytest
 
 from benchmarks.fuzz import fuzz

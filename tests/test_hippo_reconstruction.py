@@ -1,4 +1,5 @@
 """HiPPO online reconstruction (HiPPO, Gu et al. 2020, Appendix D): error falls with N; closed forms hold."""
+
 import numpy as np
 import pytest
 import torch

@@ -4,6 +4,7 @@ ones too), against the declared order of layers (docs/architecture.md, "Layers")
 A module may import from its own layer's package and from layers below it, never from above.
 A new top-level module or subpackage must be given a layer here; the test says so.
 """
+
 import ast
 from pathlib import Path
 
@@ -14,7 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # bottom to top; a name is workbench's top-level module or subpackage ("app": the dashboard package)
 LAYERS = [
     {"workbench", "errors", "threads"},  # the package root (lazy attributes only), errors, thread settings
-    {"specs", "spec_groups", "presets"},  # every setting as param classes, the fields' metadata, presets (YAML); no torch
+    {
+        "specs",
+        "spec_groups",
+        "presets",
+    },  # every setting as param classes, the fields' metadata, presets (YAML); no torch
     {"ssm"},  # the mathematics and the layers; build_model
     {"tasks"},  # generated data
     {"analysis"},  # model -> xarray Datasets
@@ -106,8 +111,10 @@ def test_imports_point_down(dotted, layer, path):
         if layer != "app" and first == "holoviews" and layer != "plots":
             bad.append(f"{path.relative_to(ROOT)}:{line} imports holoviews outside workbench.plots")
         if layer == "app" and first == "apps" and not relative:
-            bad.append(f"{path.relative_to(ROOT)}:{line} imports {target}: the dashboard installs as "
-                       "workbench_dashboard, so its modules import each other relatively")
+            bad.append(
+                f"{path.relative_to(ROOT)}:{line} imports {target}: the dashboard installs as "
+                "workbench_dashboard, so its modules import each other relatively"
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -117,4 +124,7 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path):
     found = {(t, top) for t, _, top, _ in imports(f, "workbench.store.m")}
     assert found == {("workbench.store.x", True), ("workbench.train", False), ("torch", False)}
     f.write_text("from ..compat import apply\nfrom .state import W\n")
-    assert {(t, rel) for t, _, _, rel in imports(f, "apps.views.base")} == {("apps.compat", True), ("apps.views.state", True)}
+    assert {(t, rel) for t, _, _, rel in imports(f, "apps.views.base")} == {
+        ("apps.compat", True),
+        ("apps.views.state", True),
+    }

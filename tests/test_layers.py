@@ -1,4 +1,5 @@
 """Every layer: fast path = sequential reference (values and gradients), step loop = forward."""
+
 import math
 
 import pytest
@@ -66,6 +67,7 @@ def test_gradcheck_fast_path(layer):
 def test_hidden_attention_reproduces_scan(init, discretization):
     from workbench.ssm.hidden_attention import hidden_attention
     from workbench.ssm.mamba import Mamba
+
     torch.manual_seed(0)
     m = Mamba(d_model=6, d_state=4, init=init, discretization=discretization).double()
     x = torch.randn(2, 15, 6, dtype=torch.float64)
@@ -80,6 +82,7 @@ def test_hidden_attention_reproduces_scan(init, discretization):
 @pytest.mark.parametrize("init", ["s4d-real", "s4d-lin"])
 def test_no_selectivity_is_lti_convolution(init):
     from workbench.ssm.mamba import Mamba
+
     torch.manual_seed(0)
     m = Mamba(d_model=6, d_state=4, init=init, selective_delta=False, selective_B=False, selective_C=False).double()
     x = torch.randn(2, 40, 6, dtype=torch.float64)
@@ -96,6 +99,7 @@ def test_no_selectivity_is_lti_convolution(init):
 
 def test_mamba_init_fidelity():
     from workbench.ssm.mamba import Mamba
+
     m = Mamba(d_model=8, d_state=16, dt_min=1e-3, dt_max=1e-1)
     assert torch.allclose(m.A_log, torch.log(torch.arange(1, 17.0)).expand(16, -1))
     assert m.dt_proj.weight.shape == (16, math.ceil(8 / 16))
@@ -109,8 +113,16 @@ def test_mamba_init_fidelity():
 def test_probes_named_by_module_path():
     model = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=10))
     names = probe_names(model)
-    for want in ["layers.0.mixer.u", "layers.0.mixer.delta", "layers.1.mixer.B", "layers.1.mixer.C",
-                 "layers.0.mixer.z", "layers.0.mixer.y", "layers.0.mixer.out", "layers.1.resid"]:
+    for want in [
+        "layers.0.mixer.u",
+        "layers.0.mixer.delta",
+        "layers.1.mixer.B",
+        "layers.1.mixer.C",
+        "layers.0.mixer.z",
+        "layers.0.mixer.y",
+        "layers.0.mixer.out",
+        "layers.1.resid",
+    ]:
         assert want in names
     with capture(model, ["delta", "layers.1.resid"]) as seen:
         model(torch.randint(0, 10, (3, 12)))
@@ -132,12 +144,15 @@ def test_build_model_tokens_and_continuous(layer):
     assert cont(torch.randn(2, 9, 3)).shape == (2, 9, 5)
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"layer": "transformer-xl"}, "model.layer"),
-    ({"layer": "mlstm", "d_model": 10, "heads": 4}, "model.heads"),
-    ({"layer": "mamba2", "d_model": 10, "expand": 1, "heads": 4}, "model.heads"),
-    ({"layer": "attention", "d_model": 12, "heads": 4}, "model.heads"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"layer": "transformer-xl"}, "model.layer"),
+        ({"layer": "mlstm", "d_model": 10, "heads": 4}, "model.heads"),
+        ({"layer": "mamba2", "d_model": 10, "expand": 1, "heads": 4}, "model.heads"),
+        ({"layer": "attention", "d_model": 12, "heads": 4}, "model.heads"),
+    ],
+)
 def test_bad_model_specs(values, field):
     with pytest.raises(SpecError) as err:
         ModelSpec.from_dict(values)
@@ -153,6 +168,7 @@ def test_bad_state_size_and_mamba_init():
 
 # --- seeds: the model's parameters come from its seeds alone, through local generators ----------
 
+
 def _seeded_model(layer, seed, ssm_seed=0):
     m = ModelSpec(layer=layer, d_model=8, heads=2, n_layers=2, mlp=True, vocab_size=5, seed=seed)
     return build_model(m, default_ssm(layer).replace(d_state=4, seed=ssm_seed))
@@ -165,8 +181,12 @@ def _differs(a, b):
 @pytest.mark.parametrize("layer", LAYERS)
 def test_seeds_decide_every_layers_parameters_and_leave_global_rng_untouched(layer):
     before = torch.random.get_rng_state()
-    a, again, other, other_ssm = (_seeded_model(layer, 1), _seeded_model(layer, 1), _seeded_model(layer, 2),
-                                  _seeded_model(layer, 1, ssm_seed=3))
+    a, again, other, other_ssm = (
+        _seeded_model(layer, 1),
+        _seeded_model(layer, 1),
+        _seeded_model(layer, 2),
+        _seeded_model(layer, 1, ssm_seed=3),
+    )
     assert torch.equal(torch.random.get_rng_state(), before)  # no global draw, no reseeding
     assert _differs(a, again) == []
     for changed in (_differs(a, other), _differs(a, other_ssm)):
@@ -176,8 +196,11 @@ def test_seeds_decide_every_layers_parameters_and_leave_global_rng_untouched(lay
     assert {"encoder.weight", "decoder.weight", "layers.0.mlp.1.weight"} <= set(changed)
     # the two blocks are not copies of each other
     s = a.state_dict()
-    assert any(not torch.equal(v, s[k.replace("layers.0.", "layers.1.")]) for k, v in s.items()
-               if k.startswith("layers.0.mixer.") and v.is_floating_point() and v.unique().numel() > 2)
+    assert any(
+        not torch.equal(v, s[k.replace("layers.0.", "layers.1.")])
+        for k, v in s.items()
+        if k.startswith("layers.0.mixer.") and v.is_floating_point() and v.unique().numel() > 2
+    )
 
 
 @pytest.mark.parametrize("layer", LAYERS)
@@ -193,17 +216,23 @@ def test_every_mixer_honours_its_seed(layer):
 
 # --- devices: nothing is allocated on the CPU behind the input's back ----------------------------
 
+
 def _meta_cases():
     from workbench.specs import DENSE_INITS, DIAGONAL_INITS
+
     cases = [(layer, default_ssm(layer).replace(d_state=4 if layer != "s4d" else 8)) for layer in LAYERS]
     cases += [("mamba", default_ssm("mamba").replace(init="s4d-lin", d_state=4))]  # complex modes
-    cases += [("s4d", SSMSpec(init=i, d_state=8, discretization=d))
-              for i in DENSE_INITS + DIAGONAL_INITS for d in ("zoh", "bilinear", "euler", "mamba")]
+    cases += [
+        ("s4d", SSMSpec(init=i, d_state=8, discretization=d))
+        for i in DENSE_INITS + DIAGONAL_INITS
+        for d in ("zoh", "bilinear", "euler", "mamba")
+    ]
     return cases
 
 
-@pytest.mark.parametrize("layer, ssm", _meta_cases(), ids=lambda c: c if isinstance(c, str) else
-                         f"{c.init}-{c.discretization}")
+@pytest.mark.parametrize(
+    "layer, ssm", _meta_cases(), ids=lambda c: c if isinstance(c, str) else f"{c.init}-{c.discretization}"
+)
 def test_forward_and_step_on_the_meta_device(layer, ssm):
     """Shape-only run on `meta`: any tensor made on the CPU (instead of from the inputs) fails here."""
     m = MIXERS[layer](ModelSpec(layer=layer, d_model=8, heads=2), ssm, seed=0).to("meta")
@@ -219,8 +248,9 @@ def test_forward_and_step_on_the_meta_device(layer, ssm):
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_whole_model_forward_and_step_on_the_meta_device(layer):
-    model = build_model(ModelSpec(layer=layer, d_model=8, heads=2, vocab_size=5, mlp=True),
-                        default_ssm(layer).replace(d_state=4)).to("meta")
+    model = build_model(
+        ModelSpec(layer=layer, d_model=8, heads=2, vocab_size=5, mlp=True), default_ssm(layer).replace(d_state=4)
+    ).to("meta")
     x = torch.zeros(2, 6, dtype=torch.long, device="meta")
     assert model(x).shape == (2, 6, 5)
     out, state = model.step(x[:, 0])

@@ -1,4 +1,5 @@
 """Notebooks: stored without outputs, in step with their py:percent source, and they run in a real kernel."""
+
 from __future__ import annotations
 
 import json
@@ -43,14 +44,37 @@ def test_offline_and_library_only(py):
 @pytest.mark.slow
 def test_notebooks_run_in_a_kernel(tmp_path):
     """Every notebook, in FAST mode, in a real Jupyter kernel (nbmake), with Jupyter's files in tmp."""
-    env = {**os.environ, "WORKBENCH_FAST": "1", "WORKBENCH_RUNS_DIR": str(tmp_path / "runs"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter"), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"), "IPYTHONDIR": str(tmp_path / "ipython"),
-           "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    env = {
+        **os.environ,
+        "WORKBENCH_FAST": "1",
+        "WORKBENCH_RUNS_DIR": str(tmp_path / "runs"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+    }
     nbs = [str(p.with_suffix(".ipynb")) for p in PAIRS]
-    out = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "--nbmake-timeout=600", "-q", "-p", "no:cacheprovider",
-                          "--rootdir", str(tmp_path), *nbs], env=env, cwd=tmp_path, capture_output=True, text=True,
-                         timeout=900)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbmake",
+            "--nbmake-timeout=600",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            *nbs,
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
     assert not (tmp_path / "runs").exists()  # the notebooks used their own temporary folders
     assert all(not p.with_suffix(".ipynb").read_text().count('"output_type"') for p in PAIRS)  # nbmake wrote nothing

@@ -1,4 +1,5 @@
 """Packaging: environment.yml agrees with pyproject.toml; `import workbench` stays light."""
+
 import re
 import subprocess
 import sys
@@ -43,8 +44,10 @@ def test_constraints_pin_torch_cpu_build():
 
 
 def test_import_workbench_loads_no_ui_stack():
-    code = ("import sys, workbench, workbench.specs, workbench.ssm.build, workbench.analysis, workbench.cli;"
-            "bad=[m for m in ('panel','holoviews','bokeh') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, workbench, workbench.specs, workbench.ssm.build, workbench.analysis, workbench.cli;"
+        "bad=[m for m in ('panel','holoviews','bokeh') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -56,8 +59,11 @@ def test_specs_import_without_torch():
 
 def test_apps_do_no_tensor_work_themselves():
     """Layering: apps ask workbench for Datasets (and for thread settings), never import torch."""
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "apps").rglob("*.py")
-                 if re.search(r"^\s*(import|from)\s+torch\b", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "apps").rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+torch\b", p.read_text(), re.M)
+    ]
     assert offenders == []
 
 
@@ -66,6 +72,7 @@ def test_use_threads_sets_torch_and_rejects_zero():
 
     from workbench.errors import SpecError
     from workbench.threads import use_threads
+
     before = torch.get_num_threads()
     try:
         use_threads(1)

@@ -1,4 +1,5 @@
 """workbench.plots: the figures hold exactly the data of the Datasets they are built from."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -94,6 +95,7 @@ def test_legs_convergence_figure_renders_png(tmp_path):
 
     from workbench.analysis import legs_convergence
     from workbench.plots import legs_convergence_plot
+
     ds = legs_convergence(sizes=(16, 32, 64))
     fig = legs_convergence_plot(ds)
     curve = fig.Curve.I
@@ -112,6 +114,7 @@ def test_pole_trajectories_frame_the_whole_circle(layer_data):
     import xarray as xr
 
     from workbench.plots.views_spectrum import pole_trajectory_view
+
     _, sp = layer_data
     steps = xr.DataArray([0, 10, 20], dims="step", name="step")
     drift = xr.DataArray([1.0, 0.99, 1.01], dims="step")  # poles move a little, one step beyond the circle

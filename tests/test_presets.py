@@ -1,6 +1,7 @@
 """Presets: every shipped preset loads and validates; `quick` is the one default of the CLI and the
 dashboard; `train --preset` trains each run and judges the order; progress reaches stderr with --json;
 actions on finished runs say so; the stability check against closed forms."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def cli(*args, cwd, timeout=300):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def test_every_preset_loads_and_names_its_paper():
@@ -69,13 +76,16 @@ def test_separates_respects_the_direction():
 
 def test_cli_and_dashboard_share_the_quick_defaults():
     import sys as _sys
+
     if str(ROOT) not in _sys.path:
         _sys.path.insert(0, str(ROOT))
     from apps.views.state import Workbench
+
     quick = default_run()
     state = Workbench()
     assert state.run_spec().to_dict() == quick.to_dict()
     from workbench.cli import build_parser
+
     helptext = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "train")[1]
     text = " ".join(helptext.format_help().split())
     assert f"'{DEFAULT}' preset" in text and "train.steps=600" in text
@@ -85,8 +95,25 @@ def test_cli_and_dashboard_share_the_quick_defaults():
 @pytest.mark.slow
 def test_train_json_progress_on_stderr_one_object_on_stdout(tmp_path):
     # 3 s between progress lines keeps this short; the CLI's own cadence is 5 s
-    r = cli("train", "--task.kind", "adding", "--task.seq_len", "16", "--model.layer", "s4d", "--model.d_model", "8",
-            "--ssm.d_state", "4", "--train.steps", "40", "--train.batch", "4", "--json", cwd=tmp_path)
+    r = cli(
+        "train",
+        "--task.kind",
+        "adding",
+        "--task.seq_len",
+        "16",
+        "--model.layer",
+        "s4d",
+        "--model.d_model",
+        "8",
+        "--ssm.d_state",
+        "4",
+        "--train.steps",
+        "40",
+        "--train.batch",
+        "4",
+        "--json",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)  # exactly one JSON object: json.loads fails on anything more
     assert summary["steps"] == 40 and r.stdout.count("\n") == 1
@@ -118,6 +145,7 @@ def test_train_preset_bad_run_label(tmp_path):
 
 def test_euler_critical_dt_is_the_edge_of_the_stability_disc():
     from workbench.analysis.stability import euler_critical_dt
+
     A = np.array([-0.5 + 3j, -2.0 + 0j, -0.1 + 0.5j])
     dt = euler_critical_dt(A.real, A.imag)
     assert dt == pytest.approx(min(-2 * a.real / abs(a) ** 2 for a in A))
@@ -128,10 +156,15 @@ def test_stability_flags_euler_on_fast_modes_and_passes_zoh():
     from workbench.analysis.stability import stability
     from workbench.specs import RunSpec
     from workbench.train.probes import preview_run
+
     for disc, level in (("euler", "unstable"), ("zoh", "ok"), ("bilinear", "ok")):
-        run = RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 4, "n_layers": 1},
-                                 "ssm": {"d_state": 8, "discretization": disc, "dt_min": 0.1, "dt_max": 1.0},
-                                 "task": {"kind": "adding", "seq_len": 64}})
+        run = RunSpec.from_dict(
+            {
+                "model": {"layer": "s4d", "d_model": 4, "n_layers": 1},
+                "ssm": {"d_state": 8, "discretization": disc, "dt_min": 0.1, "dt_max": 1.0},
+                "task": {"kind": "adding", "seq_len": 64},
+            }
+        )
         d = preview_run(run, fast_only=True)
         s = stability(d["spectrum"], d["kernels"], disc, 1.0)
         assert s["level"] == level, (disc, s)
@@ -149,11 +182,16 @@ def test_half_life_histogram_moves_with_the_discretization():
     from workbench.plots.views_memory import half_life_histogram
     from workbench.specs import RunSpec
     from workbench.train.probes import preview_run
+
     out = {}
     for disc in ("zoh", "bilinear"):
-        run = RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 4, "n_layers": 1},
-                                 "ssm": {"d_state": 8, "discretization": disc, "dt_min": 0.3, "dt_max": 1.0},
-                                 "task": {"kind": "adding", "seq_len": 64}})
+        run = RunSpec.from_dict(
+            {
+                "model": {"layer": "s4d", "d_model": 4, "n_layers": 1},
+                "ssm": {"d_state": 8, "discretization": disc, "dt_min": 0.3, "dt_max": 1.0},
+                "task": {"kind": "adding", "seq_len": 64},
+            }
+        )
         fig = half_life_histogram(preview_run(run, fast_only=True)["spectrum"])
         out[disc] = [h.dimension_values(0) for h in fig.traverse(lambda e: e, [hv.Histogram])]
     assert not all(np.allclose(a, b) for a, b in zip(out["zoh"], out["bilinear"]))
@@ -168,10 +206,13 @@ def test_pole_trajectories_are_coloured_by_step_with_start_and_end_markers():
     import xarray as xr
 
     from workbench.plots.views_spectrum import pole_trajectory_view
+
     steps = np.array([0, 10, 20])
     z = np.array([0.9, 0.8, 0.7])[:, None, None] * np.exp(1j * np.array([0.1, 0.5]))[None, None, :]  # (3, 1, 2)
-    ds = xr.Dataset({"pole_real": (("step", "channel", "mode"), z.real), "pole_imag": (("step", "channel", "mode"), z.imag)},
-                    coords={"step": steps, "channel": [0], "mode": [0, 1]})
+    ds = xr.Dataset(
+        {"pole_real": (("step", "channel", "mode"), z.real), "pole_imag": (("step", "channel", "mode"), z.imag)},
+        coords={"step": steps, "channel": [0], "mode": [0, 1]},
+    )
     fig = pole_trajectory_view(ds)
     seg = next(iter(fig.traverse(lambda e: e, [hv.Segments])))
     assert sorted(set(seg.dimension_values("step"))) == [10, 20]  # each segment carries the step it ends at

@@ -1,5 +1,6 @@
 """Pretrained checkpoints: exact logits against `transformers`, float64 against an independent
 reference written from the equations, the mamba_ssm layout, recurrent = parallel, clear refusals."""
+
 import json
 
 import pytest
@@ -38,7 +39,7 @@ def _rms(x, w, eps=1e-5, group=None):
 def _conv(x, w, b):  # causal depthwise: x (L, C), w (C, 1, K)
     K = w.shape[-1]
     xp = torch.cat([x.new_zeros(K - 1, x.shape[1]), x])
-    return torch.stack([(xp[t:t + K].T * w[:, 0]).sum(-1) for t in range(x.shape[0])]) + b
+    return torch.stack([(xp[t : t + K].T * w[:, 0]).sum(-1) for t in range(x.shape[0])]) + b
 
 
 def reference_logits(sd, cfg, ids):
@@ -61,7 +62,13 @@ def reference_logits(sd, cfg, ids):
                 ys.append(s @ Cm[t] + p("D") * xs[t])
             y = torch.stack(ys) * F.silu(z)
         else:
-            E, G, N, nh, P = 2 * cfg["hidden_size"], cfg["n_groups"], cfg["state_size"], cfg["num_heads"], cfg["head_dim"]
+            E, G, N, nh, P = (
+                2 * cfg["hidden_size"],
+                cfg["n_groups"],
+                cfg["state_size"],
+                cfg["num_heads"],
+                cfg["head_dim"],
+            )
             z, xbc, dtr = zx.split([E, E + 2 * G * N, nh], -1)
             xs, Bm, Cm = F.silu(_conv(xbc, p("conv1d.weight"), p("conv1d.bias"))).split([E, G * N, G * N], -1)
             dt = F.softplus(dtr + p("dt_bias"))  # (L, nh)
@@ -94,6 +101,7 @@ def test_float64_equals_reference_from_the_equations(ckpts, kind, tie):
     """transformers computes in float32 inside its norms and scans, so float64 is checked against a
     reference written here from the papers' recurrences; that reference agrees with transformers in float32."""
     from safetensors.torch import load_file
+
     folder = ckpts[kind, tie]
     sd, cfg = load_file(folder / "model.safetensors"), json.loads((folder / "config.json").read_text())
     ids = ids_for(1, L=21, B=1)[0]
@@ -144,6 +152,7 @@ def test_tokenizer_json_is_used_and_words_label_tokens(ckpts, tmp_path):
     import shutil
 
     from workbench.analysis.text import text_dynamics
+
     folder = tmp_path / "tok"
     shutil.copytree(ckpts["mamba", True], folder)
     word_tokenizer(folder, ["the", "cat", "sat", "on", "mat", "."])
@@ -155,6 +164,7 @@ def test_tokenizer_json_is_used_and_words_label_tokens(ckpts, tmp_path):
 
 def test_cached_hub_id_resolves_without_download(ckpts, tmp_path, monkeypatch):
     import shutil
+
     snap = tmp_path / "hub" / "models--someone--tiny-mamba" / "snapshots" / "abc123"
     shutil.copytree(ckpts["mamba2", False], snap)
     (snap.parents[1] / "refs").mkdir()
@@ -168,6 +178,7 @@ def test_cached_hub_id_resolves_without_download(ckpts, tmp_path, monkeypatch):
 # -- refusals: one clear error each, naming the key ------------------------------------------------
 def _copy(ckpts, tmp_path, kind="mamba"):
     import shutil
+
     folder = tmp_path / "bad"
     shutil.copytree(ckpts[kind, False], folder)
     return folder
@@ -175,6 +186,7 @@ def _copy(ckpts, tmp_path, kind="mamba"):
 
 def _rewrite(folder, edit):
     from safetensors.torch import load_file, save_file
+
     sd = load_file(folder / "model.safetensors")
     edit(sd)
     save_file(sd, folder / "model.safetensors")
@@ -220,6 +232,7 @@ def test_truncated_safetensors_is_refused(ckpts, tmp_path):
 @pytest.mark.parametrize("breakage", ["shape", "missing", "model_type", "truncated"])
 def test_cli_refusals_exit_2_in_one_line(ckpts, tmp_path, capsys, breakage):
     from workbench.cli import main
+
     folder = _copy(ckpts, tmp_path)
     if breakage == "shape":
         _rewrite(folder, lambda sd: sd.__setitem__("backbone.norm_f.weight", torch.ones(31)))
@@ -247,6 +260,7 @@ def test_workbench_run_checkpoint_still_loads(tmp_path):
     from workbench.specs import ModelSpec, RunSpec, TaskSpec
     from workbench.store.run import RunWriter
     from workbench.train.build import build_run_model
+
     run = RunSpec(model=ModelSpec(layer="mamba", d_model=8, n_layers=1), task=TaskSpec(kind="induction-heads"))
     model = build_run_model(run)
     w = RunWriter.create(run.to_dict(), "t", root=tmp_path)

@@ -1,4 +1,5 @@
 """Text analyses on a loaded checkpoint, each checked against something computed another way."""
+
 import json
 import math
 import re
@@ -104,8 +105,9 @@ def test_delta_audit_flags_an_overwritten_init_and_passes_an_untouched_one(tmp_p
     hf = hf_model(kind, True)
     hf.save_pretrained(tmp_path / "ok")
     with torch.no_grad():  # what a blanket `zeros_(module.bias)` re-initialization does: Δ = softplus(0) = 0.69
-        getattr(hf.backbone.layers[1].mixer, bias.split(".")[0]).__getattr__("bias").zero_() if "." in bias \
-            else hf.backbone.layers[1].mixer.dt_bias.zero_()
+        getattr(hf.backbone.layers[1].mixer, bias.split(".")[0]).__getattr__(
+            "bias"
+        ).zero_() if "." in bias else hf.backbone.layers[1].mixer.dt_bias.zero_()
     hf.save_pretrained(tmp_path / "bad")
     ok = delta_audit(load_pretrained(tmp_path / "ok"))
     bad = delta_audit(load_pretrained(tmp_path / "bad"))
@@ -118,11 +120,30 @@ def test_delta_audit_flags_an_overwritten_init_and_passes_an_untouched_one(tmp_p
 @pytest.mark.slow
 def test_inspect_cli_prints_summary_json_and_exports(tmp_path, capsys):
     from workbench.cli import main
+
     folder = save_hf("mamba2", True, tmp_path / "m2")
     capsys.readouterr()
     out = tmp_path / "figs"
-    assert main(["inspect", str(folder), "--text", TEXT, "--export", str(out), "--format", "html", "--json",
-                 "--layer", "2", "--channel", "3"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                str(folder),
+                "--text",
+                TEXT,
+                "--export",
+                str(out),
+                "--format",
+                "html",
+                "--json",
+                "--layer",
+                "2",
+                "--channel",
+                "3",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     s = json.loads(lines[-1])
     assert s["format"] == "hf-mamba2" and s["layers"] == 3 and s["delta_audit"]["verdict"] == "consistent"
@@ -132,11 +153,12 @@ def test_inspect_cli_prints_summary_json_and_exports(tmp_path, capsys):
         assert {f"{fig}.html", f"{fig}.nc", f"{fig}.json"} <= names
     html = (out / "delta.html").read_text()
     assert not re.search(r"<(script|link)[^>]+(src|href)=", html)  # nothing loaded from elsewhere
-    assert 'major_label_overrides' in html and '"S"' in html  # the tokens (bytes here) label the axis
+    assert "major_label_overrides" in html and '"S"' in html  # the tokens (bytes here) label the axis
 
 
 def test_inspect_cli_bad_channel_names_the_flag(tmp_path, capsys):
     from workbench.cli import main
+
     folder = save_hf("mamba", True, tmp_path / "m")
     capsys.readouterr()  # transformers' progress bar while saving
     assert main(["inspect", str(folder), "--text", TEXT, "--channel", "999"]) == 2

@@ -1,4 +1,5 @@
 """The dashboard's checkpoint source: unserved (the view's logic) and served in Chromium."""
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ def test_view_opens_a_checkpoint_and_labels_tokens_with_words(ckpt):
     import holoviews as hv
 
     from apps.views.pretrained import OFF, PretrainedView
+
     view = PretrainedView()
     assert view._status.object.startswith(OFF[:30]) and not view._source.visible
     view.mode = "open a checkpoint"
@@ -48,7 +50,8 @@ def test_view_opens_a_checkpoint_and_labels_tokens_with_words(ckpt):
     assert [w for _, w in ticks] == SENTENCE.split()
     view.layer = 2
     assert "layer 2" in view._panes["delta"].object.label or "layer 2" in str(
-        hv.Store.lookup_options("bokeh", view._panes["delta"].object, "plot").kwargs.get("title"))
+        hv.Store.lookup_options("bokeh", view._panes["delta"].object, "plot").kwargs.get("title")
+    )
     view.source = str(ckpt / "missing")
     view._on_open()
     assert view._alert.visible and "source=" in view._alert.object
@@ -81,10 +84,25 @@ def test_served_dashboard_opens_a_checkpoint_typed_sentence_on_the_delta_axis(ck
     sync_api = pytest.importorskip("playwright.sync_api")
     port = _free_port()
     log = open(tmp_path / "panel.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", "apps/dashboard.py", "--port", str(port),
-                             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "WORKBENCH_RUNS_DIR": str(tmp_path / "runs")})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "apps/dashboard.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "WORKBENCH_RUNS_DIR": str(tmp_path / "runs")},
+    )
     url = f"http://127.0.0.1:{port}/dashboard"
     try:
         deadline = time.monotonic() + 120

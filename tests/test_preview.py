@@ -1,5 +1,6 @@
 """One preview for the dashboard, the run probes and the benchmark: the same names, the same values
 as each analysis function called on its own (the slow reference), and the same on screen as on disk."""
+
 import numpy as np
 import pytest
 import torch
@@ -45,8 +46,14 @@ def test_lti_preview_equals_each_function_separately():
 
 def test_selective_preview_with_inputs_equals_each_function():
     torch.manual_seed(0)
-    m = build_model(ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=12), SSMSpec(d_state=4,
-                    init="s4d-real", dt_transform="softplus")).double().eval()
+    m = (
+        build_model(
+            ModelSpec(layer="mamba", d_model=8, n_layers=2, vocab_size=12),
+            SSMSpec(d_state=4, init="s4d-real", dt_transform="softplus"),
+        )
+        .double()
+        .eval()
+    )
     x = torch.randint(0, 12, (3, 16), generator=torch.Generator().manual_seed(1))
     p = preview(m, 16, x, n_projections=None)
     assert {"kernels", "spectrum", "selective", "attention", "tokens", "gradient_memory"} <= set(p)
@@ -66,10 +73,16 @@ def test_fast_names_need_no_inputs_and_unknown_names_are_refused():
 
 
 def test_probes_store_the_preview_under_one_memory_name():
-    run = RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},
-                             "task": {"name": "selective-copying", "noise_len": 8, "n_data": 2}})
+    run = RunSpec.from_dict(
+        {
+            "model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
+            "ssm": {"d_state": 4},
+            "task": {"name": "selective-copying", "noise_len": 8, "n_data": 2},
+        }
+    )
     from workbench.tasks import test_batches
     from workbench.train.build import build_run_model
+
     model = build_run_model(run).eval()
     batch = next(iter(test_batches(run.task, 4).values()))
     probes = Probes(model, batch, batch.inputs.shape[1])
@@ -81,5 +94,4 @@ def test_probes_store_the_preview_under_one_memory_name():
     _close(rec["kernels"], on_screen["kernels"])
     _close(rec["spectrum"], on_screen["spectrum"])
     assert set(on_screen) <= set(NAMES)
-    assert set(preview_run(run, fast_only=True, model=model)) == {"kernels", "spectrum", "frequency_response",
-                                                                  "audit"}
+    assert set(preview_run(run, fast_only=True, model=model)) == {"kernels", "spectrum", "frequency_response", "audit"}

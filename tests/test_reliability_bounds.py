@@ -1,5 +1,6 @@
 """Size bounds refuse at once and allocate nothing: sweeps by their shape (before expansion), runs by
 an estimate of their training memory (before a model or batch exists)."""
+
 import resource
 import time
 import tracemalloc
@@ -32,8 +33,9 @@ def refused_fast(fn, field):
 
 
 def test_huge_random_sweep_refused_before_expansion():
-    msg = refused_fast(lambda: SweepSpec.from_dict({"base": {"model": {"layer": "s4d"}}, "random": {"n": 10**8}}),
-                       "sweep")
+    msg = refused_fast(
+        lambda: SweepSpec.from_dict({"base": {"model": {"layer": "s4d"}}, "random": {"n": 10**8}}), "sweep"
+    )
     assert "100000000 configurations" in msg and "--max-configs" in msg
 
 
@@ -46,14 +48,19 @@ def test_million_point_grid_refused_before_expansion():
     assert sweep.size == 10**6 and next(it)[0] == {"train.seed": 0, "ssm.d_state": 2}
 
 
-@pytest.mark.parametrize("spec, field", [
-    ({"train": {"batch": 65535}}, "train.batch"),
-    ({"task": {"name": "selective-copying", "n_data": 65535}}, "task.n_data"),
-    ({"task": {"name": "delay", "seq_len": 1 << 22, "lag": 8}}, "task.seq_len"),
-    ({"model": {"layer": "mamba", "d_model": 8192, "n_layers": 64}}, "model.d_model"),
-    ({"model": {"layer": "attention"}, "task": {"name": "lorenz", "seq_len": 1 << 20}, "train": {"batch": 64}},
-     "train.batch"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ({"train": {"batch": 65535}}, "train.batch"),
+        ({"task": {"name": "selective-copying", "n_data": 65535}}, "task.n_data"),
+        ({"task": {"name": "delay", "seq_len": 1 << 22, "lag": 8}}, "task.seq_len"),
+        ({"model": {"layer": "mamba", "d_model": 8192, "n_layers": 64}}, "model.d_model"),
+        (
+            {"model": {"layer": "attention"}, "task": {"name": "lorenz", "seq_len": 1 << 20}, "train": {"batch": 64}},
+            "train.batch",
+        ),
+    ],
+)
 def test_run_memory_refused_before_allocation(spec, field):
     run = RunSpec.from_dict(spec)
     estimate(run)  # imports done outside the measured call
@@ -70,6 +77,7 @@ def test_default_runs_fit():
 def test_cli_refuses_an_oversized_batch_and_writes_nothing(tmp_path, capsys, monkeypatch):
     from workbench.cli import main
     from workbench.train import budget
+
     monkeypatch.setattr(budget, "available_bytes", lambda device="cpu": 8 * GiB)
     assert main(["train", "--train.batch", "65535", "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err

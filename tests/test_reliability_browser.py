@@ -1,6 +1,7 @@
 """The dashboard served from a read-only runs root (a read-only bind mount: even root cannot write)
 lists its runs, names a damaged one as damaged in the Runs view, and reports (not raises) when that
 run is selected; the server log stays free of tracebacks."""
+
 from __future__ import annotations
 
 import os
@@ -64,14 +65,21 @@ def served(tmp_path_factory):
     db = runs / ids[1] / "run.sqlite"
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])  # the damaged one
     port = _free_port()
-    serve = (f"exec {sys.executable} -m panel serve apps/dashboard.py --port {port} --address 127.0.0.1 "
-             f"--allow-websocket-origin 127.0.0.1:{port}")
+    serve = (
+        f"exec {sys.executable} -m panel serve apps/dashboard.py --port {port} --address 127.0.0.1 "
+        f"--allow-websocket-origin 127.0.0.1:{port}"
+    )
     cmd = f"mount --bind {runs} {runs} && mount -o remount,bind,ro {runs} && {serve}"
     if subprocess.run(["unshare", "-m", "true"]).returncode != 0:
         pytest.skip("unshare -m not permitted here")
     log = open(tmp / "panel.log", "w")
-    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)})
+    proc = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", cmd],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
+    )
     url = f"http://127.0.0.1:{port}/dashboard"
     try:
         deadline = time.monotonic() + 120

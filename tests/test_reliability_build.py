@@ -1,5 +1,6 @@
 """`ssm.learn_a false` builds every layer with every diagonal init (a frozen A is a buffer) and A stays
 put through an optimizer step while the rest trains (12 of 12 such builds raised KeyError before)."""
+
 import pytest
 import torch
 
@@ -13,9 +14,13 @@ from workbench.train.build import build_run_model
 def test_frozen_a_builds_and_stays_frozen(layer, init):
     if layer == "mamba" and init not in MAMBA_INITS:
         pytest.skip(f"mamba does not take init {init!r} (refused with a SpecError either way)")
-    run = RunSpec.from_dict({"model": {"layer": layer, "d_model": 8, "n_layers": 1},
-                             "ssm": {"init": init, "learn_a": False, "d_state": 4},
-                             "task": {"name": "adding", "seq_len": 16}})
+    run = RunSpec.from_dict(
+        {
+            "model": {"layer": layer, "d_model": 8, "n_layers": 1},
+            "ssm": {"init": init, "learn_a": False, "d_state": 4},
+            "task": {"name": "adding", "seq_len": 16},
+        }
+    )
     model = build_run_model(run)
     params = dict(model.named_parameters())
     frozen = {k: v.clone() for k, v in model.named_buffers() if k.rsplit(".", 1)[-1] in ("w", "A_log", "A_im")}

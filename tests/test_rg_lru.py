@@ -1,4 +1,5 @@
 """Hawk's RG-LRU: scan = step loop, the initialization of a^c, the gated recurrence in closed form."""
+
 import math
 
 import pytest
@@ -57,7 +58,7 @@ def test_gates_follow_the_closed_form():
     t = torch.arange(9, dtype=torch.float64)
     lag = (t[:, None] - t[None, :]).clamp(min=0)
     expect = a[:, None, None] ** lag * torch.tril(torch.ones(9, 9, dtype=torch.float64))
-    norm = torch.sqrt(1 - a ** 2)[:, None].expand(-1, 9).clone()
+    norm = torch.sqrt(1 - a**2)[:, None].expand(-1, 9).clone()
     norm[:, 0] = 1.0
     expect = expect * (norm * i)[:, None, :]
     assert torch.allclose(M, expect, atol=1e-12)
@@ -74,7 +75,7 @@ def test_normalized_input_keeps_unit_variance():
     x = torch.randn(4000, 3, 64, generator=g, dtype=torch.float64)
     h, hs = torch.zeros(3, 64, dtype=torch.float64), []
     for x_t in x.unbind(0):
-        h = a[:, None] * h + torch.sqrt(1 - a ** 2)[:, None] * x_t
+        h = a[:, None] * h + torch.sqrt(1 - a**2)[:, None] * x_t
         hs.append(h)
     var = torch.stack(hs[1000:]).var(dim=(0, 2))
     assert torch.allclose(var, torch.ones(3, dtype=torch.float64), atol=0.1)
@@ -88,7 +89,10 @@ def test_rg_lru_in_models_probes_and_half_lives():
         assert ds[name].dims == ("layer", "sample", "channel", "token")
     spec = analysis.spectrum(model)
     a = model.layers[0].mixer.a_at_rest().double().numpy()
-    assert abs(spec["half_life"].isel(layer=0, mode=0).values - math.log(2) / -torch.log(torch.tensor(a)).numpy()).max() < 1e-6
+    assert (
+        abs(spec["half_life"].isel(layer=0, mode=0).values - math.log(2) / -torch.log(torch.tensor(a)).numpy()).max()
+        < 1e-6
+    )
     assert analysis.hidden_attention(model, x)["alpha"].shape == (2, 16, 16, 16)
     with pytest.raises(SpecError, match="model.heads"):
         RunSpec.from_dict({"model": {"layer": "rg-lru", "d_model": 6, "expand": 1, "heads": 4}})

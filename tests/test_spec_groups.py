@@ -1,5 +1,6 @@
 """The spec fields' metadata: every field has a group and shows somewhere; which layer reads which
 field is checked against the layers' constructors themselves (a recording spec), not restated."""
+
 import pytest
 
 from workbench import spec_groups as sg
@@ -23,8 +24,12 @@ def test_every_field_has_a_group_and_is_relevant_somewhere():
     for part, cls in sg.PARTS.items():
         for f in sg.fields(part):
             assert sg.group_of(part, f) in sg.GROUP_ORDER
-            assert any(sg.relevant(part, f, layer, task, init) for layer in LAYERS for task in TaskSpec.KINDS
-                       for init in sg.CONDITIONS["init"]), f"{part}.{f} never shows"
+            assert any(
+                sg.relevant(part, f, layer, task, init)
+                for layer in LAYERS
+                for task in TaskSpec.KINDS
+                for init in sg.CONDITIONS["init"]
+            ), f"{part}.{f} never shows"
     listed = [f for _, part, names in sg.groups() for f in names]
     assert len(listed) == sum(len(sg.fields(p)) for p in sg.PARTS)  # every field, once
 
@@ -47,15 +52,19 @@ def test_fields_read_by_a_layer_are_the_relevant_ones(layer):
     ssm = Recording(SSMSpec(d_state=4, init="s4d-real" if layer in ("mamba", "mamba2", "mega-ema") else "s4d-lin"))
     MIXERS[layer](model, ssm, seed=0)
     model_specific = {f for (part, f) in sg.RELEVANT if part == "model"}
-    assert model.read & model_specific == {f for f in model_specific
-                                           if sg.relevant("model", f, layer, "adding", "s4d-lin")}
+    assert model.read & model_specific == {
+        f for f in model_specific if sg.relevant("model", f, layer, "adding", "s4d-lin")
+    }
     if layer == "s4d":  # build_layer reads the whole SSMSpec (through replace)
         return
     for init in ("s4d-lin", "lru-ring", "ptd-legs"):
         shown = {f for f in sg.fields("ssm") if sg.relevant("ssm", f, layer, "adding", init)} - {"seed"}
         assert shown <= ssm.read | set(), (layer, init, shown - ssm.read)
-    assert ssm.read - {"seed"} == {f for f in sg.fields("ssm") if f != "seed" and any(
-        sg.relevant("ssm", f, layer, "adding", i) for i in sg.CONDITIONS["init"])}
+    assert ssm.read - {"seed"} == {
+        f
+        for f in sg.fields("ssm")
+        if f != "seed" and any(sg.relevant("ssm", f, layer, "adding", i) for i in sg.CONDITIONS["init"])
+    }
 
 
 def test_groups_narrow_to_the_chosen_layer_and_task():

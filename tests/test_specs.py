@@ -1,4 +1,5 @@
 """SSMSpec: bounds, allowed values and cross-field checks give one clear error."""
+
 import json
 
 import pytest
@@ -13,19 +14,22 @@ def test_defaults_validate_and_roundtrip():
     assert again.to_dict() == spec.to_dict()
 
 
-@pytest.mark.parametrize("values, field, words", [
-    ({"dt_min": 0.5, "dt_max": 0.1}, "ssm.dt_min", "<= ssm.dt_max"),
-    ({"r_min": 0.99, "r_max": 0.9}, "ssm.r_min", "<= ssm.r_max"),
-    ({"d_state": 7}, "ssm.d_state", "even"),
-    ({"init": "hippo-fout", "d_state": 5}, "ssm.d_state", "even"),
-    ({"init": "nope"}, "ssm.init", "one of s4d-legs"),
-    ({"d_state": 0}, "ssm.d_state", "[1, 4096]"),
-    ({"d_state": "x"}, "ssm.d_state", "an integer"),
-    ({"dt_min": 0}, "ssm.dt_min", "(0, inf]"),
-    ({"r_max": 1.0}, "ssm.r_max", "(0, 1)"),
-    ({"learn_a": "maybe"}, "ssm.learn_a", "true or false"),
-    ({"bogus": 1}, "ssm.bogus", "a field of SSMSpec"),
-])
+@pytest.mark.parametrize(
+    "values, field, words",
+    [
+        ({"dt_min": 0.5, "dt_max": 0.1}, "ssm.dt_min", "<= ssm.dt_max"),
+        ({"r_min": 0.99, "r_max": 0.9}, "ssm.r_min", "<= ssm.r_max"),
+        ({"d_state": 7}, "ssm.d_state", "even"),
+        ({"init": "hippo-fout", "d_state": 5}, "ssm.d_state", "even"),
+        ({"init": "nope"}, "ssm.init", "one of s4d-legs"),
+        ({"d_state": 0}, "ssm.d_state", "[1, 4096]"),
+        ({"d_state": "x"}, "ssm.d_state", "an integer"),
+        ({"dt_min": 0}, "ssm.dt_min", "(0, inf]"),
+        ({"r_max": 1.0}, "ssm.r_max", "(0, 1)"),
+        ({"learn_a": "maybe"}, "ssm.learn_a", "true or false"),
+        ({"bogus": 1}, "ssm.bogus", "a field of SSMSpec"),
+    ],
+)
 def test_bad_values_name_field_value_and_allowed(values, field, words):
     with pytest.raises(SpecError) as err:
         SSMSpec.from_dict(values)

@@ -1,6 +1,7 @@
 """Every discretization against an independent reference: scipy.signal.cont2discrete
 (zoh; bilinear = Tustin, gbt α = ½; euler = gbt α = 0) on small dense and diagonal systems,
 scalar closed forms, and each layer's materialized Ā, B̄ and kernel for every init."""
+
 import math
 
 import numpy as np
@@ -35,12 +36,16 @@ def stable_dense(n, seed):
 
 # --- scalars: closed forms (A = -1, Δ = 0.1) -------------------------------------------------
 
-@pytest.mark.parametrize("method, a_bar, b_bar", [
-    ("zoh", math.exp(-0.1), 1 - math.exp(-0.1)),
-    ("bilinear", 0.95 / 1.05, 0.1 / 1.05),  # (1 + ΔA/2)/(1 - ΔA/2) = 0.904762, not 0.857143
-    ("euler", 0.9, 0.1),
-    ("mamba", math.exp(-0.1), 0.1),
-])
+
+@pytest.mark.parametrize(
+    "method, a_bar, b_bar",
+    [
+        ("zoh", math.exp(-0.1), 1 - math.exp(-0.1)),
+        ("bilinear", 0.95 / 1.05, 0.1 / 1.05),  # (1 + ΔA/2)/(1 - ΔA/2) = 0.904762, not 0.857143
+        ("euler", 0.9, 0.1),
+        ("mamba", math.exp(-0.1), 0.1),
+    ],
+)
 def test_scalar_closed_forms_diagonal_and_dense(method, a_bar, b_bar):
     A, B, dt = torch.tensor([[-1.0]], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64), 0.1
     Ab, Bb = DISCRETIZE[method](A[0], B, torch.tensor([dt], dtype=torch.float64))
@@ -58,6 +63,7 @@ def test_scalar_forms_agree_with_scipy(method):
 
 
 # --- small dense and diagonal systems ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["zoh", "bilinear", "euler", "mamba"])
 @pytest.mark.parametrize("n", [1, 3, 6])
@@ -107,6 +113,7 @@ def test_diagonal_selective_shapes_with_unit_b(method):
 
 
 # --- every init's materialized Ā, B̄ and kernel -----------------------------------------------
+
 
 def kernel_from(Ad, Bd, C, L):
     """K[ℓ] = C Ā^ℓ B̄ by repeated products in numpy."""

@@ -1,4 +1,5 @@
 """Convolution mode = recurrent mode = dense reference kernel, for every init × discretization."""
+
 import pytest
 import torch
 
@@ -41,7 +42,7 @@ def test_conv_equals_recurrence_equals_dense(init, discretization, dtype):
     with torch.no_grad():
         p = layer.materialize()
         growth = float(p.A_bar.abs().max() if not p.dense else torch.linalg.eigvals(p.A_bar.double()).abs().max())
-        if dtype == torch.float32 and growth ** 96 > 1e30:
+        if dtype == torch.float32 and growth**96 > 1e30:
             # Euler on fast modes (e.g. LRU's Δ ≡ 1): Ā^L overflows float32; float64 covers the maths.
             assert discretization == "euler" and growth > 1
             return
@@ -67,8 +68,10 @@ def test_step_by_step_equals_forward():
 
 def test_vandermonde_chunked_equals_naive():
     g = torch.Generator().manual_seed(1)
-    A_bar = torch.polar(torch.rand(5, 7, generator=g, dtype=torch.float64) * 0.3 + 0.7,
-                        torch.rand(5, 7, generator=g, dtype=torch.float64) * 6)
+    A_bar = torch.polar(
+        torch.rand(5, 7, generator=g, dtype=torch.float64) * 0.3 + 0.7,
+        torch.rand(5, 7, generator=g, dtype=torch.float64) * 6,
+    )
     CB = torch.randn(5, 7, dtype=torch.complex128, generator=g)
     for conj in (True, False):
         for chunk in (1, 3, 64, 1000):
@@ -95,7 +98,7 @@ def test_krylov_equals_reference():
 def test_fft_conv_is_causal_and_exact():
     g = torch.Generator().manual_seed(0)
     u, K = torch.randn(2, 3, 50, generator=g, dtype=torch.float64), torch.randn(3, 50, generator=g, dtype=torch.float64)
-    direct = torch.stack([(K[:, :t + 1].flip(-1) * u[..., :t + 1]).sum(-1) for t in range(50)], -1)
+    direct = torch.stack([(K[:, : t + 1].flip(-1) * u[..., : t + 1]).sum(-1) for t in range(50)], -1)
     assert rel(causal_fft_conv(u, K), direct) < 1e-12
     u2 = u.clone()
     u2[..., 30:] += 1.0  # a change in the future must not reach the past

@@ -1,4 +1,5 @@
 """The init formulas hold on the materialized parameters (HiPPO 2020, S4D 2022, LRU 2023, StableSSM 2024)."""
+
 import math
 
 import numpy as np
@@ -73,7 +74,9 @@ def test_ptd_reports_conditioning_and_realizes_perturbed_legs():
 
 
 def test_ptd_smaller_perturbation_costs_conditioning():
-    k = [workbench.build_layer(SSMSpec(init="ptd-legs", d_state=32, ptd_eps=e), 1).info["kappa_V"] for e in (1e-6, 1e-3)]
+    k = [
+        workbench.build_layer(SSMSpec(init="ptd-legs", d_state=32, ptd_eps=e), 1).info["kappa_V"] for e in (1e-6, 1e-3)
+    ]
     assert k[0] > 10 * k[1]
 
 
@@ -124,6 +127,7 @@ def test_dt_roundtrip_and_mamba_softplus_bias():
 def test_half_life_range_of_default_s4d_lin():
     """S4D's Δ range: t½ = ln2/(Δ|Re A|) spans about 14 to 1400 steps over [1e-3, 1e-1]."""
     from workbench.analysis import layer_spectrum
+
     ds = layer_spectrum(workbench.build_layer(SSMSpec(), 256))
     assert 13.8 < float(ds.half_life.min()) < 16 and 1200 < float(ds.half_life.max()) <= 1387
     assert np.allclose(ds.half_life, math.log(2) / (ds.dt * np.abs(ds.A_real)), rtol=1e-9)
@@ -140,7 +144,9 @@ def test_hippo_closed_forms():
     A, B = HIPPO["legs"](4)
     assert A[2, 1] == -math.sqrt(5) * math.sqrt(3) and A[2, 2] == -3 and A[1, 2] == 0 and B[3] == math.sqrt(7)
     A, B = HIPPO["legt"](4)
-    assert A[1, 2] == pytest.approx(-0.5 * math.sqrt(3) * math.sqrt(5) * -1) and B[1] == pytest.approx(0.5 * math.sqrt(3))
+    assert A[1, 2] == pytest.approx(-0.5 * math.sqrt(3) * math.sqrt(5) * -1) and B[1] == pytest.approx(
+        0.5 * math.sqrt(3)
+    )
     A, B = HIPPO["lagt"](3)
     assert A.tolist() == [[-0.5, 0, 0], [-1, -0.5, 0], [-1, -1, -0.5]] and B.tolist() == [1, 1, 1]
     A, B = HIPPO["fout"](6)  # even N: the unpaired last cosine is a decoupled dummy

@@ -1,4 +1,5 @@
 """Selective scan: the chunked fast path equals the sequential reference, values and gradients."""
+
 import pytest
 import torch
 
@@ -35,8 +36,9 @@ def inputs(dtype, variable_BC=True, complex_A=False, seed=0):
     B, C = r(*BC), r(*BC)
     if complex_A:
         B, C = torch.complex(B, r(*BC)), torch.complex(C, r(*BC))
-    return dict(u=r(b, D, L), delta=r(b, D, L), A=A, B=B, C=C, D=r(D), z=r(b, D, L),
-                delta_bias=r(D), delta_softplus=True)
+    return dict(
+        u=r(b, D, L), delta=r(b, D, L), A=A, B=B, C=C, D=r(D), z=r(b, D, L), delta_bias=r(D), delta_softplus=True
+    )
 
 
 @pytest.mark.parametrize("variable_BC", [True, False])
@@ -72,8 +74,11 @@ def test_fused_path_across_chunk_boundaries(L, complex_A):
     g = torch.Generator().manual_seed(L)
     b, D, N = kw["u"].shape[0], kw["u"].shape[1], kw["A"].shape[1]
     kw["u"], kw["delta"], kw["z"] = (torch.randn(b, D, L, generator=g, dtype=torch.float64) for _ in range(3))
-    mk = (lambda: torch.randn(b, N, L, generator=g, dtype=torch.complex128)) if complex_A else \
-        (lambda: torch.randn(b, N, L, generator=g, dtype=torch.float64))
+    mk = (
+        (lambda: torch.randn(b, N, L, generator=g, dtype=torch.complex128))
+        if complex_A
+        else (lambda: torch.randn(b, N, L, generator=g, dtype=torch.float64))
+    )
     kw["B"], kw["C"] = mk(), mk()
     leaves = [kw[k].requires_grad_() for k in ("u", "delta", "A", "B", "C", "D", "delta_bias")]
     y, last = selective_scan(**kw, return_last_state=True)
@@ -88,14 +93,20 @@ def test_fused_path_across_chunk_boundaries(L, complex_A):
 def test_fused_gradcheck(complex_A):
     import workbench.ssm.scan_fused as sf
     from workbench.ssm.scan_fused import fused_selective_scan
+
     g = torch.Generator().manual_seed(0)
     L, b, D, N = 9, 2, 3, 2
     A = -torch.rand(D, N, generator=g, dtype=torch.float64) - 0.1
     dtype = torch.complex128 if complex_A else torch.float64
     if complex_A:
         A = torch.complex(A, torch.randn(D, N, generator=g, dtype=torch.float64))
-    args = (torch.randn(L, b, D, generator=g, dtype=torch.float64), torch.rand(L, b, D, generator=g, dtype=torch.float64),
-            A, torch.randn(L, b, N, generator=g, dtype=dtype), torch.randn(L, b, N, generator=g, dtype=dtype))
+    args = (
+        torch.randn(L, b, D, generator=g, dtype=torch.float64),
+        torch.rand(L, b, D, generator=g, dtype=torch.float64),
+        A,
+        torch.randn(L, b, N, generator=g, dtype=dtype),
+        torch.randn(L, b, N, generator=g, dtype=dtype),
+    )
     old, sf.CHUNK = sf.CHUNK, 4  # several chunks even at this size
     try:
         assert torch.autograd.gradcheck(lambda *a: fused_selective_scan(*a)[0], tuple(a.requires_grad_() for a in args))
@@ -105,6 +116,7 @@ def test_fused_gradcheck(complex_A):
 
 # --- mamba_ssm's layouts: grouped B, C (batch, G, N, L) and interleaved complex (..., 2L) -----------
 
+
 def grouped_inputs(G, complex_A, seed=0, b=2, D=6, N=3, L=21):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
@@ -113,8 +125,9 @@ def grouped_inputs(G, complex_A, seed=0, b=2, D=6, N=3, L=21):
     if complex_A:
         A = torch.complex(A, 3 * r(D, N))
         B, C = torch.complex(B, r(b, G, N, L)), torch.complex(C, r(b, G, N, L))
-    return dict(u=r(b, D, L), delta=r(b, D, L), A=A, B=B, C=C, D=r(D), z=r(b, D, L), delta_bias=r(D),
-                delta_softplus=True)
+    return dict(
+        u=r(b, D, L), delta=r(b, D, L), A=A, B=B, C=C, D=r(D), z=r(b, D, L), delta_bias=r(D), delta_softplus=True
+    )
 
 
 def by_hand_interleave(X):
@@ -136,8 +149,17 @@ def test_grouped_BC_equals_one_scan_per_group(G, complex_A, discretization):
     parts, lasts = [], []
     for g in range(G):
         s = slice(g * per, (g + 1) * per)
-        sub = dict(kw, u=kw["u"][:, s], delta=kw["delta"][:, s], A=kw["A"][s], B=kw["B"][:, g], C=kw["C"][:, g],
-                   D=kw["D"][s], z=kw["z"][:, s], delta_bias=kw["delta_bias"][s])
+        sub = dict(
+            kw,
+            u=kw["u"][:, s],
+            delta=kw["delta"][:, s],
+            A=kw["A"][s],
+            B=kw["B"][:, g],
+            C=kw["C"][:, g],
+            D=kw["D"][s],
+            z=kw["z"][:, s],
+            delta_bias=kw["delta_bias"][s],
+        )
         y_g, last_g = selective_scan_ref(**sub, discretization=discretization, return_last_state=True)
         parts.append(y_g), lasts.append(last_g)
     assert torch.allclose(y, torch.cat(parts, 1), rtol=1e-10, atol=1e-12)
@@ -168,14 +190,18 @@ def test_interleaved_complex_BC_equals_complex_values_and_gradients(G):
     assert torch.allclose(gC_i, by_hand_interleave(gC_c), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("bad, words", [
-    (lambda kw: kw["B"][..., :-1], "selective_scan.B"),  # wrong L
-    (lambda kw: kw["B"][:, :, :2], "selective_scan.B"),  # wrong N
-    (lambda kw: torch.cat([kw["B"]] * 4, 1), "G dividing 6"),  # G = 4 does not divide D = 6
-    (lambda kw: kw["B"][0], "selective_scan.B"),  # (N, L): no batch
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (lambda kw: kw["B"][..., :-1], "selective_scan.B"),  # wrong L
+        (lambda kw: kw["B"][:, :, :2], "selective_scan.B"),  # wrong N
+        (lambda kw: torch.cat([kw["B"]] * 4, 1), "G dividing 6"),  # G = 4 does not divide D = 6
+        (lambda kw: kw["B"][0], "selective_scan.B"),  # (N, L): no batch
+    ],
+)
 def test_bad_BC_layouts_are_one_clear_error(bad, words):
     from workbench.errors import SpecError
+
     kw = grouped_inputs(1, False)
     with pytest.raises(SpecError, match=words.replace("(", r"\(")):
         selective_scan(**dict(kw, B=bad(kw)))
@@ -183,6 +209,7 @@ def test_bad_BC_layouts_are_one_clear_error(bad, words):
 
 def test_complex_A_rejects_real_BC_of_length_L_and_real_A_rejects_complex():
     from workbench.errors import SpecError
+
     kw = grouped_inputs(1, True)
     with pytest.raises(SpecError, match="interleaved"):
         selective_scan(**dict(kw, B=kw["B"].real))  # real (…, L) is neither form
@@ -196,6 +223,7 @@ def test_complex_A_rejects_real_BC_of_length_L_and_real_A_rejects_complex():
 def test_cuda_dispatch_hands_mamba_ssm_only_its_own_layouts(monkeypatch, G, complex_A):
     """The kernel sees real (interleaved) input-dependent B, C; what it computes from them is the same scan."""
     import workbench.ssm.scan as scan
+
     seen = []
 
     def fake_kernel(u, delta, A, B, C, **kw):

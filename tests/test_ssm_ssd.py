@@ -1,5 +1,6 @@
 """Mamba-2's SSD: the chunked fast path, the quadratic (attention-like) form and the recurrence agree,
 at lengths spanning several chunks and not divisible by the chunk."""
+
 import pytest
 import torch
 
@@ -22,7 +23,7 @@ def test_segsum_is_the_sum_over_the_open_closed_interval():
     S = segsum(x)
     for i in range(6):
         for j in range(6):
-            want = x[:, j + 1:i + 1].sum(-1) if j <= i else torch.full((2,), -torch.inf, dtype=torch.float64)
+            want = x[:, j + 1 : i + 1].sum(-1) if j <= i else torch.full((2,), -torch.inf, dtype=torch.float64)
             assert torch.allclose(S[:, i, j], want, atol=1e-14)
 
 
@@ -49,8 +50,10 @@ def test_quadratic_form_equals_recurrence(L):
 def test_quadratic_form_by_hand_for_one_output():
     x, dt, a, B, C = ssd_inputs(5, seed=9)
     i, b, hh = 4, 1, 2
-    want = sum((C[b, i] @ B[b, j]) * torch.exp(a[hh] * dt[b, j + 1:i + 1, hh].sum()) * dt[b, j, hh] * x[b, j, hh]
-               for j in range(i + 1))
+    want = sum(
+        (C[b, i] @ B[b, j]) * torch.exp(a[hh] * dt[b, j + 1 : i + 1, hh].sum()) * dt[b, j, hh] * x[b, j, hh]
+        for j in range(i + 1)
+    )
     assert torch.allclose(ssd_quadratic(x, dt, a, B, C)[b, i, hh], want, rtol=1e-12)
 
 

@@ -1,4 +1,5 @@
 """The run store: written while read, crash-safe under SIGKILL, ids that cannot escape the root."""
+
 import multiprocessing
 import os
 import random
@@ -21,8 +22,14 @@ from workbench.train.worker import run_worker
 def tiny_run(steps=200, **train):
     t = dict(steps=steps, batch=4, probe_every=5, eval_every=5, checkpoint_every=7, threads=1, warmup=5)
     t.update(train)
-    return RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
-                              "ssm": {"d_state": 4}, "task": {"name": "adding", "seq_len": 16}, "train": t})
+    return RunSpec.from_dict(
+        {
+            "model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
+            "ssm": {"d_state": 4},
+            "task": {"name": "adding", "seq_len": 16},
+            "train": t,
+        }
+    )
 
 
 def _work(path):
@@ -34,7 +41,9 @@ def test_metrics_and_probes_roundtrip(tmp_path):
     w = RunWriter.create({"model": {"layer": "mamba"}}, "a run", tmp_path)
     for s in range(1, 6):
         w.log_metrics(s, {"loss": 1.0 / s})
-    ds = xr.Dataset({"K": (("channel", "lag"), np.arange(6.0).reshape(2, 3))}, coords={"channel": [0, 1], "lag": [0, 1, 2]})
+    ds = xr.Dataset(
+        {"K": (("channel", "lag"), np.arange(6.0).reshape(2, 3))}, coords={"channel": [0, 1], "lag": [0, 1, 2]}
+    )
     w.log_probe(0, "kernels", ds, capacity=4)
     w.log_probe(5, "kernels", ds * 2, capacity=4)
     w.close()
@@ -132,6 +141,7 @@ def test_twenty_sigkills_leave_an_openable_store_and_resume_continues(tmp_path):
     probe_steps = r.probe("kernels").step.values.tolist()
     assert probe_steps == sorted(set(probe_steps)) and probe_steps[-1] == 150
     from workbench.train import load_model
+
     assert not load_model(r).training and load_model(path.name, root=tmp_path) is not None
 
 
@@ -142,6 +152,7 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     state = torch.load(r.path / "checkpoints" / f"step_{r.checkpoints[-1]:08d}.pt", weights_only=True)
     assert state["step"] == 10 and "model" in state
     from workbench.train import load_model
+
     model = load_model(r)
     assert not model.training
     for k, v in model.state_dict().items():  # the checkpoint's weights, not a fresh init

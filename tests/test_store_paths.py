@@ -1,5 +1,6 @@
 """Run ids and paths stay inside the runs root: every command and API call refuses a folder outside
 it, a symlink out of it, or a symlinked run, and touches nothing outside. A read-only store lists."""
+
 import os
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
 
 
 def snapshot(folder):
@@ -39,9 +41,18 @@ def store(tmp_path):
 
 
 def bad_names(root, outside):
-    return [str(outside), str(root / ".." / "elsewhere" / "victim"), "../elsewhere/victim", "..", "/", "",
-            str(root / "20260101-000000-link-out-0000"), "20260101-000000-link-out-0000",
-            "20260101-000000-link-in-0000", str(root / "20260101-000000-link-in-0000")]
+    return [
+        str(outside),
+        str(root / ".." / "elsewhere" / "victim"),
+        "../elsewhere/victim",
+        "..",
+        "/",
+        "",
+        str(root / "20260101-000000-link-out-0000"),
+        "20260101-000000-link-out-0000",
+        "20260101-000000-link-in-0000",
+        str(root / "20260101-000000-link-in-0000"),
+    ]
 
 
 def test_api_refuses_paths_outside_the_root(store):
@@ -59,12 +70,19 @@ def test_api_refuses_paths_outside_the_root(store):
 @pytest.mark.slow
 def test_cli_refuses_paths_outside_the_root(store, tmp_path, capsys):
     from workbench.cli import main
+
     root, run_id, outside = store
     before = snapshot(outside)
     out = tmp_path / "exported"
     for name in bad_names(root, outside):
-        for args in (["show", name], ["stop", name], ["pause", name], ["resume", name],
-                     ["train", "--resume", name], ["export", name, "--figure", "training", "-o", str(out)]):
+        for args in (
+            ["show", name],
+            ["stop", name],
+            ["pause", name],
+            ["resume", name],
+            ["train", "--resume", name],
+            ["export", name, "--figure", "training", "-o", str(out)],
+        ):
             assert main([*args, "--runs-dir", str(root)]) == 2, args
             err = capsys.readouterr().err
             assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
@@ -110,8 +128,10 @@ def test_a_read_only_store_lists_and_shows(tmp_path):
         ids.append(w.id)
     before = snapshot(root)
     py = f"PYTHONPATH={ROOT} {sys.executable} -m workbench.cli"
-    r = _read_only(root, f"{py} runs --runs-dir {root} && {py} show {ids[1]} --runs-dir {root}"
-                         f" && {py} runs --json --runs-dir {root}")
+    r = _read_only(
+        root,
+        f"{py} runs --runs-dir {root} && {py} show {ids[1]} --runs-dir {root} && {py} runs --json --runs-dir {root}",
+    )
     assert r.returncode == 0, r.stderr
     assert all(i in r.stdout for i in ids) and "status: completed" in r.stdout
     r = _read_only(root, f"{py} stop {ids[0]} --runs-dir {root}")

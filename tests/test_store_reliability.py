@@ -1,5 +1,6 @@
 """The store keeps data through misuse: one writer per run, damaged runs skipped and named,
 completed runs final, resume past a truncated checkpoint, killed runs seen as killed."""
+
 import os
 import signal
 import subprocess
@@ -19,13 +20,23 @@ from workbench.train.worker import run_worker
 def tiny_run(steps=20, **train):
     t = dict(steps=steps, batch=4, probe_every=5, eval_every=5, checkpoint_every=7, threads=1, warmup=2)
     t.update(train)
-    return RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
-                              "ssm": {"d_state": 4}, "task": {"name": "adding", "seq_len": 16}, "train": t})
+    return RunSpec.from_dict(
+        {
+            "model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
+            "ssm": {"d_state": 4},
+            "task": {"name": "adding", "seq_len": 16},
+            "train": t,
+        }
+    )
 
 
 def cli(*args, root):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args, "--runs-dir", str(root)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args, "--runs-dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def one_line_exit_2(r, words=""):
@@ -81,6 +92,7 @@ def test_resume_refused_while_live_then_allowed_after_sigkill(tmp_path):
 
 def test_created_run_is_killed_only_after_a_grace(tmp_path, monkeypatch):
     from workbench.store import run as run_mod  # live_status reads the grace from here
+
     path = runner.create(tiny_run(), tmp_path)
     assert open_run(path.name, tmp_path).status == "created"
     monkeypatch.setattr(run_mod, "CREATED_GRACE_S", -1.0)
@@ -168,12 +180,14 @@ def test_index_row_without_a_folder_is_missing(tmp_path):
 @pytest.mark.parametrize("damage", ["chunk", "zarr.json", "spec.json"])
 def test_damaged_probe_or_spec_is_reported_not_raised(tmp_path, capsys, damage):
     from workbench.cli import main
+
     path = runner.create(tiny_run(steps=5), tmp_path)
     run_worker(path)
     z = path / "probes" / "kernels.zarr"
     if damage == "chunk":
-        chunk = next(p for p in sorted(z.rglob("*")) if p.is_file() and p.parent.name == "c" or
-                     p.is_file() and "/c/" in str(p))
+        chunk = next(
+            p for p in sorted(z.rglob("*")) if p.is_file() and p.parent.name == "c" or p.is_file() and "/c/" in str(p)
+        )
         chunk.write_bytes(b"\x00garbage")
     elif damage == "zarr.json":
         (z / "zarr.json").write_text("{not json")
@@ -188,6 +202,8 @@ def test_damaged_probe_or_spec_is_reported_not_raised(tmp_path, capsys, damage):
         assert rc == 1 and "kernels (DAMAGED" in out and "status: completed" in out
         with pytest.raises(RunDamaged, match="kernels.zarr"):
             open_run(path.name, tmp_path).probe("kernels")
-        rc = main(["export", path.name, "--figure", "kernels", "-o", str(tmp_path / "out"), "--runs-dir", str(tmp_path)])
+        rc = main(
+            ["export", path.name, "--figure", "kernels", "-o", str(tmp_path / "out"), "--runs-dir", str(tmp_path)]
+        )
         err = capsys.readouterr().err
         assert rc == 2 and len(err.strip().splitlines()) == 1 and "damaged" in err and not (tmp_path / "out").exists()

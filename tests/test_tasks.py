@@ -1,4 +1,5 @@
 """Synthetic tasks: shapes, determinism, and each task's semantics against a direct computation."""
+
 import math
 
 import numpy as np
@@ -44,8 +45,9 @@ def test_every_task_shapes_dtypes_io_and_determinism(kind):
     assert all(torch.equal(x, y) for x, y in zip(b, again))
     assert not all(torch.equal(x, y) for x, y in zip(b, other))
     held = tasks.test_batches(spec, 8)
-    assert held and all(torch.equal(x, y) for h, h2 in zip(held.values(), tasks.test_batches(spec, 8).values())
-                        for x, y in zip(h, h2))
+    assert held and all(
+        torch.equal(x, y) for h, h2 in zip(held.values(), tasks.test_batches(spec, 8).values()) for x, y in zip(h, h2)
+    )
     assert tasks.get_task(kind).metric in tasks.METRICS
 
 
@@ -65,20 +67,23 @@ def test_spec_defaults_roundtrip_and_resolved_small_settings():
     assert TaskSpec.from_dict({"test_lengths": "128, 512"}).test_lengths == [128, 512]
 
 
-@pytest.mark.parametrize("values, field, words", [
-    ({"copy_min": 9, "copy_max": 4}, "task.copy_min", "<= task.copy_max"),
-    ({"kind": "mqar", "num_kv": 20}, "task.seq_len", "4·task.num_kv"),
-    ({"kind": "mqar", "vocab_size": 8}, "task.vocab_size", "distinct keys"),
-    ({"n_bits": 7}, "task.n_bits", "[1, 6]"),
-    ({"kind": "x"}, "task.kind", "one of mqar"),
-    ({"kind": "selective-copying", "seq_len": 50}, "task.seq_len", "noise_len + 2·n_data"),
-    ({"kind": "digits", "seq_len": 100}, "task.seq_len", "64"),
-    ({"kind": "copying", "seq_len": 30}, "task.seq_len", "2·task.copy_max"),
-    ({"kind": "delay", "seq_len": 32, "lag": 32}, "task.lag", "less than"),
-    ({"kind": "n-dms", "seq_len": 4, "n_bits": 4}, "task.seq_len", "more than task.n_bits"),
-    ({"test_lengths": [1.5]}, "task.test_lengths", "integers >= 3"),
-    ({"test_lengths": "x"}, "task.test_lengths", "integers >= 3"),
-])
+@pytest.mark.parametrize(
+    "values, field, words",
+    [
+        ({"copy_min": 9, "copy_max": 4}, "task.copy_min", "<= task.copy_max"),
+        ({"kind": "mqar", "num_kv": 20}, "task.seq_len", "4·task.num_kv"),
+        ({"kind": "mqar", "vocab_size": 8}, "task.vocab_size", "distinct keys"),
+        ({"n_bits": 7}, "task.n_bits", "[1, 6]"),
+        ({"kind": "x"}, "task.kind", "one of mqar"),
+        ({"kind": "selective-copying", "seq_len": 50}, "task.seq_len", "noise_len + 2·n_data"),
+        ({"kind": "digits", "seq_len": 100}, "task.seq_len", "64"),
+        ({"kind": "copying", "seq_len": 30}, "task.seq_len", "2·task.copy_max"),
+        ({"kind": "delay", "seq_len": 32, "lag": 32}, "task.lag", "less than"),
+        ({"kind": "n-dms", "seq_len": 4, "n_bits": 4}, "task.seq_len", "more than task.n_bits"),
+        ({"test_lengths": [1.5]}, "task.test_lengths", "integers >= 3"),
+        ({"test_lengths": "x"}, "task.test_lengths", "integers >= 3"),
+    ],
+)
 def test_spec_errors_name_field_value_and_allowed(values, field, words):
     with pytest.raises(SpecError) as err:
         TaskSpec.from_dict(values)
@@ -105,7 +110,7 @@ def test_mqar_answer_is_the_value_paired_earlier_with_the_queried_key():
     assert (b.mask.sum(1) == kv).all()
     for row in range(32):
         x = b.inputs[row]
-        keys, values = x[0:2 * kv:2], x[1:2 * kv:2]
+        keys, values = x[0 : 2 * kv : 2], x[1 : 2 * kv : 2]
         assert ((1 <= keys) & (keys < V // 2)).all() and len(set(keys.tolist())) == kv
         assert ((V // 2 <= values) & (values < V)).all()
         pairs = dict(zip(keys.tolist(), values.tolist()))
@@ -154,8 +159,8 @@ def test_copying_repeats_the_string_after_the_separator():
         n = int((x == sep).nonzero()[0, 0])
         assert spec.copy_min <= n <= spec.copy_max
         assert b.mask[row].nonzero()[:, 0].tolist() == list(range(n, 2 * n))
-        assert b.targets[row, n:2 * n].tolist() == x[:n].tolist()
-        assert x[n + 1:2 * n].tolist() == x[:n - 1].tolist()  # teacher forcing: the copy is in the input
+        assert b.targets[row, n : 2 * n].tolist() == x[:n].tolist()
+        assert x[n + 1 : 2 * n].tolist() == x[: n - 1].tolist()  # teacher forcing: the copy is in the input
 
 
 # ---------------------------------------------------------------- regression
@@ -176,7 +181,10 @@ def test_lf_memory_equals_direct_convolution(rho):
     spec, b = batch_of("lf-memory", 4, rho=rho, seq_len=30)
     x = b.inputs[..., 0].double()
     r = [math.exp(-s) if rho == "exponential" else (1 + 0.1 * s) ** -1.1 for s in range(30)]
-    y = torch.tensor([[sum(r[s] * float(x[i, t - s]) for s in range(t + 1)) for t in range(30)] for i in range(4)], dtype=torch.float64)
+    y = torch.tensor(
+        [[sum(r[s] * float(x[i, t - s]) for s in range(t + 1)) for t in range(30)] for i in range(4)],
+        dtype=torch.float64,
+    )
     assert torch.allclose(b.targets[..., 0].double(), y, atol=1e-5) and b.mask.all()
 
 
@@ -201,7 +209,7 @@ def test_n_parity_and_n_dms_against_direct_computation():
         for t in range(20):
             assert bool(b.mask[i, t]) == (t >= N - 1)
             if t >= N - 1:
-                assert b.targets[i, t] == sum(x[i][t - N + 1:t + 1]) % 2
+                assert b.targets[i, t] == sum(x[i][t - N + 1 : t + 1]) % 2
     spec, b = batch_of("n-dms", 8, n_bits=N, seq_len=20)
     x = b.inputs.tolist()
     for i in range(8):

@@ -1,4 +1,5 @@
 """The thread policy: load read from /proc, the thread count it picks, and that it changes no result."""
+
 import pytest
 import torch
 
@@ -10,8 +11,11 @@ from workbench.ssm.scan import selective_scan, selective_scan_ref
 def write_stat(tmp_path, busy: tuple[int, int], own: int):
     """A /proc/stat with two CPUs whose user time is `busy`, and a /proc/self/stat with utime `own`."""
     stat = tmp_path / "stat"
-    stat.write_text("cpu  0 0 0 0 0 0 0 0 0 0\n" + "".join(
-        f"cpu{i} {b} 0 0 1000 0 0 0 0 0 0\n" for i, b in enumerate(busy)) + "intr 0\n")
+    stat.write_text(
+        "cpu  0 0 0 0 0 0 0 0 0 0\n"
+        + "".join(f"cpu{i} {b} 0 0 1000 0 0 0 0 0 0\n" for i, b in enumerate(busy))
+        + "intr 0\n"
+    )
     me = tmp_path / "self_stat"
     me.write_text("123 (python with) spaces) R " + " ".join(["0"] * 10) + f" {own} 0 0 0\n")
     return str(stat), str(me)
@@ -67,6 +71,7 @@ def test_meter_without_proc_reads_idle(tmp_path):
 
 def test_real_meter_reads_a_plausible_load():
     import time
+
     m = threads.LoadMeter()
     time.sleep(0.5)  # ≥ 50 clock ticks per core: the reading's rounding stays below 0.05 core
     v = m.others_busy()
@@ -105,9 +110,14 @@ def test_adaptive_restores_the_count(monkeypatch, two_cores):
 
 def scan_inputs(b=2, D=8, N=4, L=300):
     g = torch.Generator().manual_seed(3)
-    return {"u": torch.randn(b, D, L, generator=g), "delta": torch.rand(b, D, L, generator=g) * 0.2,
-            "A": -torch.rand(D, N, generator=g) - 0.2, "B": torch.randn(b, N, L, generator=g),
-            "C": torch.randn(b, N, L, generator=g), "D": torch.randn(D, generator=g)}
+    return {
+        "u": torch.randn(b, D, L, generator=g),
+        "delta": torch.rand(b, D, L, generator=g) * 0.2,
+        "A": -torch.rand(D, N, generator=g) - 0.2,
+        "B": torch.randn(b, N, L, generator=g),
+        "C": torch.randn(b, N, L, generator=g),
+        "D": torch.randn(D, generator=g),
+    }
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -143,6 +153,7 @@ def test_competing_load_starts_and_stops_its_process():
     import psutil
 
     from benchmarks.load import competing_load, stats
+
     with competing_load() as core:
         kids = psutil.Process().children()
         assert len(kids) == 1 and kids[0].cpu_affinity() == [core]
@@ -155,6 +166,7 @@ def test_competing_load_starts_and_stops_its_process():
 def test_train_steps_on_the_policys_count_and_restores_it(monkeypatch):
     from workbench.specs import RunSpec
     from workbench.train import loop
+
     monkeypatch.setattr(threads, "threads_for", lambda work, limit, small=0: 1)
     counts = []
     real_make_batch = loop.make_batch
@@ -162,9 +174,13 @@ def test_train_steps_on_the_policys_count_and_restores_it(monkeypatch):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        run = RunSpec.from_dict({"model": {"layer": "mamba", "d_model": 8, "n_layers": 1},
-                                 "task": {"kind": "selective-copying", "noise_len": 8, "n_data": 2},
-                                 "train": {"steps": 3, "batch": 2, "probe_every": 0, "probe_length": 8, "eval_every": 1}})
+        run = RunSpec.from_dict(
+            {
+                "model": {"layer": "mamba", "d_model": 8, "n_layers": 1},
+                "task": {"kind": "selective-copying", "noise_len": 8, "n_data": 2},
+                "train": {"steps": 3, "batch": 2, "probe_every": 0, "probe_length": 8, "eval_every": 1},
+            }
+        )
         assert loop.train(run, lambda e: None)["status"] == "completed"
         assert counts == [1, 1, 1]  # threads 0 (automatic): every step on the policy's count
         assert torch.get_num_threads() == 2

@@ -1,4 +1,5 @@
 """The training loop and the `workbench train | runs | show` commands."""
+
 import json
 import subprocess
 import sys
@@ -17,8 +18,14 @@ from workbench.train.worker import run_worker
 def spec(**train):
     t = dict(steps=12, batch=4, probe_every=6, eval_every=6, checkpoint_every=4, warmup=2)
     t.update(train)
-    return RunSpec.from_dict({"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},
-                              "task": {"name": "adding", "seq_len": 16}, "train": t})
+    return RunSpec.from_dict(
+        {
+            "model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
+            "ssm": {"d_state": 4},
+            "task": {"name": "adding", "seq_len": 16},
+            "train": t,
+        }
+    )
 
 
 def test_events_and_final_summary():
@@ -53,6 +60,7 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
             super().__init__(run_dir, every_s=0.0)
 
     monkeypatch.setattr(worker, "FileControl", Immediate)
+
     def dropout_spec():  # dropout: the resumed run must also continue the dropout masks' stream
         s = spec(steps=12)
         s.model.dropout = 0.2
@@ -91,8 +99,11 @@ def test_model_seed_sets_the_parameters_train_seed_the_data():
     from workbench.train.build import build_run_model
 
     def params(**parts):
-        d = {"model": {"layer": "s4d", "d_model": 8, "n_layers": 1}, "ssm": {"d_state": 4},
-             "task": {"name": "adding", "seq_len": 16}}
+        d = {
+            "model": {"layer": "s4d", "d_model": 8, "n_layers": 1},
+            "ssm": {"d_state": 4},
+            "task": {"name": "adding", "seq_len": 16},
+        }
         for k, v in parts.items():
             d.setdefault(k, {}).update(v)
         return build_run_model(RunSpec.from_dict(d)).state_dict()
@@ -114,6 +125,7 @@ def test_schedules():
 
 def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     from workbench.errors import SpecError
+
     assert pick_device("cpu").type == "cpu"
     mps = getattr(torch.backends, "mps", None)
     here = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
@@ -129,14 +141,34 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 @pytest.mark.slow
 def test_cli_train_json_runs_and_show(tmp_path):
-    r = cli("train", "--task.name", "adding", "--task.seq_len", "16", "--model.layer", "s4d", "--model.d_model", "8",
-            "--ssm.d_state", "4", "--train.steps", "8", "--train.batch", "4", "--name", "cli run", "--json", cwd=tmp_path)
+    r = cli(
+        "train",
+        "--task.name",
+        "adding",
+        "--task.seq_len",
+        "16",
+        "--model.layer",
+        "s4d",
+        "--model.d_model",
+        "8",
+        "--ssm.d_state",
+        "4",
+        "--train.steps",
+        "8",
+        "--train.batch",
+        "4",
+        "--name",
+        "cli run",
+        "--json",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["status"] == "completed" and summary["steps"] == 8 and "mse" in summary["final_metrics"]
@@ -148,14 +180,17 @@ def test_cli_train_json_runs_and_show(tmp_path):
     assert "completed" in shown.stdout and "checkpoints: 0" in shown.stdout
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--task.name", "nope"], "task.kind='nope'"),
-    (["--train.steps", "0"], "train.steps=0"),
-    (["--model.layer", "mamba", "--ssm.init", "hippo-legs"], "ssm.init='hippo-legs'"),
-    (["--task.name", "mqar", "--task.seq_len", "8"], "task.seq_len"),
-    (["--model.layer", "attention", "--model.heads", "3"], "model.heads=3"),
-    (["--train.device", "tpu"], "train.device='tpu'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--task.name", "nope"], "task.kind='nope'"),
+        (["--train.steps", "0"], "train.steps=0"),
+        (["--model.layer", "mamba", "--ssm.init", "hippo-legs"], "ssm.init='hippo-legs'"),
+        (["--task.name", "mqar", "--task.seq_len", "8"], "task.seq_len"),
+        (["--model.layer", "attention", "--model.heads", "3"], "model.heads=3"),
+        (["--train.device", "tpu"], "train.device='tpu'"),
+    ],
+)
 def test_cli_train_bad_input_exits_2_and_writes_nothing(tmp_path, args, words):
     r = cli("train", *args, cwd=tmp_path)
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ A fresh virtual environment with every dependency would take minutes to install 
 is installed without dependencies into `site/`, which PYTHONPATH puts before this checkout (the
 dependencies come from the running environment); the imported files are checked to live in `site/`.
 """
+
 import os
 import shutil
 import socket
@@ -18,8 +19,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-SKIP = shutil.ignore_patterns(".git", ".venv", "runs", "build", "dist", "*.egg-info", "__pycache__",
-                              ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints")
+SKIP = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "runs",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".ipynb_checkpoints",
+)
 
 
 def _free_port() -> int:
@@ -34,11 +45,19 @@ def site(tmp_path_factory) -> Path:
     src = tmp / "src"  # a copy: building writes build/ and *.egg-info next to pyproject.toml
     shutil.copytree(ROOT, src, ignore=SKIP)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(src)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(src)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     (wheel,) = (tmp / "dist").glob("ssm_workbench-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp / "site"), str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(tmp / "site"), str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     return tmp / "site"
 
 
@@ -48,14 +67,23 @@ def _env(site: Path) -> dict:
 
 
 def test_wheel_holds_the_library_and_the_dashboard(site):
-    for f in ["workbench/cli.py", "workbench/ssm/build.py", "workbench_dashboard/dashboard.py",
-              "workbench_dashboard/app.py", "workbench_dashboard/compat.py", "workbench_dashboard/views/state.py"]:
+    for f in [
+        "workbench/cli.py",
+        "workbench/ssm/build.py",
+        "workbench_dashboard/dashboard.py",
+        "workbench_dashboard/app.py",
+        "workbench_dashboard/compat.py",
+        "workbench_dashboard/views/state.py",
+    ]:
         assert (site / f).is_file(), f
     assert not (site / "apps").exists() and not (site / "tests").exists()
-    code = ("import workbench, workbench.cli as c, workbench_dashboard.app as a;"
-            "print(workbench.__file__); print(a.__file__); print(c.dashboard_script())")
-    r = subprocess.run([sys.executable, "-c", code], cwd=site.parent, env=_env(site), capture_output=True,
-                       text=True, timeout=120)
+    code = (
+        "import workbench, workbench.cli as c, workbench_dashboard.app as a;"
+        "print(workbench.__file__); print(a.__file__); print(c.dashboard_script())"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=site.parent, env=_env(site), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     for line in r.stdout.split():
         assert Path(line).resolve().is_relative_to(site.resolve()), line
@@ -66,8 +94,13 @@ def test_workbench_serve_from_the_wheel_answers_200(site, tmp_path):
     outside.mkdir()
     port = _free_port()
     log = open(tmp_path / "serve.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--port", str(port), "--runs-dir", "runs"],
-                            cwd=outside, env=_env(site), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", "--port", str(port), "--runs-dir", "runs"],
+        cwd=outside,
+        env=_env(site),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/dashboard"
     try:
         deadline = time.monotonic() + 120

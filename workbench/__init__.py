@@ -3,6 +3,7 @@
 Importing this package loads no UI stack (panel, holoviews, bokeh) and, until an
 attribute below is used, not even torch.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 `evaluate_lengths(run, lengths)` is the same from Python (the dashboard's Runs view calls it).
 Everything a user can get wrong (run, lengths, checkpoint, name) is checked before any compute.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,13 +26,13 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
-def evaluate_lengths(run, lengths, batch: int = 64, step: int | None = None, name: str = "lengths",
-                     store: bool = True):
+def evaluate_lengths(run, lengths, batch: int = 64, step: int | None = None, name: str = "lengths", store: bool = True):
     """Accuracy/loss of `run` (a Run or id) at each length, on its task's generator; stored as eval `name`."""
     from workbench.analysis.position_loss import check_lengths, position_loss
     from workbench.specs import RunSpec
     from workbench.store import open_run
     from workbench.store.evals import _check, save_eval
+
     run = open_run(run) if isinstance(run, str) else run
     spec = RunSpec.from_dict(run.spec, name=run.name)
     lengths = check_lengths(lengths, spec.task)
@@ -39,12 +40,16 @@ def evaluate_lengths(run, lengths, batch: int = 64, step: int | None = None, nam
         raise SpecError("--batch", batch, "an integer >= 1")
     _check(name)
     from workbench.train.checkpoints import load_model
+
     model = load_model(run, step)  # checks the checkpoint
     t0 = time.perf_counter()
     ds = position_loss(model, spec.task, lengths, batch=batch)
-    ds.attrs.update(run=run.id, step=int(step if step is not None else run.checkpoints[-1]),
-                    wall_s=round(time.perf_counter() - t0, 3),
-                    peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    ds.attrs.update(
+        run=run.id,
+        step=int(step if step is not None else run.checkpoints[-1]),
+        wall_s=round(time.perf_counter() - t0, 3),
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    )
     if store:
         save_eval(run.path, name, ds)
     return ds
@@ -52,14 +57,26 @@ def evaluate_lengths(run, lengths, batch: int = 64, step: int | None = None, nam
 
 def eval_command(ns) -> int:
     from workbench.store import open_run
+
     run = open_run(ns.run, ns.runs_dir)
     ds = evaluate_lengths(run, ns.lengths, ns.batch, ns.step, ns.name)
-    rows = {int(L): {"accuracy": _num(a), "loss": _num(lo)}
-            for L, a, lo in zip(ds.length.values, ds.accuracy.values, ds.loss.values)}
+    rows = {
+        int(L): {"accuracy": _num(a), "loss": _num(lo)}
+        for L, a, lo in zip(ds.length.values, ds.accuracy.values, ds.loss.values)
+    }
     if ns.json:
-        print(json.dumps({"id": run.id, "name": ns.name, "task": ds.attrs["task"],
-                          "train_length": ds.attrs["train_length"], "lengths": rows,
-                          "wall_s": ds.attrs["wall_s"]}))
+        print(
+            json.dumps(
+                {
+                    "id": run.id,
+                    "name": ns.name,
+                    "task": ds.attrs["task"],
+                    "train_length": ds.attrs["train_length"],
+                    "lengths": rows,
+                    "wall_s": ds.attrs["wall_s"],
+                }
+            )
+        )
         return 0
     print(f"{run.id}  {ds.attrs['task']}  trained at L={ds.attrs['train_length']}  ({ds.attrs['wall_s']} s)")
     for L, r in rows.items():

@@ -3,6 +3,7 @@
 Everything a user can get wrong (run, figure, format, probe, step) is checked before the first
 file is written, so an error leaves the output folder as it was.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write a run's figure as PNG/SVG/PDF/HTML beside its data (.nc) and spec (.json)")
     p.add_argument("run", help="run id, or a run folder inside --runs-dir")
     p.add_argument("--figure", required=True, metavar="KIND", help="one of " + ", ".join(FIGURES))
-    p.add_argument("--format", dest="formats", action="append", metavar="FMT",
-                   help="one of " + ", ".join(FORMATS) + "; repeatable (default: all)")
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT",
+        help="one of " + ", ".join(FORMATS) + "; repeatable (default: all)",
+    )
     p.add_argument("--step", type=int, default=None, help="a recorded step (default: the latest)")
     p.add_argument("-o", "--out", default=".", help="output folder (default: the current one)")
     p.add_argument("--runs-dir", default=None, help="run store root (default ./runs or $WORKBENCH_RUNS_DIR)")
@@ -34,19 +40,28 @@ def export_command(ns) -> int:
         raise SpecError("--format", bad[0], "one of " + ", ".join(FORMATS))
     from workbench.store import open_run
     from workbench.store.run import default_root
+
     run = open_run(ns.run, ns.runs_dir or default_root())
     if ns.figure != "training" and ns.figure not in run.probe_names:
-        raise SpecError("--figure", ns.figure, f"a probe recorded by run {run.id}: "
-                                               + (", ".join(run.probe_names) or "none yet") + ", or training")
+        raise SpecError(
+            "--figure",
+            ns.figure,
+            f"a probe recorded by run {run.id}: " + (", ".join(run.probe_names) or "none yet") + ", or training",
+        )
     out = Path(ns.out)
     if out.exists() and not out.is_dir():
         raise SpecError("-o", str(out), "a folder (this is a file)")
     existing = next((p for p in [out, *out.absolute().parents] if p.exists()), None)
-    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK) \
-            or str(existing.absolute()).startswith(("/proc", "/sys")):
+    if (
+        existing is None
+        or not existing.is_dir()
+        or not os.access(existing, os.W_OK | os.X_OK)
+        or str(existing.absolute()).startswith(("/proc", "/sys"))
+    ):
         raise SpecError("-o", str(out), "a folder this user can write (or create)")
     from workbench.plots.export import export
     from workbench.plots.figures import figure_for_run
+
     try:
         fig, data = figure_for_run(run, ns.figure, ns.step)
     except SpecError as err:  # name the flag the user typed

@@ -4,6 +4,7 @@ optionally export the figures with their data (as `workbench export` does).
 Every input (source, text, formats, export folder, layer, channel) is checked and every analysis
 computed before the first file is written, so a refusal leaves the export folder as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,18 @@ def add_parser(sub) -> None:
     g.add_argument("--text", help="the text to read")
     g.add_argument("--text-file", metavar="F", help="read the text from file F (UTF-8)")
     p.add_argument("--layer", type=int, default=0, help="layer of the hidden attention figure (default 0)")
-    p.add_argument("--channel", type=int, default=0, help="channel (head for Mamba-2) of the hidden attention (default 0)")
+    p.add_argument(
+        "--channel", type=int, default=0, help="channel (head for Mamba-2) of the hidden attention (default 0)"
+    )
     p.add_argument("--dtype", default="float32", help="float32 (default), float64, bfloat16 or float16")
     p.add_argument("--export", metavar="DIR", help="write each figure (PNG/SVG/PDF/HTML) beside its data (.nc)")
-    p.add_argument("--format", dest="formats", action="append", metavar="FMT",
-                   help="export format, one of " + ", ".join(FORMATS) + "; repeatable (default: all)")
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT",
+        help="export format, one of " + ", ".join(FORMATS) + "; repeatable (default: all)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -43,11 +51,15 @@ def _text(ns) -> str:
 
 def _print(s: dict) -> None:
     a = s["delta_audit"]
-    print(f"{s['source']}: {s['format']}, {s['layers']} layers, d_model {s['d_model']}, "
-          f"{s['parameters']:,} parameters ({s['dtype']})")
+    print(
+        f"{s['source']}: {s['format']}, {s['layers']} layers, d_model {s['d_model']}, "
+        f"{s['parameters']:,} parameters ({s['dtype']})"
+    )
     print(f"tokenizer: {s['tokenizer']}; text: {s['tokens']} tokens")
-    print(f"Δ audit: {a['verdict']} with the config's [{a['claimed'][0]:g}, {a['claimed'][1]:g}] "
-          f"({a['channels_outside']} channels outside)")
+    print(
+        f"Δ audit: {a['verdict']} with the config's [{a['claimed'][0]:g}, {a['claimed'][1]:g}] "
+        f"({a['channels_outside']} channels outside)"
+    )
     for f in a["flags"][:4]:
         print(f"  {f}")
     if a["verdict"] != "consistent":
@@ -69,12 +81,16 @@ def inspect_command(ns) -> int:
         raise SpecError("--export", str(out), "a folder (this is a file)")
     from workbench.analysis.text_report import inspect_text, summary
     from workbench.pretrained import load_pretrained
+
     model = load_pretrained(ns.source, dtype=ns.dtype)
     try:
         data = inspect_text(model, text, layer=ns.layer, channel=ns.channel)
     except SpecError as err:  # name the flag the user typed
-        raise SpecError({"layer": "--layer", "channel": "--channel", "text": "--text"}.get(err.field, err.field),
-                        err.value, err.allowed) from None
+        raise SpecError(
+            {"layer": "--layer", "channel": "--channel", "text": "--text"}.get(err.field, err.field),
+            err.value,
+            err.allowed,
+        ) from None
     s = summary(model, data)
     if out is not None:
         for f in export_all(model, data, out, formats):
@@ -97,13 +113,16 @@ def export_all(model, data: dict, out: Path, formats) -> list[Path]:
         memory_text_view,
         norms_text_view,
     )
+
     layer = int(data["attention"].attrs.get("layer", 0))
-    figs = {"delta": (delta_text_view(data["dynamics"], layer), data["dynamics"]),
-            "state_norm": (norms_text_view(data["dynamics"]), data["dynamics"]),
-            "attention": (attention_text_view(data["attention"]), data["attention"]),
-            "memory": (memory_text_view(data["memory"]), data["memory"]),
-            "delta_audit": (audit_text_view(data["audit"]), data["audit"]),
-            "loss": (loss_text_view(data["loss"]), data["loss"])}
+    figs = {
+        "delta": (delta_text_view(data["dynamics"], layer), data["dynamics"]),
+        "state_norm": (norms_text_view(data["dynamics"]), data["dynamics"]),
+        "attention": (attention_text_view(data["attention"]), data["attention"]),
+        "memory": (memory_text_view(data["memory"]), data["memory"]),
+        "delta_audit": (audit_text_view(data["audit"]), data["audit"]),
+        "loss": (loss_text_view(data["loss"]), data["loss"]),
+    }
     spec = {"pretrained": {k: v for k, v in getattr(model, "meta", {}).items() if k != "files"}}
     written = []
     for name, (fig, ds) in figs.items():

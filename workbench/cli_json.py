@@ -1,4 +1,5 @@
 """JSON the CLI prints: always valid (RFC 8259 has no NaN or Infinity), so non-finite numbers are null."""
+
 from __future__ import annotations
 
 import json

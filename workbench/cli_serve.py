@@ -4,6 +4,7 @@ Loopback by default. On any other address the dashboard (which can start, stop a
 open to whoever reaches the port, so we warn unless a password is set, and add the machine's own
 names and addresses to the websocket allowlist (else a remote browser gets a blank page).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -44,7 +45,9 @@ def panel_args(ns, dashboard: Path) -> list[str]:
     if not 0 < ns.port < 65536:
         raise SpecError("--port", ns.port, "an integer in [1, 65535]")
     if not dashboard.exists():
-        raise SpecError("dashboard", str(dashboard), "an installed ssm-workbench or a source checkout with apps/dashboard.py")
+        raise SpecError(
+            "dashboard", str(dashboard), "an installed ssm-workbench or a source checkout with apps/dashboard.py"
+        )
     try:
         socket.getaddrinfo(ns.address, ns.port)
     except (OSError, UnicodeError):
@@ -64,16 +67,24 @@ def panel_args(ns, dashboard: Path) -> list[str]:
         if not auth.strip():
             raise SpecError("--basic-auth", auth, "a non-empty password, or a JSON file of {user: password}")
         os.environ["PANEL_BASIC_AUTH"] = auth  # not on argv: `ps` would show it
-        os.environ["PANEL_COOKIE_SECRET"] = (ns.cookie_secret or os.environ.get("WORKBENCH_COOKIE_SECRET")
-                                             or secrets.token_urlsafe(32))
+        os.environ["PANEL_COOKIE_SECRET"] = (
+            ns.cookie_secret or os.environ.get("WORKBENCH_COOKIE_SECRET") or secrets.token_urlsafe(32)
+        )
     elif ns.cookie_secret:
         raise SpecError("--cookie-secret", "***", "only with --basic-auth (it signs the login cookie)")
     if not loopback(ns.address):
-        print(f"WARNING: serving on {ns.address}, reachable from other machines; "
-              + ("password required (basic auth) but the connection is plain HTTP: put it behind an HTTPS "
-                 "reverse proxy (docs/reliability.md)." if auth else
-                 "ANYONE who reaches this port can start, stop and delete runs. Use --basic-auth, and an "
-                 "HTTPS reverse proxy (docs/reliability.md)."), file=sys.stderr, flush=True)
+        print(
+            f"WARNING: serving on {ns.address}, reachable from other machines; "
+            + (
+                "password required (basic auth) but the connection is plain HTTP: put it behind an HTTPS "
+                "reverse proxy (docs/reliability.md)."
+                if auth
+                else "ANYONE who reaches this port can start, stop and delete runs. Use --basic-auth, and an "
+                "HTTPS reverse proxy (docs/reliability.md)."
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
     if ns.show:
         args.append("--show")
     return args

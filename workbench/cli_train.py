@@ -1,4 +1,5 @@
 """`workbench train | runs | show`: the run store from the terminal."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,13 @@ def train_command(ns, given: dict) -> int:
     from workbench.store.run import default_root
     from workbench.train import control, runner
     from workbench.train.build import build_run_model, check_before_start
+
     root = ns.runs_dir or default_root()
     if ns.resume is not None:  # "" too: an empty id is refused, never a new default run
         if given or ns.name or ns.preset:
-            raise SpecError("--resume", ns.resume,
-                            "no spec flags, --name or --preset alongside (a run continues with its own spec)")
+            raise SpecError(
+                "--resume", ns.resume, "no spec flags, --name or --preset alongside (a run continues with its own spec)"
+            )
         r = open_run(ns.resume, root)  # inside the runs root, or refused
         if r.live:
             raise RunLocked(r.id, holder(r.path))
@@ -45,8 +48,11 @@ def train_command(ns, given: dict) -> int:
     if ns.detach:
         started = [runner.start(run, root) for run in runs]
         for run_id, proc in started:
-            print(dumps({"id": run_id, "pid": proc.pid}) if ns.json and len(started) == 1
-                  else f"started {run_id} (pid {proc.pid})")
+            print(
+                dumps({"id": run_id, "pid": proc.pid})
+                if ns.json and len(started) == 1
+                else f"started {run_id} (pid {proc.pid})"
+            )
         if ns.json and len(started) > 1:
             print(dumps({"preset": preset.name, "runs": [{"id": i, "pid": p.pid} for i, p in started]}))
         return 0
@@ -57,12 +63,14 @@ def _train_paths(paths: list, ns, preset) -> int:
     """Train each run folder here, in turn; one summary (or, for a preset, one object with every run's)."""
     from workbench.train import runner
     from workbench.train.worker import run_worker
+
     if ns.detach:
         for path in paths:
             proc = runner.launch(path)
             print(dumps({"id": path.name, "pid": proc.pid}) if ns.json else f"continuing {path.name} (pid {proc.pid})")
         return 0
     from workbench.store import Run
+
     summaries, finals = [], []
     for path in paths:
         progress = Progress(path.name, total=Run(path).spec.get("train", {}).get("steps"))
@@ -75,10 +83,17 @@ def _train_paths(paths: list, ns, preset) -> int:
         else:
             interrupted = False
         progress.close()
-        summary = {"id": path.name, "status": out["status"], "steps": out["step"],
-                   "final_metrics": {k.removeprefix("test/") if k.count("/") == 1 and k.startswith("test/") else k: v
-                                     for k, v in (out.get("final") or {}).items() if k != "wall_time_s"},
-                   "wall_time_s": round(time.perf_counter() - t0, 3)}
+        summary = {
+            "id": path.name,
+            "status": out["status"],
+            "steps": out["step"],
+            "final_metrics": {
+                k.removeprefix("test/") if k.count("/") == 1 and k.startswith("test/") else k: v
+                for k, v in (out.get("final") or {}).items()
+                if k != "wall_time_s"
+            },
+            "wall_time_s": round(time.perf_counter() - t0, 3),
+        }
         if out.get("error"):
             summary["error"] = out["error"]
         summaries.append(summary)
@@ -99,9 +114,16 @@ def _train_paths(paths: list, ns, preset) -> int:
             power = target_power(p, label)
             finals[label] = {**finals[label], p.metric: finals[label].get(p.metric, float("nan")) / power}
     verdict = p.separates(finals)
-    out = {"preset": p.name, "metric": p.metric, "better": p.better, "normalize": p.normalize, "expect": p.expect,
-           "scores": {label: finals[label].get(p.metric) for label in labels}, "separates": verdict,
-           "runs": {label: s for label, s in zip(labels, summaries)}}
+    out = {
+        "preset": p.name,
+        "metric": p.metric,
+        "better": p.better,
+        "normalize": p.normalize,
+        "expect": p.expect,
+        "scores": {label: finals[label].get(p.metric) for label in labels},
+        "separates": verdict,
+        "runs": {label: s for label, s in zip(labels, summaries)},
+    }
     if ns.json:
         print(dumps(out))
     else:
@@ -116,6 +138,7 @@ def target_power(preset, label: str) -> float:
     """Mean square of the held-out targets where they are scored: the mse of predicting zero."""
     from workbench.specs import RunSpec
     from workbench.tasks import test_batches
+
     run = RunSpec.from_dict(preset.run_dict(label))
     b = next(iter(test_batches(run.task, min(run.train.batch, 64)).values()))
     return float(b.targets.pow(2).sum(-1)[b.mask].mean())
@@ -170,23 +193,30 @@ def format_eta(seconds: float) -> str:
 
 
 def _describe(s: dict) -> str:
-    metrics = ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in s["final_metrics"].items())
-    return f"{s['id']}: {s['status']} after {s['steps']} steps in {s['wall_time_s']:.1f} s" + (f"; {metrics}" if metrics else "")
+    metrics = ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in s["final_metrics"].items()
+    )
+    return f"{s['id']}: {s['status']} after {s['steps']} steps in {s['wall_time_s']:.1f} s" + (
+        f"; {metrics}" if metrics else ""
+    )
 
 
 def runs_command(ns) -> int:
     from workbench.cli_json import dumps
     from workbench.store import list_runs, rebuild_index
     from workbench.store.run import default_root
+
     root = ns.runs_dir or default_root()
     if ns.rebuild:
         import warnings
+
         damaged = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             n = rebuild_index(root, skipped=damaged)
-        print(f"indexed {n} runs" + (f"; damaged: {', '.join(i for i, _ in damaged)}" if damaged else ""),
-              file=sys.stderr)
+        print(
+            f"indexed {n} runs" + (f"; damaged: {', '.join(i for i, _ in damaged)}" if damaged else ""), file=sys.stderr
+        )
     filters = {}
     for w in ns.where:
         if "=" not in w:
@@ -200,9 +230,12 @@ def runs_command(ns) -> int:
     if df.empty:
         print("no runs")
         return 0
-    df = df.assign(step=[f"{s}/{t}" if t == t and t else str(s) for s, t in zip(df["step"], df.get("train.steps", df["step"]))])
-    cols = [c for c in ["id", "status", "step", "model.layer", "ssm.init", "task.kind"] if c in df] + \
-        [c for c in df.columns if c.startswith("final.") and c != "final.wall_time_s"]
+    df = df.assign(
+        step=[f"{s}/{t}" if t == t and t else str(s) for s, t in zip(df["step"], df.get("train.steps", df["step"]))]
+    )
+    cols = [c for c in ["id", "status", "step", "model.layer", "ssm.init", "task.kind"] if c in df] + [
+        c for c in df.columns if c.startswith("final.") and c != "final.wall_time_s"
+    ]
     print(df[cols].to_string(index=False))
     return 0
 
@@ -210,6 +243,7 @@ def runs_command(ns) -> int:
 def live_steps(df, root):
     """The index records a run's step when its status changes; a live run's own store has the latest."""
     from workbench.store import open_run
+
     if df.empty:
         return df
     df = df.copy()
@@ -236,6 +270,7 @@ def show_command(ns) -> int:
     (exit 1) beside the rest, a damaged run.sqlite or spec.json is one error line (exit 2)."""
     from workbench.store import RunDamaged, open_run
     from workbench.store.run import default_root
+
     r = open_run(ns.run, ns.runs_dir or default_root())
     meta, m, status, last_step = r.meta, r.metrics, r.status, r.last_step
     probes, damaged = [], []
@@ -251,7 +286,9 @@ def show_command(ns) -> int:
     lines.append("spec: " + json.dumps(r.spec, sort_keys=True))
     if m.sizes.get("step"):
         last = m.isel(step=-1)
-        lines.append("last metrics: " + ", ".join(f"{k} {float(last[k]):.4g}" for k in m.data_vars if last[k].notnull()))
+        lines.append(
+            "last metrics: " + ", ".join(f"{k} {float(last[k]):.4g}" for k in m.data_vars if last[k].notnull())
+        )
     lines.append("probes: " + (", ".join(probes) or "none"))
     lines.append("checkpoints: " + (", ".join(map(str, r.checkpoints)) or "none"))
     print("\n".join(lines))

@@ -1,4 +1,5 @@
 """CLI flags generated from specs: one `--<prefix>.<field>` per parameter, named after the field."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ def add_spec_flags(parser: argparse.ArgumentParser, spec_cls: type[Spec], defaul
             continue
         key = f"{spec_cls.prefix}.{field}"
         default = (defaults or {}).get(key, p.default)
-        group.add_argument(f"--{key}", dest=key, default=None,
-                           metavar="VALUE", help=f"{p.doc} ({describe(p)}; default {default!r})")
+        group.add_argument(
+            f"--{key}", dest=key, default=None, metavar="VALUE", help=f"{p.doc} ({describe(p)}; default {default!r})"
+        )
 
 
 ALIASES = {"task.name": "task.kind"}  # param reserves `name`, so the task's field is `kind`
@@ -23,6 +25,7 @@ ALIASES = {"task.name": "task.kind"}  # param reserves `name`, so the task's fie
 
 def add_run_flags(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     from workbench.specs import RunSpec
+
     for cls in RunSpec.PARTS.values():
         add_spec_flags(parser, cls, defaults)
     for alias, field in ALIASES.items():
@@ -32,6 +35,7 @@ def add_run_flags(parser: argparse.ArgumentParser, defaults: dict | None = None)
 def given_flags(ns: argparse.Namespace) -> dict:
     """{'model': {'layer': 'mamba'}, ...} from the flags actually given."""
     from workbench.specs import RunSpec
+
     out = {}
     for key, v in vars(ns).items():
         if v is not None and "." in key and key.split(".", 1)[0] in RunSpec.PARTS:
@@ -42,6 +46,7 @@ def given_flags(ns: argparse.Namespace) -> dict:
 
 def spec_from_args(ns: argparse.Namespace, spec_cls: type[Spec]) -> Spec:
     """Build and validate a spec from parsed flags; raises SpecError on a bad value."""
-    given = {k.split(".", 1)[1]: v for k, v in vars(ns).items()
-             if k.startswith(spec_cls.prefix + ".") and v is not None}
+    given = {
+        k.split(".", 1)[1]: v for k, v in vars(ns).items() if k.startswith(spec_cls.prefix + ".") and v is not None
+    }
     return spec_cls.from_dict(given)

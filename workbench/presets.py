@@ -7,6 +7,7 @@ order the paper predicts (`expect`, best first). `quick` is a one-run preset: th
 
 No torch here (specs only): the CLI's `--help` and the dashboard read presets without a model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,9 +43,10 @@ class Preset:
 
     def run_specs(self, overrides: dict | None = None) -> list[tuple[str, RunSpec]]:
         """[(label, validated RunSpec)] for every run, named '<preset>: <label>'."""
-        return [(label, RunSpec.from_dict(self.run_dict(label, overrides), name=f"{self.name}: {label}"))
-                for label in self.runs]
-
+        return [
+            (label, RunSpec.from_dict(self.run_dict(label, overrides), name=f"{self.name}: {label}"))
+            for label in self.runs
+        ]
 
     def separates(self, finals: dict[str, dict]) -> bool | None:
         """Whether final metrics {label: {metric: value}} come out in the expected order (None: not all there)."""
@@ -72,6 +74,7 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Preset:
     """Read and check a preset (by name, or a path to a YAML file); every run must validate."""
     import yaml
+
     path = Path(name) if str(name).endswith((".yaml", ".yml")) else PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():
         raise SpecError("--preset", name, "one of " + ", ".join(preset_names()) + " (or a path to a preset's YAML)")
@@ -97,10 +100,19 @@ def load_preset(name: str) -> Preset:
     normalize = d.get("normalize", "") or ""
     if normalize not in ("", "target_power"):
         raise SpecError(f"preset {path.stem}: normalize", normalize, "target_power, or leave it out")
-    p = Preset(name=path.stem, title=str(d.get("title", path.stem)), paper=str(d.get("paper", "")),
-               shows=str(d.get("shows", "")).strip(), metric=str(d.get("metric", "")), better=better,
-               normalize=normalize, expect=expect,
-               budget_s=float(d.get("budget_s", 0)), base=d.get("base") or {}, runs=runs)
+    p = Preset(
+        name=path.stem,
+        title=str(d.get("title", path.stem)),
+        paper=str(d.get("paper", "")),
+        shows=str(d.get("shows", "")).strip(),
+        metric=str(d.get("metric", "")),
+        better=better,
+        normalize=normalize,
+        expect=expect,
+        budget_s=float(d.get("budget_s", 0)),
+        base=d.get("base") or {},
+        runs=runs,
+    )
     p.run_specs()  # every run validates now, not when it is about to train
     return p
 

@@ -7,6 +7,7 @@ name the model's `layer`, the task's `kind` or the SSM's `init`. Which layer rea
 follows `workbench.ssm.mixers.MIXERS` (tests/test_spec_groups.py checks the table against the
 layers' constructors and against the fields' own docs).
 """
+
 from __future__ import annotations
 
 from workbench.specs import LAYERS, ModelSpec, SSMSpec, TaskSpec, TrainSpec
@@ -16,8 +17,21 @@ PARTS = {"ssm": SSMSpec, "model": ModelSpec, "task": TaskSpec, "train": TrainSpe
 # gated, the network around it, the task, the optimization), not the classes the fields live in.
 GROUP_ORDER = ("SSM", "Gating", "Model", "Task", "Training")
 DEFAULT_GROUP = {"ssm": "SSM", "model": "Model", "task": "Task", "train": "Training"}
-GROUP = {("model", f): "Gating" for f in ("layer", "selective_delta", "selective_B", "selective_C", "gate",
-                                          "d_conv", "dt_rank", "chunk", "beta_max", "rg_lru_c")}
+GROUP = {
+    ("model", f): "Gating"
+    for f in (
+        "layer",
+        "selective_delta",
+        "selective_B",
+        "selective_C",
+        "gate",
+        "d_conv",
+        "dt_rank",
+        "chunk",
+        "beta_max",
+        "rg_lru_c",
+    )
+}
 # Fields set from elsewhere, never edited: the task fixes the model's inputs and outputs.
 DERIVED = {("model", "vocab_size"), ("model", "d_input"), ("model", "d_output")}
 
@@ -52,8 +66,9 @@ RELEVANT: dict[tuple[str, str], dict[str, tuple] | list[dict[str, tuple]]] = {
     ("model", "beta_max"): {"layer": ("deltanet", "gated-deltanet")},
     ("model", "rg_lru_c"): {"layer": ("rg-lru",)},
     # task fields: the tasks that read them
-    ("task", "seq_len"): {"task": tuple(k for k in TaskSpec.KINDS
-                                        if k not in ("selective-copying", "digits", "digits-permuted"))},
+    ("task", "seq_len"): {
+        "task": tuple(k for k in TaskSpec.KINDS if k not in ("selective-copying", "digits", "digits-permuted"))
+    },
     ("task", "vocab_size"): {"task": ("mqar", "induction-heads")},
     ("task", "num_kv"): {"task": ("mqar",)},
     ("task", "power_a"): {"task": ("mqar",)},
@@ -94,14 +109,19 @@ def alternatives(part: str, field: str) -> list[dict[str, tuple]]:
     return conds if isinstance(conds, list) else [conds]
 
 
-def groups(layer: str | None = None, task: str | None = None, init: str | None = None) -> list[tuple[str, str, list[str]]]:
+def groups(
+    layer: str | None = None, task: str | None = None, init: str | None = None
+) -> list[tuple[str, str, list[str]]]:
     """(group, part, fields) in editor order; with a layer, task and init, only the relevant fields
     (a group may then come out empty). Without them, every editable field."""
     out = []
     for g in GROUP_ORDER:
         for part in PARTS:
-            names = [f for f in fields(part) if group_of(part, f) == g
-                     and (layer is None or relevant(part, f, layer, task, init))]
+            names = [
+                f
+                for f in fields(part)
+                if group_of(part, f) == g and (layer is None or relevant(part, f, layer, task, init))
+            ]
             if names or layer is None and any(group_of(part, f) == g for f in fields(part)):
                 out.append((g, part, names))
     return out

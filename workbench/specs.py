@@ -4,6 +4,7 @@ The same `param.Parameterized` objects drive the CLI flags (`--ssm.init ...`), t
 dashboard widgets (`pn.Param`), notebooks and the JSON saved with every run. No torch
 here: specs must import on a machine with nothing but param installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ class Spec(param.Parameterized):
         known = set(cls.param) - {"name"}
         for k in values:
             if k not in known:
-                raise SpecError(f"{cls.prefix}.{k}", values[k], f"a field of {cls.__name__}: {', '.join(sorted(known))}")
+                raise SpecError(
+                    f"{cls.prefix}.{k}", values[k], f"a field of {cls.__name__}: {', '.join(sorted(known))}"
+                )
         spec = cls()
         for k, v in values.items():
             spec.set_field(k, v)
@@ -75,7 +78,12 @@ class Spec(param.Parameterized):
 def coerce(p: param.Parameter, value, field: str):
     """Text from a CLI flag or JSON to the parameter's type."""
     if not isinstance(value, str):
-        if isinstance(p, param.Number) and not isinstance(p, param.Integer) and isinstance(value, int) and not isinstance(value, bool):
+        if (
+            isinstance(p, param.Number)
+            and not isinstance(p, param.Integer)
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        ):
             try:
                 return float(value)
             except OverflowError:
@@ -124,28 +132,53 @@ class SSMSpec(Spec):
     prefix = "ssm"
 
     init = param.Selector(
-        default="s4d-lin", objects=list(DIAGONAL_INITS + DENSE_INITS),
-        doc="How A (and B) start: diagonal S4D/LRU/PTD families, or a dense HiPPO matrix (reference).")
+        default="s4d-lin",
+        objects=list(DIAGONAL_INITS + DENSE_INITS),
+        doc="How A (and B) start: diagonal S4D/LRU/PTD families, or a dense HiPPO matrix (reference).",
+    )
     d_state = param.Integer(default=64, bounds=(1, 4096), doc="State size N (conjugate-pair inits store N/2 modes).")
-    dt_min = param.Number(default=1e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Smallest initial step size Δ.")
-    dt_max = param.Number(default=1e-1, bounds=(0, None), inclusive_bounds=(False, True), doc="Largest initial step size Δ (log-uniform between).")
-    dt_transform = param.Selector(default="exp", objects=["exp", "softplus"],
-                                  doc="Δ = exp(log_dt) (S4D) or softplus(raw) (Mamba).")
-    a_reparam = param.Selector(default="exp", objects=["direct", "exp", "softplus", "best"],
-                               doc="Re(A) from its parameter w: w, -exp(w), -softplus(w), -1/(w²+b) (StableSSM).")
-    discretization = param.Selector(default="zoh", objects=["zoh", "bilinear", "euler", "mamba"],
-                                    doc="Continuous (A, B, Δ) to discrete (Ā, B̄).")
+    dt_min = param.Number(
+        default=1e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Smallest initial step size Δ."
+    )
+    dt_max = param.Number(
+        default=1e-1,
+        bounds=(0, None),
+        inclusive_bounds=(False, True),
+        doc="Largest initial step size Δ (log-uniform between).",
+    )
+    dt_transform = param.Selector(
+        default="exp", objects=["exp", "softplus"], doc="Δ = exp(log_dt) (S4D) or softplus(raw) (Mamba)."
+    )
+    a_reparam = param.Selector(
+        default="exp",
+        objects=["direct", "exp", "softplus", "best"],
+        doc="Re(A) from its parameter w: w, -exp(w), -softplus(w), -1/(w²+b) (StableSSM).",
+    )
+    discretization = param.Selector(
+        default="zoh", objects=["zoh", "bilinear", "euler", "mamba"], doc="Continuous (A, B, Δ) to discrete (Ā, B̄)."
+    )
     r_min = param.Number(default=0.9, bounds=(0, 1), inclusive_bounds=(False, False), doc="LRU ring: smallest |λ|.")
     r_max = param.Number(default=0.999, bounds=(0, 1), inclusive_bounds=(False, False), doc="LRU ring: largest |λ|.")
-    max_phase = param.Number(default=6.283185307179586, bounds=(0, 6.283185307179586),
-                             inclusive_bounds=(False, True), doc="LRU ring: phases uniform on [0, max_phase].")
-    ptd_eps = param.Number(default=1e-4, bounds=(0, 1), inclusive_bounds=(False, True),
-                           doc="Perturb-then-diagonalize: size of the perturbation E relative to ‖A‖₂.")
+    max_phase = param.Number(
+        default=6.283185307179586,
+        bounds=(0, 6.283185307179586),
+        inclusive_bounds=(False, True),
+        doc="LRU ring: phases uniform on [0, max_phase].",
+    )
+    ptd_eps = param.Number(
+        default=1e-4,
+        bounds=(0, 1),
+        inclusive_bounds=(False, True),
+        doc="Perturb-then-diagonalize: size of the perturbation E relative to ‖A‖₂.",
+    )
     learn_a = param.Boolean(default=True, doc="Train A.")
     learn_dt = param.Boolean(default=True, doc="Train Δ.")
     ssm_lr = param.Number(default=1e-3, bounds=(0, None), doc="Learning rate for A, Δ, B (no weight decay).")
-    seed = param.Integer(default=0, bounds=(0, MAX_SEED),
-                         doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); a model mixes in model.seed.")
+    seed = param.Integer(
+        default=0,
+        bounds=(0, MAX_SEED),
+        doc="Seed of the SSM layer's random parts (C, D, Δ, random inits); a model mixes in model.seed.",
+    )
 
     def validate(self) -> "SSMSpec":
         if self.dt_min > self.dt_max:
@@ -165,7 +198,19 @@ class SSMSpec(Spec):
         return self.init in DENSE_INITS
 
 
-LAYERS = ("s4d", "mamba", "mamba2", "mlstm", "gla", "mega-ema", "lru", "attention", "deltanet", "gated-deltanet", "rg-lru")
+LAYERS = (
+    "s4d",
+    "mamba",
+    "mamba2",
+    "mlstm",
+    "gla",
+    "mega-ema",
+    "lru",
+    "attention",
+    "deltanet",
+    "gated-deltanet",
+    "rg-lru",
+)
 
 
 def default_ssm(layer: str) -> SSMSpec:
@@ -192,36 +237,67 @@ class ModelSpec(Spec):
     d_model = param.Integer(default=64, bounds=(1, 8192), doc="Width H of the residual stream.")
     n_layers = param.Integer(default=2, bounds=(1, 64), doc="Number of residual blocks.")
     expand = param.Integer(default=2, bounds=(1, 8), doc="Inner width E = expand·d_model (mamba, mamba2, rg-lru).")
-    heads = param.Integer(default=4, bounds=(1, 256), doc="Heads (attention, mamba2, mlstm, gla, deltanet, gated-deltanet; rg-lru: gate blocks); must divide d_model.")
-    d_conv = param.Integer(default=4, bounds=(1, 16), doc="Width of the causal depthwise convolution (mamba, mamba2, deltanet, gated-deltanet, rg-lru).")
+    heads = param.Integer(
+        default=4,
+        bounds=(1, 256),
+        doc="Heads (attention, mamba2, mlstm, gla, deltanet, gated-deltanet; rg-lru: gate blocks); must divide d_model.",
+    )
+    d_conv = param.Integer(
+        default=4,
+        bounds=(1, 16),
+        doc="Width of the causal depthwise convolution (mamba, mamba2, deltanet, gated-deltanet, rg-lru).",
+    )
     dt_rank = param.Integer(default=0, bounds=(0, 1024), doc="Rank of Mamba's Δ projection; 0 = ceil(d_model/16).")
     selective_delta = param.Boolean(default=True, doc="Mamba: Δ_t depends on the input (else a learned constant).")
     selective_B = param.Boolean(default=True, doc="Mamba: B_t depends on the input (else a learned constant).")
     selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
-    gate = param.Selector(default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z).")
-    chunk = param.Integer(default=64, bounds=(1, 4096), doc="Chunk length of Mamba-2 (SSD) and the delta rule (deltanet, gated-deltanet).")
-    beta_max = param.Number(default=1.0, bounds=(0, 2), inclusive_bounds=(False, True),
-                            doc="deltanet, gated-deltanet: writing strength β_t = beta_max·σ(W_β x_t); 2 allows negative eigenvalues.")
-    rg_lru_c = param.Number(default=8.0, bounds=(0, 64), inclusive_bounds=(False, True),
-                            doc="rg-lru: the constant c in a_t = a^{c·r_t} (Griffin: 8).")
-    norm = param.Selector(default="layernorm", objects=["layernorm", "rmsnorm", "none"],
-                          doc="Pre-norm of each block (none: the token-dynamics setting).")
+    gate = param.Selector(
+        default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z)."
+    )
+    chunk = param.Integer(
+        default=64, bounds=(1, 4096), doc="Chunk length of Mamba-2 (SSD) and the delta rule (deltanet, gated-deltanet)."
+    )
+    beta_max = param.Number(
+        default=1.0,
+        bounds=(0, 2),
+        inclusive_bounds=(False, True),
+        doc="deltanet, gated-deltanet: writing strength β_t = beta_max·σ(W_β x_t); 2 allows negative eigenvalues.",
+    )
+    rg_lru_c = param.Number(
+        default=8.0,
+        bounds=(0, 64),
+        inclusive_bounds=(False, True),
+        doc="rg-lru: the constant c in a_t = a^{c·r_t} (Griffin: 8).",
+    )
+    norm = param.Selector(
+        default="layernorm",
+        objects=["layernorm", "rmsnorm", "none"],
+        doc="Pre-norm of each block (none: the token-dynamics setting).",
+    )
     mlp = param.Boolean(default=False, doc="Add a GELU MLP (4·d_model) after each mixer.")
     dropout = param.Number(default=0.0, bounds=(0, 1), inclusive_bounds=(True, False), doc="Dropout after mixers.")
     vocab_size = param.Integer(default=0, bounds=(0, 1_000_000), doc="Token vocabulary; 0 for continuous inputs.")
     d_input = param.Integer(default=1, bounds=(1, 65536), doc="Continuous input size (when vocab_size = 0).")
-    d_output = param.Integer(default=1, bounds=(1, 1_000_000), doc="Output size (continuous, or classes); vocab_size when tokens.")
+    d_output = param.Integer(
+        default=1, bounds=(1, 1_000_000), doc="Output size (continuous, or classes); vocab_size when tokens."
+    )
     seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Seed of the model's initialization (every parameter).")
 
     def validate(self) -> "ModelSpec":
         expanded = self.layer in ("mamba2", "rg-lru")
         width = self.expand * self.d_model if expanded else self.d_model
-        if self.layer in ("attention", "mlstm", "gla", "mamba2", "deltanet", "gated-deltanet", "rg-lru") and width % self.heads:
+        if (
+            self.layer in ("attention", "mlstm", "gla", "mamba2", "deltanet", "gated-deltanet", "rg-lru")
+            and width % self.heads
+        ):
             what = "model.expand·model.d_model" if expanded else "model.d_model"
             raise SpecError("model.heads", self.heads, f"a divisor of {what} ({width}) for layer {self.layer!r}")
         if self.layer == "attention" and (self.d_model // self.heads) % 2:
-            raise SpecError("model.heads", self.heads, f"a divisor of model.d_model ({self.d_model}) "
-                                                       "leaving an even head size (rotary positions)")
+            raise SpecError(
+                "model.heads",
+                self.heads,
+                f"a divisor of model.d_model ({self.d_model}) leaving an even head size (rotary positions)",
+            )
         return self
 
 
@@ -235,44 +311,96 @@ class TaskSpec(Spec):
     """
 
     prefix = "task"
-    KINDS = ("mqar", "selective-copying", "induction-heads", "copying", "adding", "digits",
-             "digits-permuted", "lf-memory", "delay", "n-parity", "n-dms", "listops-lite", "ar-p", "lorenz", "needle")
+    KINDS = (
+        "mqar",
+        "selective-copying",
+        "induction-heads",
+        "copying",
+        "adding",
+        "digits",
+        "digits-permuted",
+        "lf-memory",
+        "delay",
+        "n-parity",
+        "n-dms",
+        "listops-lite",
+        "ar-p",
+        "lorenz",
+        "needle",
+    )
     # Small settings (e.g. Zoology's MQAR at V 256, L 64; the adding problem at L 100). Lengths a task derives from other fields are absent here.
-    SMALL_LENGTH = {"mqar": 64, "induction-heads": 64, "adding": 100, "lf-memory": 100, "delay": 256,
-                    "n-parity": 64, "n-dms": 64, "listops-lite": 100, "ar-p": 100, "lorenz": 100,
-                    "needle": 256}
+    SMALL_LENGTH = {
+        "mqar": 64,
+        "induction-heads": 64,
+        "adding": 100,
+        "lf-memory": 100,
+        "delay": 256,
+        "n-parity": 64,
+        "n-dms": 64,
+        "listops-lite": 100,
+        "ar-p": 100,
+        "lorenz": 100,
+        "needle": 256,
+    }
     SMALL_VOCAB = {"mqar": 256, "induction-heads": 20, "needle": 16}
     LISTOPS_MIN_LEN = 20
 
     kind = param.Selector(default="selective-copying", objects=list(KINDS), doc="Which synthetic task.")
     seq_len = param.Integer(
-        default=0, bounds=(0, 1 << 22),
+        default=0,
+        bounds=(0, 1 << 22),
         doc="Sequence length L; 0 = the task's small setting. mqar, induction-heads (training length), "
-            "adding, lf-memory (T), delay, n-parity, n-dms, ar-p, lorenz: the length; copying: padded length "
-            "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
-            "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.")
-    vocab_size = param.Integer(default=0, bounds=(0, 1_000_000),
-                               doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 16).")
+        "adding, lf-memory (T), delay, n-parity, n-dms, ar-p, lorenz: the length; copying: padded length "
+        "(>= 2·copy_max); listops-lite: padded length (expressions 20..min(100, L) tokens). "
+        "selective-copying (noise_len + 2·n_data) and digits (64) fix their own length.",
+    )
+    vocab_size = param.Integer(
+        default=0,
+        bounds=(0, 1_000_000),
+        doc="mqar, induction-heads, needle: vocabulary V incl. special tokens; 0 = small setting (256, 20, 16).",
+    )
     num_kv = param.Integer(default=4, bounds=(1, 65536), doc="mqar: key-value pairs per sequence.")
-    power_a = param.Number(default=0.01, bounds=(0, 1), inclusive_bounds=(False, True),
-                           doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).")
+    power_a = param.Number(
+        default=0.01,
+        bounds=(0, 1),
+        inclusive_bounds=(False, True),
+        doc="mqar: query gap k has probability ∝ k^(a-1) (1 = uniform).",
+    )
     noise_len = param.Integer(default=64, bounds=(1, 1 << 22), doc="selective-copying: noise positions among the data.")
     n_data = param.Integer(default=8, bounds=(1, 65536), doc="selective-copying: data tokens to reproduce (M).")
     alphabet = param.Integer(default=10, bounds=(2, 65536), doc="selective-copying, copying: number of data symbols.")
     copy_min = param.Integer(default=5, bounds=(1, 1 << 20), doc="copying: shortest string.")
     copy_max = param.Integer(default=20, bounds=(1, 1 << 20), doc="copying: longest string.")
-    test_lengths = param.List(default=[256, 1024], item_type=int, bounds=(1, 16),
-                              doc="induction-heads, needle: held-out lengths (absolute; induction-heads: 4× and 16× the small L = 64).")
-    rho = param.Selector(default="exponential", objects=["exponential", "polynomial"],
-                         doc="lf-memory: memory ρ(s) = e^{-s} or (1 + 0.1 s)^{-1.1}.")
+    test_lengths = param.List(
+        default=[256, 1024],
+        item_type=int,
+        bounds=(1, 16),
+        doc="induction-heads, needle: held-out lengths (absolute; induction-heads: 4× and 16× the small L = 64).",
+    )
+    rho = param.Selector(
+        default="exponential",
+        objects=["exponential", "polynomial"],
+        doc="lf-memory: memory ρ(s) = e^{-s} or (1 + 0.1 s)^{-1.1}.",
+    )
     lag = param.Integer(default=64, bounds=(1, 1 << 22), doc="delay: predict u_{t-lag}.")
-    cutoff = param.Number(default=0.1, bounds=(0, 1), inclusive_bounds=(False, True),
-                          doc="delay: band limit of the white noise as a fraction of the Nyquist frequency.")
-    n_bits = param.Integer(default=4, bounds=(1, 6), doc="n-parity: parity of the last N bits; n-dms: bit t-N equals bit t.")
+    cutoff = param.Number(
+        default=0.1,
+        bounds=(0, 1),
+        inclusive_bounds=(False, True),
+        doc="delay: band limit of the white noise as a fraction of the Nyquist frequency.",
+    )
+    n_bits = param.Integer(
+        default=4, bounds=(1, 6), doc="n-parity: parity of the last N bits; n-dms: bit t-N equals bit t."
+    )
     ar_order = param.Integer(default=4, bounds=(1, 32), doc="ar-p: order p of the autoregression.")
-    depth = param.Integer(default=3, bounds=(3, 10),
-                          doc="listops-lite: tree depth as in LRA (node levels, digits included: 3 = two nested operators).")
-    seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Data seed: held-out sets and the digits split derive from it.")
+    depth = param.Integer(
+        default=3,
+        bounds=(3, 10),
+        doc="listops-lite: tree depth as in LRA (node levels, digits included: 3 = two nested operators).",
+    )
+    seed = param.Integer(
+        default=0, bounds=(0, MAX_SEED), doc="Data seed: held-out sets and the digits split derive from it."
+    )
 
     def length(self) -> int:
         """The resolved sequence length L of every batch of this task."""
@@ -311,12 +439,18 @@ class TaskSpec(Spec):
             raise SpecError("task.seq_len", self.seq_len, f"0 or {L} for task {k!r} (its length is {how})")
         if k == "mqar":
             if L < 4 * self.num_kv:
-                raise SpecError("task.seq_len", L, f"at least 4·task.num_kv = {4 * self.num_kv} for mqar "
-                                                   "(kv pairs, then room for as many queries)")
+                raise SpecError(
+                    "task.seq_len",
+                    L,
+                    f"at least 4·task.num_kv = {4 * self.num_kv} for mqar (kv pairs, then room for as many queries)",
+                )
             V = self.vocab()
             if V // 2 - 1 < self.num_kv:
-                raise SpecError("task.vocab_size", V, f"at least {2 * self.num_kv + 2} for mqar with num_kv "
-                                                      f"{self.num_kv} (distinct keys from [1, V/2))")
+                raise SpecError(
+                    "task.vocab_size",
+                    V,
+                    f"at least {2 * self.num_kv + 2} for mqar with num_kv {self.num_kv} (distinct keys from [1, V/2))",
+                )
         if k == "induction-heads":
             if self.vocab() < 3:
                 raise SpecError("task.vocab_size", self.vocab(), "at least 3 for induction-heads (2 symbols + trigger)")
@@ -324,7 +458,9 @@ class TaskSpec(Spec):
                 raise SpecError("task.seq_len", L, "at least 3 for induction-heads (trigger, token, final trigger)")
         if k == "needle":
             if self.vocab() < 4:
-                raise SpecError("task.vocab_size", self.vocab(), "at least 4 for needle (keys from [1, V/2), values from [V/2, V))")
+                raise SpecError(
+                    "task.vocab_size", self.vocab(), "at least 4 for needle (keys from [1, V/2), values from [V/2, V))"
+                )
             if min([L] + list(self.test_lengths)) < 3:
                 raise SpecError("task.seq_len", L, "at least 3 for needle (key, value, query), test lengths too")
         if k == "copying" and L < 2 * self.copy_max:
@@ -350,21 +486,38 @@ class TrainSpec(Spec):
 
     steps = param.Integer(default=2000, bounds=(1, MAX_STEPS), doc="Optimizer steps.")
     batch = param.Integer(default=32, bounds=(1, 65536), doc="Sequences per step.")
-    lr = param.Number(default=3e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Learning rate (non-SSM parameters).")
+    lr = param.Number(
+        default=3e-3, bounds=(0, None), inclusive_bounds=(False, True), doc="Learning rate (non-SSM parameters)."
+    )
     weight_decay = param.Number(default=0.01, bounds=(0, None), doc="AdamW weight decay (never on SSM parameters).")
-    schedule = param.Selector(default="warmup-cosine", objects=["constant", "cosine", "warmup-cosine"],
-                              doc="Learning-rate schedule.")
+    schedule = param.Selector(
+        default="warmup-cosine", objects=["constant", "cosine", "warmup-cosine"], doc="Learning-rate schedule."
+    )
     warmup = param.Integer(default=100, bounds=(0, MAX_STEPS), doc="Linear warm-up steps (warmup-cosine).")
     grad_clip = param.Number(default=1.0, bounds=(0, None), doc="Clip the gradient norm to this; 0 = off.")
-    seed = param.Integer(default=0, bounds=(0, MAX_SEED), doc="Seed of the data stream and dropout (model.seed sets the parameters).")
-    device = param.Selector(default="auto", objects=["auto", "cpu", "cuda", "mps"], doc="auto: CUDA, then MPS, then CPU.")
-    precision = param.Selector(default="auto", objects=["auto", "fp32", "bf16"], doc="auto: bf16 autocast on CUDA, fp32 elsewhere.")
-    probe_every = param.Integer(default=100, bounds=(0, MAX_STEPS), doc="Record probes every n steps (0 = only at start and end).")
+    seed = param.Integer(
+        default=0, bounds=(0, MAX_SEED), doc="Seed of the data stream and dropout (model.seed sets the parameters)."
+    )
+    device = param.Selector(
+        default="auto", objects=["auto", "cpu", "cuda", "mps"], doc="auto: CUDA, then MPS, then CPU."
+    )
+    precision = param.Selector(
+        default="auto", objects=["auto", "fp32", "bf16"], doc="auto: bf16 autocast on CUDA, fp32 elsewhere."
+    )
+    probe_every = param.Integer(
+        default=100, bounds=(0, MAX_STEPS), doc="Record probes every n steps (0 = only at start and end)."
+    )
     probe_length = param.Integer(default=0, bounds=(0, 65536), doc="Kernel/memory probe length; 0 = the task's length.")
-    eval_every = param.Integer(default=100, bounds=(1, MAX_STEPS), doc="Evaluate on the held-out batches every n steps.")
+    eval_every = param.Integer(
+        default=100, bounds=(1, MAX_STEPS), doc="Evaluate on the held-out batches every n steps."
+    )
     checkpoint_every = param.Integer(default=500, bounds=(1, MAX_STEPS), doc="Save a checkpoint every n steps.")
-    threads = param.Integer(default=0, bounds=(0, 256), doc="torch CPU threads; 0 = automatic: torch's default, "
-                            "lowered step by step to the cores other processes leave free.")
+    threads = param.Integer(
+        default=0,
+        bounds=(0, 256),
+        doc="torch CPU threads; 0 = automatic: torch's default, "
+        "lowered step by step to the cores other processes leave free.",
+    )
 
 
 class RunSpec:
@@ -372,8 +525,14 @@ class RunSpec:
 
     PARTS = {"ssm": SSMSpec, "model": ModelSpec, "task": TaskSpec, "train": TrainSpec}
 
-    def __init__(self, ssm: SSMSpec | None = None, model: ModelSpec | None = None, task: TaskSpec | None = None,
-                 train: TrainSpec | None = None, name: str = ""):
+    def __init__(
+        self,
+        ssm: SSMSpec | None = None,
+        model: ModelSpec | None = None,
+        task: TaskSpec | None = None,
+        train: TrainSpec | None = None,
+        name: str = "",
+    ):
         self.model = model or ModelSpec()
         self.ssm = ssm or default_ssm(self.model.layer)
         self.task = task or TaskSpec()
@@ -405,8 +564,13 @@ class RunSpec:
         task = dict(task) if isinstance(task, dict) else task
         if "name" in task:  # `task.name` reads better; param reserves `name`, so the field is `kind`
             task["kind"] = task.pop("name")
-        return cls(ssm=ssm, model=model, task=TaskSpec.from_dict(task),
-                   train=TrainSpec.from_dict(d.get("train", {})), name=name).validate()
+        return cls(
+            ssm=ssm,
+            model=model,
+            task=TaskSpec.from_dict(task),
+            train=TrainSpec.from_dict(d.get("train", {})),
+            name=name,
+        ).validate()
 
 
 class SweepSpec:
@@ -426,8 +590,14 @@ class SweepSpec:
     RANDOM_KEYS = ("n", "seed", "space")
     MAX_CONFIGS = 1000  # per sweep unless raised (`workbench sweep --max-configs`)
 
-    def __init__(self, base: dict | None = None, grid: dict | None = None, random: dict | None = None,
-                 name: str = "sweep", max_configs: int | None = None):
+    def __init__(
+        self,
+        base: dict | None = None,
+        grid: dict | None = None,
+        random: dict | None = None,
+        name: str = "sweep",
+        max_configs: int | None = None,
+    ):
         self.name, self.base, self.grid, self.random = name, base or {}, grid or {}, random or {}
         if not isinstance(name, str) or not name.strip():
             raise SpecError("name", name, "a non-empty text")
@@ -441,8 +611,11 @@ class SweepSpec:
         _check_random(self.random)
         limit = self.MAX_CONFIGS if max_configs is None else max_configs
         if self.size > limit:
-            raise SpecError("sweep", f"{self.size} configurations",
-                            f"at most {limit} configurations per sweep (raise it with --max-configs)")
+            raise SpecError(
+                "sweep",
+                f"{self.size} configurations",
+                f"at most {limit} configurations per sweep (raise it with --max-configs)",
+            )
 
     @property
     def size(self) -> int:
@@ -461,11 +634,14 @@ class SweepSpec:
     @classmethod
     def from_yaml(cls, path, max_configs: int | None = None) -> "SweepSpec":
         import yaml
+
         try:
             with open(path) as f:
                 d = yaml.safe_load(f)
         except (OSError, UnicodeDecodeError) as err:
-            raise SpecError("sweep file", str(path), f"a readable YAML file ({getattr(err, 'strerror', None) or err})") from None
+            raise SpecError(
+                "sweep file", str(path), f"a readable YAML file ({getattr(err, 'strerror', None) or err})"
+            ) from None
         except yaml.YAMLError as err:
             raise SpecError("sweep file", str(path), f"valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(d, dict):
@@ -480,6 +656,7 @@ class SweepSpec:
         """(the swept values, the validated RunSpec), one at a time, in a fixed order."""
         import itertools
         import random as pyrandom
+
         keys = list(self.grid)
         samples = [{}]
         if self.random:
@@ -492,8 +669,13 @@ class SweepSpec:
                         s[key] = rng.choice(dist)
                     else:
                         kind, (lo, hi) = next(iter(dist.items()))
-                        s[key] = (rng.uniform(lo, hi) if kind == "uniform" else rng.randint(lo, hi) if kind == "int"
-                                  else math.exp(rng.uniform(math.log(lo), math.log(hi))))
+                        s[key] = (
+                            rng.uniform(lo, hi)
+                            if kind == "uniform"
+                            else rng.randint(lo, hi)
+                            if kind == "int"
+                            else math.exp(rng.uniform(math.log(lo), math.log(hi)))
+                        )
                 samples.append(s)
         for combo in itertools.product(*(self.grid[k] for k in keys)):
             point = dict(zip(keys, combo))

@@ -15,6 +15,7 @@ the policy off (every call uses torch's current thread count), for comparisons.
 
 apps/ set the count through `use_threads` without importing torch themselves.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,10 @@ def use_threads(n: int) -> None:
     """torch.set_num_threads(n), with a clear error for a count below one."""
     if not isinstance(n, int) or n < 1:
         from workbench.errors import SpecError
+
         raise SpecError("threads", n, "an integer >= 1")
     import torch
+
     torch.set_num_threads(n)
 
 
@@ -46,6 +49,7 @@ def policy() -> str:
     p = os.environ.get("WORKBENCH_THREADS", "adaptive")
     if p not in POLICIES:
         from workbench.errors import SpecError
+
         raise SpecError("WORKBENCH_THREADS", p, "one of " + ", ".join(POLICIES))
     return p
 
@@ -134,6 +138,7 @@ def threads_for(work: int, limit: int, small: int = SMALL_WORK) -> int:
 def adaptive(work: int):
     """Run the block on `threads_for(work)` of torch's threads, restoring the count after."""
     import torch
+
     n = torch.get_num_threads()
     k = threads_for(work, n)
     if k != n:

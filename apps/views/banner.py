@@ -1,5 +1,6 @@
 """The stability banner: shown above every view while the model on screen is unstable, naming the
 field to change and a fix (the check itself is `workbench.analysis.stability`)."""
+
 from __future__ import annotations
 
 import panel as pn
@@ -17,12 +18,14 @@ def banner_text(s: dict) -> str:
 
 
 def stability_banner(state: Workbench) -> pn.pane.Alert:
-    alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
-                          css_classes=["stability-banner"])
+    alert = pn.pane.Alert(
+        "", alert_type="warning", visible=False, sizing_mode="stretch_width", css_classes=["stability-banner"]
+    )
 
     def show(*_):
         text = banner_text(state.stability)
         alert.param.update(object=text, visible=bool(text))
+
     state.param.watch(show, ["stability"])
     show()
     return alert

@@ -1,4 +1,5 @@
 """Shared plumbing of the probe views: redraw on every new `Workbench.data`, pick a layer."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -20,8 +21,14 @@ def control_row(obj: param.Parameterized, names: list[str], widgets: dict | None
     """A view's knobs in a wrapping row of fixed-width widgets: a plain Row of stretching widgets
     gets each one's default 300 px as a minimum and pushes the page wider than the window."""
     sized = {n: {"width": 200, **(widgets or {}).get(n, {})} for n in names}
-    return pn.Param(obj.param, parameters=names, widgets=sized, show_name=False, default_layout=pn.FlexBox,
-                    sizing_mode="stretch_width")
+    return pn.Param(
+        obj.param,
+        parameters=names,
+        widgets=sized,
+        show_name=False,
+        default_layout=pn.FlexBox,
+        sizing_mode="stretch_width",
+    )
 
 
 def at_layer(ds: xr.Dataset | None, layer) -> xr.Dataset | None:
@@ -50,9 +57,14 @@ def structure(fig) -> tuple:
     """What an in-place update cannot change: the elements' kinds, names and dimensions (axis labels,
     legend entries, glyphs) and axis types. Equal structures redraw in place; others rebuild."""
     leaves = list(fig.values()) if isinstance(fig, hv.Overlay) else [fig]
-    return (type(fig).__name__, _plot_opts(fig), tuple(
-        (type(e).__name__, e.group, e.label, tuple(d.pprint_label for d in e.dimensions()), _plot_opts(e))
-        for e in leaves))
+    return (
+        type(fig).__name__,
+        _plot_opts(fig),
+        tuple(
+            (type(e).__name__, e.group, e.label, tuple(d.pprint_label for d in e.dimensions()), _plot_opts(e))
+            for e in leaves
+        ),
+    )
 
 
 def framewise(data):
@@ -118,8 +130,12 @@ class ProbeView(pn.viewable.Viewer):
                     da = ds[v].reset_coords(drop=True)  # scalar coords (layer, step) go to attrs below
                     parts[f"{name}.{v}"] = da.rename({d: f"{name}.{d}" for d in da.dims})
         out = xr.Dataset(parts)
-        out.attrs = {"view": self.title, "run": self.state.run_id or "(preview)", "layer": int(self.layer),
-                     "step": int(self.state.step)}
+        out.attrs = {
+            "view": self.title,
+            "run": self.state.run_id or "(preview)",
+            "layer": int(self.layer),
+            "step": int(self.state.step),
+        }
         return out
 
     sources: list[str] = []
@@ -186,7 +202,7 @@ class ProbeView(pn.viewable.Viewer):
     def layout(self) -> list:
         """Rows of pane names; subclasses may arrange them."""
         names = list(self._panes)
-        return [names[i:i + 2] for i in range(0, len(names), 2)]
+        return [names[i : i + 2] for i in range(0, len(names), 2)]
 
     def __panel__(self) -> pn.viewable.Viewable:
         rows = [pn.Row(*[self._panes[n] for n in row], sizing_mode="stretch_width") for row in self.layout()]

@@ -4,6 +4,7 @@ One card per group; each card's widgets come from `pn.Param` over the fields of 
 show only the fields that matter for the chosen layer, task and init (a Mamba's gate, the LRU
 ring's radii, mqar's key-value pairs). A field added to a spec appears here by itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,12 +24,19 @@ def widget_for(p: param.Parameter) -> dict | None:
     whose default is tiny against their range (ptd_eps 1e-4 on (0, 1]); sliders for the rest."""
     lo, hi = p.bounds if getattr(p, "bounds", None) else (None, None)
     if isinstance(p, param.Integer):
-        return {"type": pn.widgets.IntInput, **({"start": lo} if lo is not None else {}),
-                **({"end": hi} if hi is not None else {})}
+        return {
+            "type": pn.widgets.IntInput,
+            **({"start": lo} if lo is not None else {}),
+            **({"end": hi} if hi is not None else {}),
+        }
     if isinstance(p, param.Number) and (hi is None or lo is not None and abs(p.default or 0) < (hi - lo) / 100):
         step = 10.0 ** math.floor(math.log10(abs(p.default))) if p.default else 1e-3  # the default's decade
-        return {**_FLOAT, **({"start": lo} if lo is not None else {}), **({"end": hi} if hi is not None else {}),
-                "step": min(step, 0.1)}
+        return {
+            **_FLOAT,
+            **({"start": lo} if lo is not None else {}),
+            **({"end": hi} if hi is not None else {}),
+            "step": min(step, 0.1),
+        }
     return None
 
 
@@ -42,6 +50,7 @@ def spec_editor(state: Workbench) -> pn.Column:
 
     def show(event):
         alert.param.update(object=event.new, visible=bool(event.new))
+
     state.param.watch(show, ["error"])
     cards, panes = [], []
     for title in GROUP_ORDER:
@@ -50,10 +59,21 @@ def spec_editor(state: Workbench) -> pn.Column:
             if not names:
                 continue
             obj = getattr(state, part)
-            pane = pn.Param(obj.param, parameters=names, widgets=_widgets(obj, names), show_name=False,
-                            sizing_mode="stretch_width", name=title)
-            card = pn.Card(pane, title=title, collapsed=title not in ("SSM", "Gating"), sizing_mode="stretch_width",
-                           css_classes=[f"spec-{title.lower()}"])
+            pane = pn.Param(
+                obj.param,
+                parameters=names,
+                widgets=_widgets(obj, names),
+                show_name=False,
+                sizing_mode="stretch_width",
+                name=title,
+            )
+            card = pn.Card(
+                pane,
+                title=title,
+                collapsed=title not in ("SSM", "Gating"),
+                sizing_mode="stretch_width",
+                css_classes=[f"spec-{title.lower()}"],
+            )
             cards.append(card)
             panes.append((card, pane, part, names))
 
@@ -65,6 +85,7 @@ def spec_editor(state: Workbench) -> pn.Column:
             if shown != list(pane.parameters):
                 pane.parameters = shown
             card.visible = bool(shown)
+
     state.model.param.watch(narrow, ["layer"])
     state.task.param.watch(narrow, ["kind"])
     state.ssm.param.watch(narrow, ["init"])

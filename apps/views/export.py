@@ -1,5 +1,6 @@
 """Export view: the figures of a chosen view as PNG/SVG/PDF/HTML, with the data behind them
 (netCDF) and the spec (JSON), written by `workbench.plots.export` and downloaded as one zip."""
+
 from __future__ import annotations
 
 import io
@@ -29,9 +30,14 @@ class ExportView(pn.viewable.Viewer):
         self.param.view.objects = list(views)
         self.view = next(iter(views))
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.download = pn.widgets.FileDownload(callback=self._zip, filename="export.zip", color="primary",
-                                                label="Download the export (zip)", embed=False,
-                                                sizing_mode="stretch_width")
+        self.download = pn.widgets.FileDownload(
+            callback=self._zip,
+            filename="export.zip",
+            color="primary",
+            label="Download the export (zip)",
+            embed=False,
+            sizing_mode="stretch_width",
+        )
         self.param.watch(self._rename, ["view"])
         self._rename()
 
@@ -46,6 +52,7 @@ class ExportView(pn.viewable.Viewer):
     def files(self, folder: Path) -> list[Path]:
         """Write the export of the chosen view into `folder`; the list of files written."""
         from workbench.plots.export import export
+
         view = self._views[self.view]
         figs = [f for f in view.figures().values()]
         figure = figs[0] if len(figs) == 1 else hv.Layout(figs).cols(2)
@@ -70,8 +77,10 @@ class ExportView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = control_row(self, ["view", "formats"], {"formats": {"type": pn.widgets.CheckBoxGroup, "width": 320}})
-        intro = pn.pane.Markdown("Exports the chosen view as it is now (preview, or the selected run at the "
-                                 "selected step): figures through the matplotlib backend (PNG, SVG, PDF) and "
-                                 "standalone HTML, with the Datasets drawn (`.nc`) and the spec (`.json`).",
-                                 sizing_mode="stretch_width")
+        intro = pn.pane.Markdown(
+            "Exports the chosen view as it is now (preview, or the selected run at the "
+            "selected step): figures through the matplotlib backend (PNG, SVG, PDF) and "
+            "standalone HTML, with the Datasets drawn (`.nc`) and the spec (`.json`).",
+            sizing_mode="stretch_width",
+        )
         return pn.Column(intro, controls, self.download, self.message, sizing_mode="stretch_width")

@@ -1,5 +1,6 @@
 """The page header's run line: what is on screen (a preview or a run), the run's status as a
 badge, and its progress: step / total, steps per second, ETA. Read from the store once a tick."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,16 @@ import param
 
 from .state import Workbench
 
-BADGE = {"running": "#0072B2", "paused": "#E69F00", "completed": "#009E73", "diverged": "#D55E00",
-         "failed": "#D55E00", "killed": "#D55E00", "stopped": "#999999", "created": "#999999"}
+BADGE = {
+    "running": "#0072B2",
+    "paused": "#E69F00",
+    "completed": "#009E73",
+    "diverged": "#D55E00",
+    "failed": "#D55E00",
+    "killed": "#D55E00",
+    "stopped": "#999999",
+    "created": "#999999",
+}
 
 
 def rate_and_eta(metrics, total: int | None) -> tuple[float, float]:
@@ -34,20 +43,25 @@ def format_seconds(s: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def header_html(run_id: str, name: str, status: str, step: int, total: int | None, rate: float, eta: float,
-                example: bool = False) -> str:
+def header_html(
+    run_id: str, name: str, status: str, step: int, total: int | None, rate: float, eta: float, example: bool = False
+) -> str:
     """The header line of a run: name, status badge, step / total, steps/s and ETA (while live)."""
     if not run_id:
         return "<span class='wb-run'>Preview of the edited spec (untrained model)</span>"
     color = BADGE.get(status, "#999999")
-    badge = (f"<span class='wb-badge' data-status='{status}' style='background:white;color:{color};"  # on the blue header
-             f"font-weight:600;border-radius:8px;padding:1px 8px;font-size:0.85em'>{status}</span>")
+    badge = (
+        f"<span class='wb-badge' data-status='{status}' style='background:white;color:{color};"  # on the blue header
+        f"font-weight:600;border-radius:8px;padding:1px 8px;font-size:0.85em'>{status}</span>"
+    )
     where = f"{step} / {total}" if total else f"{step}"
     live = status in ("running", "paused")
     speed = f" · {rate:.2f} steps/s · ETA {format_seconds(eta)}" if live and math.isfinite(rate) else ""
     tag = " (example)" if example else ""
-    return (f"<span class='wb-run'><b>{name or run_id}</b>{tag} {badge} "
-            f"<span class='wb-progress'>step {where}</span>{speed}</span>")
+    return (
+        f"<span class='wb-run'><b>{name or run_id}</b>{tag} {badge} "
+        f"<span class='wb-progress'>step {where}</span>{speed}</span>"
+    )
 
 
 class RunHeader(pn.viewable.Viewer):
@@ -55,8 +69,9 @@ class RunHeader(pn.viewable.Viewer):
 
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
-        self.pane = pn.pane.HTML("", styles={"color": "white", "font-size": "14px"}, margin=(0, 10),
-                                 css_classes=["wb-header"])
+        self.pane = pn.pane.HTML(
+            "", styles={"color": "white", "font-size": "14px"}, margin=(0, 10), css_classes=["wb-header"]
+        )
         state.param.watch(lambda *_: self.refresh(), ["run_id", "metrics"])
         self.refresh()
 
@@ -69,8 +84,9 @@ class RunHeader(pn.viewable.Viewer):
                 run = s.open()
                 total = (run.spec.get("train") or {}).get("steps")
                 rate, eta = rate_and_eta(s.metrics, total)
-                html = header_html(run.id, run.name, run.status, max(run.last_step, 0), total, rate, eta,
-                                   s.is_example(run.id))
+                html = header_html(
+                    run.id, run.name, run.status, max(run.last_step, 0), total, rate, eta, s.is_example(run.id)
+                )
             except Exception as err:  # a run deleted under us: say so, keep the page
                 html = f"<span class='wb-run'>{s.run_id}: {type(err).__name__}</span>"
         if html != self.pane.object:

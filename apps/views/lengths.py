@@ -1,5 +1,6 @@
 """Runs view, length generalization: accuracy against sequence length for the selected runs,
 and a button that evaluates them at the lengths typed in (what `workbench eval` does)."""
+
 from __future__ import annotations
 
 import panel as pn
@@ -33,6 +34,7 @@ class LengthsPane:
 
     def evaluate(self) -> None:
         from workbench.cli_eval import evaluate_lengths
+
         if not self.ids:
             self.message.object = "Select one or more runs in the table first."
             return

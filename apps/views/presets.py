@@ -1,5 +1,6 @@
 """The sidebar's preset menu: pick a preset (data/presets/), read what it shows, load one of its
 runs into the editor, or train all its runs at once (each in its own process)."""
+
 from __future__ import annotations
 
 import panel as pn
@@ -23,8 +24,9 @@ class PresetMenu(pn.viewable.Viewer):
         self.run = pn.widgets.Select(label="Run of the preset", options=[], sizing_mode="stretch_width")
         self.about = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
         self.load = pn.widgets.Button(label="Load into the editor", sizing_mode="stretch_width")
-        self.train_all = pn.widgets.Button(label="Train all runs of the preset", color="primary",
-                                           sizing_mode="stretch_width")
+        self.train_all = pn.widgets.Button(
+            label="Train all runs of the preset", color="primary", sizing_mode="stretch_width"
+        )
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
         self.preset.param.watch(lambda *_: self._describe(), ["value"])
         self.load.on_click(lambda _: self.load_run())
@@ -36,9 +38,9 @@ class PresetMenu(pn.viewable.Viewer):
         self.run.options = list(p.runs)
         self.run.value = next(iter(p.runs))
         expect = " > ".join(p.expect)
-        self.about.object = (f"**{p.title}**\n\n{p.shows}\n\n*{p.paper}*" +
-                             (f"\n\nExpected on `{p.metric}`: {expect} (about {p.budget_s:.0f} s on 2 cores)"
-                              if expect else ""))
+        self.about.object = f"**{p.title}**\n\n{p.shows}\n\n*{p.paper}*" + (
+            f"\n\nExpected on `{p.metric}`: {expect} (about {p.budget_s:.0f} s on 2 cores)" if expect else ""
+        )
 
     def load_run(self) -> None:
         p = load_preset(self.preset.value)
@@ -64,5 +66,6 @@ class PresetMenu(pn.viewable.Viewer):
         return ids
 
     def __panel__(self):
-        return pn.Column(self.preset, self.about, self.run, self.load, self.train_all, self.message,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            self.preset, self.about, self.run, self.load, self.train_all, self.message, sizing_mode="stretch_width"
+        )

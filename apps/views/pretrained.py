@@ -6,6 +6,7 @@ never a download) and shows Δ_t, gates, ‖h_t‖, hidden attention, effective 
 and per-token loss on the typed text, with the words on the token axes. The loaded config shows
 read-only in the sidebar (`config_card`).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,16 @@ from workbench.errors import SpecError
 from .base import PANE
 
 SOURCES = ("build from the spec", "open a checkpoint")
-SPEC_TABS = ("A checkpoint is open: the **Pretrained** tab shows it on your text. Kernels, Spectrum, Memory, "
-             "Token dynamics and Training are off for it: they preview or train the model built from the spec "
-             "(its frequency response, probe input and training loop need a spec), and still show that model.")
+SPEC_TABS = (
+    "A checkpoint is open: the **Pretrained** tab shows it on your text. Kernels, Spectrum, Memory, "
+    "Token dynamics and Training are off for it: they preview or train the model built from the spec "
+    "(its frequency response, probe input and training loop need a spec), and still show that model."
+)
 EXAMPLE = "The cat sat on the mat. The dog sat on the log. The cat sat on the"
-OFF = ("The checkpoint views are off: choose **open a checkpoint**, give a folder or a cached model id, "
-       "and press *Open*. The other tabs show the model built from the spec.")
+OFF = (
+    "The checkpoint views are off: choose **open a checkpoint**, give a folder or a cached model id, "
+    "and press *Open*. The other tabs show the model built from the spec."
+)
 
 
 class PretrainedView(pn.viewable.Viewer):
@@ -38,27 +43,38 @@ class PretrainedView(pn.viewable.Viewer):
         super().__init__(**params)
         self.state, self.model, self.data = state, None, None
         from workbench.pretrained import cached_ids
+
         ids = cached_ids()
         self._mode = pn.widgets.RadioButtonGroup.from_param(self.param.mode, label="Model source", color="primary")
-        self._source = pn.widgets.TextInput.from_param(self.param.source, label="Checkpoint",
-                                                       placeholder="path/to/checkpoint or org/model-id",
-                                                       width=420)
-        self._text = pn.widgets.TextAreaInput.from_param(self.param.text, label="Text", height=90,
-                                                         sizing_mode="stretch_width", placeholder="Type a text…")
+        self._source = pn.widgets.TextInput.from_param(
+            self.param.source, label="Checkpoint", placeholder="path/to/checkpoint or org/model-id", width=420
+        )
+        self._text = pn.widgets.TextAreaInput.from_param(
+            self.param.text, label="Text", height=90, sizing_mode="stretch_width", placeholder="Type a text…"
+        )
         self._open = pn.widgets.Button(label="Open", color="primary", width=120)
         self._open.on_click(self._on_open)
         self._layer = pn.widgets.IntInput.from_param(self.param.layer, label="Layer", width=120)
         self._channel = pn.widgets.IntInput.from_param(self.param.channel, label="Channel / head", width=140)
         self._alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self._status = pn.pane.Markdown(OFF + (f"\n\nCached ids: {', '.join(ids[:8])}" if ids else ""),
-                                        sizing_mode="stretch_width")
+        self._status = pn.pane.Markdown(
+            OFF + (f"\n\nCached ids: {', '.join(ids[:8])}" if ids else ""), sizing_mode="stretch_width"
+        )
         self._config = pn.pane.JSON({}, depth=2, sizing_mode="stretch_width")
-        self.config_card = pn.Card(self._config, title="Loaded config (read-only)", collapsed=False, visible=False,
-                                   sizing_mode="stretch_width", css_classes=["pretrained-config"])
+        self.config_card = pn.Card(
+            self._config,
+            title="Loaded config (read-only)",
+            collapsed=False,
+            visible=False,
+            sizing_mode="stretch_width",
+            css_classes=["pretrained-config"],
+        )
         # shown above every tab while a checkpoint is open: which model the other tabs draw, and why
         self.banner = pn.pane.Alert(SPEC_TABS, alert_type="info", visible=False, sizing_mode="stretch_width")
-        self._panes = {k: pn.pane.HoloViews(None, **PANE) for k in
-                       ("delta", "gate", "state_norm", "attention", "memory", "audit", "loss")}
+        self._panes = {
+            k: pn.pane.HoloViews(None, **PANE)
+            for k in ("delta", "gate", "state_norm", "attention", "memory", "audit", "loss")
+        }
         self.param.watch(self._on_mode, ["mode"])
         self.param.watch(self._on_view, ["layer", "channel"])
         self._on_mode()
@@ -80,6 +96,7 @@ class PretrainedView(pn.viewable.Viewer):
         self._alert.visible = False
         try:
             from workbench.pretrained import load_pretrained
+
             key = self.source.strip()
             if self.model is None or getattr(self.model, "meta", {}).get("source") != key:
                 self.model = None
@@ -91,15 +108,18 @@ class PretrainedView(pn.viewable.Viewer):
         meta = self.model.meta
         self._config.object = meta["config"]
         fallback = "" if meta["tokenizer"] == "tokenizer.json" else f" **Tokenizer: {meta['tokenizer']}.**"
-        self._status.object = (f"**{meta['format']}** from `{meta['folder']}`: {len(self.model.layers)} layers, "
-                               f"{meta['parameters']:,} parameters, {self.data['loss'].sizes['position']} tokens, "
-                               f"mean loss {self.data['loss'].attrs['mean_loss']:.3f} nats; Δ audit: "
-                               f"{self.data['audit'].attrs['verdict']}.{fallback}")
+        self._status.object = (
+            f"**{meta['format']}** from `{meta['folder']}`: {len(self.model.layers)} layers, "
+            f"{meta['parameters']:,} parameters, {self.data['loss'].sizes['position']} tokens, "
+            f"mean loss {self.data['loss'].attrs['mean_loss']:.3f} nats; Δ audit: "
+            f"{self.data['audit'].attrs['verdict']}.{fallback}"
+        )
         self._on_mode()
         self._draw()
 
     def _analyse(self) -> None:
         from workbench.analysis.text_report import inspect_text
+
         n = len(self.model.layers)
         if self.layer >= n:
             raise SpecError("layer", self.layer, f"an integer in [0, {n - 1}]")
@@ -125,24 +145,36 @@ class PretrainedView(pn.viewable.Viewer):
             memory_text_view,
             norms_text_view,
         )
+
         d = self.data
-        figs = {"delta": delta_text_view(d["dynamics"], self.layer), "gate": delta_text_view(d["dynamics"], self.layer, "gate"),
-                "state_norm": norms_text_view(d["dynamics"]), "attention": attention_text_view(d["attention"]),
-                "memory": memory_text_view(d["memory"]), "audit": audit_text_view(d["audit"]),
-                "loss": loss_text_view(d["loss"])}
+        figs = {
+            "delta": delta_text_view(d["dynamics"], self.layer),
+            "gate": delta_text_view(d["dynamics"], self.layer, "gate"),
+            "state_norm": norms_text_view(d["dynamics"]),
+            "attention": attention_text_view(d["attention"]),
+            "memory": memory_text_view(d["memory"]),
+            "audit": audit_text_view(d["audit"]),
+            "loss": loss_text_view(d["loss"]),
+        }
         for k, fig in figs.items():
             self._panes[k].object = fig
 
     def summary_json(self) -> str:
         from workbench.analysis.text_report import summary
+
         return json.dumps(summary(self.model, self.data)) if self.data is not None else "{}"
 
     def __panel__(self):
         p = self._panes
         return pn.Column(
-            pn.Row(self._mode), pn.Row(self._source, self._open, self._layer, self._channel), self._text,
-            self._alert, self._status,
+            pn.Row(self._mode),
+            pn.Row(self._source, self._open, self._layer, self._channel),
+            self._text,
+            self._alert,
+            self._status,
             pn.Row(p["delta"], p["gate"], sizing_mode="stretch_width"),
             pn.Row(p["state_norm"], p["loss"], sizing_mode="stretch_width"),
             pn.Row(p["attention"], p["memory"], sizing_mode="stretch_width"),
-            pn.Row(p["audit"], sizing_mode="stretch_width"), sizing_mode="stretch_width")
+            pn.Row(p["audit"], sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

@@ -1,5 +1,6 @@
 """The four probe views (kernels, spectrum, memory, token dynamics): each draws `workbench.plots`
 builders of the Datasets on show, for the untrained model (preview) or a run at the selected step."""
+
 from __future__ import annotations
 
 import param
@@ -36,7 +37,9 @@ class KernelsView(ProbeView):
             kept = [c for c in self.channels if c in chans]
             self.channels = kept if len(kept) == len(self.channels) else []  # a changed width: the spread again
         if not self.channels and chans:  # the list shows what is drawn: four channels spread over the layer
-            self.channels = [chans[i] for i in sorted({round(k * (len(chans) - 1) / 3) for k in range(min(4, len(chans)))})]
+            self.channels = [
+                chans[i] for i in sorted({round(k * (len(chans) - 1) / 3) for k in range(min(4, len(chans)))})
+            ]
 
     def figures(self):
         return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}
@@ -57,9 +60,12 @@ class SpectrumView(ProbeView):
 
     def figures(self):
         traj = self.get("spectrum_steps")
-        return {"poles": pole_view(self.get("spectrum")), "eigen": eigen_view(self.get("spectrum")),
-                "response": response_view(self.get("frequency_response")),
-                "trajectories": pole_trajectory_view(traj)}
+        return {
+            "poles": pole_view(self.get("spectrum")),
+            "eigen": eigen_view(self.get("spectrum")),
+            "response": response_view(self.get("frequency_response")),
+            "trajectories": pole_trajectory_view(traj),
+        }
 
     def note(self) -> str:
         if self.state.run_id and self.get("frequency_response") is None:
@@ -73,19 +79,28 @@ class MemoryView(ProbeView):
 
     title = "Memory"
     sources = ["spectrum", "memory", "gradient_memory", "selective", "ess", "state_norms"]
-    heat = param.Selector(default="decay_to_end", objects=["decay_to_end", "delta", "forget_gate", "alpha"],
-                          doc="Which selective quantity the heat map shows.")
+    heat = param.Selector(
+        default="decay_to_end",
+        objects=["decay_to_end", "delta", "forget_gate", "alpha"],
+        doc="Which selective quantity the heat map shows.",
+    )
     controls_params = ["layer", "heat"]
 
     def figures(self):
         sel = self.get("selective")
-        heat = self.heat if sel is not None and self.heat in sel else next(
-            (v for v in ("decay_to_end", "forget_gate", "alpha") if sel is not None and v in sel), self.heat)
-        return {"half_lives": half_life_histogram(self.get("spectrum", layer=False)),
-                "memory": memory_function_view(self.get("memory")),
-                "gradient": gradient_memory_view(self.get("gradient_memory")),
-                "forgetting": selective_heatmap(sel, heat),
-                "ess": ess_view(self.get("ess")), "state_norms": state_norms_view(self.get("state_norms"))}
+        heat = (
+            self.heat
+            if sel is not None and self.heat in sel
+            else next((v for v in ("decay_to_end", "forget_gate", "alpha") if sel is not None and v in sel), self.heat)
+        )
+        return {
+            "half_lives": half_life_histogram(self.get("spectrum", layer=False)),
+            "memory": memory_function_view(self.get("memory")),
+            "gradient": gradient_memory_view(self.get("gradient_memory")),
+            "forgetting": selective_heatmap(sel, heat),
+            "ess": ess_view(self.get("ess")),
+            "state_norms": state_norms_view(self.get("state_norms")),
+        }
 
 
 class TokensView(ProbeView):
@@ -101,9 +116,13 @@ class TokensView(ProbeView):
         sel = self.get("selective")
         gate = next((v for v in ("forget_gate", "alpha", "input_gate") if sel is not None and v in sel), "gate")
         tokens = self.get("tokens", layer=False)
-        return {"delta": selective_heatmap(sel, "delta"), "gate": selective_heatmap(sel, gate),
-                "norms": token_norms_view(tokens), "trajectories": token_trajectories_view(tokens),
-                "attention": attention_view(self.get("attention"), self.channel)}
+        return {
+            "delta": selective_heatmap(sel, "delta"),
+            "gate": selective_heatmap(sel, gate),
+            "norms": token_norms_view(tokens),
+            "trajectories": token_trajectories_view(tokens),
+            "attention": attention_view(self.get("attention"), self.channel),
+        }
 
     def note(self) -> str:
         return regime_summary(self.get("tokens", layer=False))

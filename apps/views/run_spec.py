@@ -1,6 +1,7 @@
 """The sidebar while a run is open: that run's spec, read-only, and a button that copies it into
 the editor (which then previews it). The editor itself shows while no run is open, so the sidebar
 never shows one spec while another run is on screen."""
+
 from __future__ import annotations
 
 import panel as pn
@@ -34,10 +35,12 @@ class RunSpecPanel(pn.viewable.Viewer):
         super().__init__(state=state, **params)
         self.editor = editor
         self.title = pn.pane.Markdown("", margin=(0, 10))
-        self.copy = pn.widgets.Button(label="Copy into the editor", color="primary",
-                                      sizing_mode="stretch_width", css_classes=["wb-copy-spec"])
-        self.table = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["wb-run-spec"],
-                                      styles={"font-size": "12px"})
+        self.copy = pn.widgets.Button(
+            label="Copy into the editor", color="primary", sizing_mode="stretch_width", css_classes=["wb-copy-spec"]
+        )
+        self.table = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", css_classes=["wb-run-spec"], styles={"font-size": "12px"}
+        )
         self.column = pn.Column(self.title, self.copy, self.table, sizing_mode="stretch_width", visible=False)
         self.copy.on_click(lambda _: self.copy_into_editor())
         state.param.watch(lambda *_: self.show(), ["run_id"])

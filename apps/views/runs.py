@@ -3,6 +3,7 @@ overlaid; and the run controls (train the current spec, pause, resume, stop, del
 
 Runs live in their own processes (`workbench.train.runner`), so closing a tab never stops one.
 """
+
 from __future__ import annotations
 
 import panel as pn
@@ -37,8 +38,9 @@ class RunControls(pn.viewable.Viewer):
         self.preview = pn.widgets.Button(label="Back to preview", sizing_mode="stretch_width")
         self.pause, self.resume, self.stop = (pn.widgets.Button(label=n, width=70) for n in ("Pause", "Resume", "Stop"))
         self.delete = pn.widgets.Button(label="Delete", color="danger", width=70)
-        self.confirm = pn.widgets.Button(label="Really delete?", color="danger", visible=False,
-                                         sizing_mode="stretch_width")
+        self.confirm = pn.widgets.Button(
+            label="Really delete?", color="danger", visible=False, sizing_mode="stretch_width"
+        )
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
         self.train.on_click(lambda _: self.start())
         self.preview.on_click(lambda _: state.select_run(""))
@@ -83,6 +85,7 @@ class RunControls(pn.viewable.Viewer):
         run_id = self.state.run_id
         if run_id and not self.state.is_example(run_id):
             from workbench.store import delete_run
+
             try:
                 delete_run(run_id, self.state.root_of(run_id))
             except (SpecError, OSError) as err:  # a live run, a read-only store
@@ -92,8 +95,14 @@ class RunControls(pn.viewable.Viewer):
             self.state.select_run("")
 
     def __panel__(self):
-        return pn.Column(self.train, pn.Row(self.pause, self.resume, self.stop, self.delete),
-                         self.confirm, self.preview, self.message, sizing_mode="stretch_width")
+        return pn.Column(
+            self.train,
+            pn.Row(self.pause, self.resume, self.stop, self.delete),
+            self.confirm,
+            self.preview,
+            self.message,
+            sizing_mode="stretch_width",
+        )
 
 
 class RunsView(pn.viewable.Viewer):
@@ -110,16 +119,24 @@ class RunsView(pn.viewable.Viewer):
         super().__init__(state=state, **params)
         self._df = None
         self._signature = None
-        self.table = pn.widgets.Tabulator(None, selectable="checkbox", disabled=True, show_index=False,
-                                          pagination=None, height=260, sizing_mode="stretch_width")
+        self.table = pn.widgets.Tabulator(
+            None,
+            selectable="checkbox",
+            disabled=True,
+            show_index=False,
+            pagination=None,
+            height=260,
+            sizing_mode="stretch_width",
+        )
         self.table.param.watch(self._on_select, ["selection"])
         self.table.on_click(self._on_click)
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
         self.sweeps = SweepView(state)
         # damaged and killed runs are named here; the selected run's read error too
-        self.notice = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
-                                    css_classes=["runs-notice"])
+        self.notice = pn.pane.Alert(
+            "", alert_type="warning", visible=False, sizing_mode="stretch_width", css_classes=["runs-notice"]
+        )
         self._damaged = ""
         state.param.watch(lambda _: self._show_notice(), ["error", "run_id"])
         self.lengths = LengthsPane(state)
@@ -136,10 +153,12 @@ class RunsView(pn.viewable.Viewer):
             return False
         self._signature, self._df = sig, df
         bad = df[df["status"].isin(["damaged", "missing"])]["id"].tolist() if len(df) else []
-        self._damaged = (f"Damaged: {', '.join(bad)} (files unreadable; the other runs are shown)" if bad else "")
+        self._damaged = f"Damaged: {', '.join(bad)} (files unreadable; the other runs are shown)" if bad else ""
         self._show_notice()
         # any spec field (and the sweep) can filter and group; the usual suspects first
-        spec = sorted(c for c in df.columns if c.split(".")[0] in ("model", "ssm", "task", "train") and c not in KEY_FIELDS)
+        spec = sorted(
+            c for c in df.columns if c.split(".")[0] in ("model", "ssm", "task", "train") and c not in KEY_FIELDS
+        )
         fields = [f for f in KEY_FIELDS if f in df] + (["sweep"] if "sweep" in df else []) + spec or KEY_FIELDS
         self.param.field.objects = fields
         self._show_table()
@@ -212,5 +231,12 @@ class RunsView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = control_row(self, ["field", "value", "group", "metric"])
-        return pn.Column(controls, self.notice, self.table, pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
-                         pn.panel(self.lengths), self.sweeps, sizing_mode="stretch_width")
+        return pn.Column(
+            controls,
+            self.notice,
+            self.table,
+            pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
+            pn.panel(self.lengths),
+            self.sweeps,
+            sizing_mode="stretch_width",
+        )

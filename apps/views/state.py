@@ -4,6 +4,7 @@ No Panel here and no tensor mathematics: `workbench.analysis` turns an untrained
 Datasets (preview), `workbench.store` gives a run's metrics and probes. Every view watches
 `version` and redraws from `data`; a fresh `Workbench` per session keeps visitors apart.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,9 +42,17 @@ def example_runs() -> list[dict]:
         except SpecError:  # a damaged example is listed as such, the others still shown
             rows.append({"id": p.parent.name, "name": p.parent.name, "status": "damaged", "step": -1})
             continue
-        rows.append({"id": r.id, "name": m.get("name", r.id), "status": m.get("status", "?"), "step": last,
-                     "created": m.get("created", 0.0), **flatten(r.spec),
-                     **{f"final.{k}": v for k, v in (m.get("final_metrics") or {}).items()}})
+        rows.append(
+            {
+                "id": r.id,
+                "name": m.get("name", r.id),
+                "status": m.get("status", "?"),
+                "step": last,
+                "created": m.get("created", 0.0),
+                **flatten(r.spec),
+                **{f"final.{k}": v for k, v in (m.get("final_metrics") or {}).items()},
+            }
+        )
     return rows
 
 
@@ -60,16 +69,21 @@ class Workbench(param.Parameterized):
     data = param.Dict(default={}, doc="name -> Dataset on show (all layers).")
     metrics = param.ClassSelector(class_=xr.Dataset, doc="Scalar metrics of the selected run.")
     error = param.String(default="")
-    stability = param.Dict(default={}, doc="The shown model's realized max |z| and, when unstable, the field to change.")
+    stability = param.Dict(
+        default={}, doc="The shown model's realized max |z| and, when unstable, the field to change."
+    )
     version = param.Integer(default=0, doc="Bumped whenever `data` changes; views watch it.")
-    probes_wanted = param.Boolean(default=True, doc="Whether a probe view is open: a followed run's probe "
-                                  "arrays are read only then (its steps always).")
+    probes_wanted = param.Boolean(
+        default=True,
+        doc="Whether a probe view is open: a followed run's probe arrays are read only then (its steps always).",
+    )
 
     def __init__(self, **params):
         quick = default_run()  # the `quick` preset: the same defaults as `workbench train`
         params.setdefault("model", quick.model)
-        params.setdefault("ssm", quick.ssm if params["model"].layer == quick.model.layer
-                          else default_ssm(params["model"].layer))
+        params.setdefault(
+            "ssm", quick.ssm if params["model"].layer == quick.model.layer else default_ssm(params["model"].layer)
+        )
         params.setdefault("task", quick.task)
         params.setdefault("train", quick.train)
         super().__init__(**params)
@@ -121,6 +135,7 @@ class Workbench(param.Parameterized):
         Kernels and spectra (milliseconds) are published at once; the quantities that need forward
         and backward passes on the probe input follow through `defer`, so a knob answers at once."""
         from workbench.train.build import build_run_model
+
         self._generation += 1
         try:
             run = self.run_spec()
@@ -150,6 +165,7 @@ class Workbench(param.Parameterized):
                 return
             self._slow = {k: v for k, v in data.items() if k not in fast}
             self._publish(data, changed=set(self._slow))
+
         self.defer(slow)
         return True
 
@@ -173,6 +189,7 @@ class Workbench(param.Parameterized):
     def runs_table(self):
         """The runs root's index and the shipped examples, one DataFrame (column `source`)."""
         import pandas as pd
+
         try:
             own = list_runs(runs_root())
         except (SpecError, OSError) as err:  # an unreadable index: say so, keep the examples on show
@@ -180,7 +197,9 @@ class Workbench(param.Parameterized):
             own = pd.DataFrame()
         ex = pd.DataFrame(example_runs())
         frames = [f.assign(source=s) for f, s in ((own, "runs"), (ex, "example")) if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "name", "status", "step"])
+        return (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "name", "status", "step"])
+        )
 
     def select_run(self, run_id: str) -> None:
         """Show a run (its probes at the selected step), or the preview again with ''."""
@@ -266,7 +285,8 @@ class Workbench(param.Parameterized):
         if "spectrum" in self._probes:
             out["spectrum_steps"] = self._probes["spectrum"]
         ssm = (self.open().spec.get("ssm") or {}) if self.run_id else {}
-        self.stability = stability(out.get("spectrum"), out.get("kernels"), ssm.get("discretization", ""),
-                                   ssm.get("dt_max"))
+        self.stability = stability(
+            out.get("spectrum"), out.get("kernels"), ssm.get("discretization", ""), ssm.get("dt_max")
+        )
         self._preview = False
         self._publish(out)

@@ -1,5 +1,6 @@
 """Sweeps in the Runs view: one sweep's final metric against each swept field, and its runs' memory
 functions or kernels overlaid, coloured by a chosen field."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ class SweepView(pn.viewable.Viewer):
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
         self._df = pd.DataFrame()
-        self.summary = pn.pane.HoloViews(empty("Sweep", "no sweep chosen"), sizing_mode="stretch_width",
-                                         min_height=300, linked_axes=False)
+        self.summary = pn.pane.HoloViews(
+            empty("Sweep", "no sweep chosen"), sizing_mode="stretch_width", min_height=300, linked_axes=False
+        )
         self.overlay = pn.pane.HoloViews(empty("Sweep runs", "no sweep chosen"), **PANE)
         self.param.watch(self._on_sweep, ["sweep"])
         self.param.watch(lambda _: self.draw(), ["metric", "by", "curve"])
@@ -68,8 +70,9 @@ class SweepView(pn.viewable.Viewer):
             self.summary.object = empty("Sweep", "no sweep chosen" if self.sweep == NONE else "no runs")
             self.overlay.object = empty("Sweep runs", "no sweep chosen")
             return
-        self.summary.object = (sweep_plot(df, fields, self.metric) if self.metric and fields
-                               else empty("Sweep", "no final metric yet"))
+        self.summary.object = (
+            sweep_plot(df, fields, self.metric) if self.metric and fields else empty("Sweep", "no final metric yet")
+        )
         curves = []
         for _, row in df.iterrows():
             run = self.state.open_any(row["id"])
@@ -81,5 +84,6 @@ class SweepView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = control_row(self, ["sweep", "metric", "by", "curve"])
-        return pn.Column(pn.pane.Markdown("#### Sweeps"), controls, self.summary, self.overlay,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.Markdown("#### Sweeps"), controls, self.summary, self.overlay, sizing_mode="stretch_width"
+        )

@@ -4,6 +4,7 @@ The curves are DynamicMaps fed by Pipes (created here, per session), so a live r
 updates the Bokeh sources in place; a Tap on a curve and the step slider both set
 `state.step`; "follow latest" tracks the live end (any manual choice of step unticks it).
 """
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -28,8 +29,9 @@ class TrainingView(pn.viewable.Viewer):
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
         self._pipes = [hv.streams.Pipe(data=None), hv.streams.Pipe(data=None)]
-        self.slider = pn.widgets.IntSlider(label="Step shown by every probe view", start=0, end=1, value=0,
-                                           sizing_mode="stretch_width")
+        self.slider = pn.widgets.IntSlider(
+            label="Step shown by every probe view", start=0, end=1, value=0, sizing_mode="stretch_width"
+        )
         self.follow = pn.widgets.Checkbox(label="follow latest", value=state.follow_latest)
         self._setting = False  # True while this view moves the slider itself
         self._stale = False  # metrics arrived while the tab was hidden
@@ -48,9 +50,16 @@ class TrainingView(pn.viewable.Viewer):
             target = hv.DynamicMap(lambda: hv.Curve([], "step", "value"))
             tap = hv.streams.Tap(source=target, x=None, y=None)
             tap.add_subscriber(self._on_tap)
-            self._dmaps.append((curves * target).apply.opts(
-                title=self.param.metric if i == 0 else self.param.metric2, logy=self.param.logy, responsive=True,
-                min_height=300, show_grid=True, show_legend=False))
+            self._dmaps.append(
+                (curves * target).apply.opts(
+                    title=self.param.metric if i == 0 else self.param.metric2,
+                    logy=self.param.logy,
+                    responsive=True,
+                    min_height=300,
+                    show_grid=True,
+                    show_legend=False,
+                )
+            )
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._on_metrics()
 
@@ -63,6 +72,7 @@ class TrainingView(pn.viewable.Viewer):
 
     def dataset(self):
         import xarray as xr
+
         m = self.state.metrics
         return m[[self.metric, self.metric2]] if m is not None and self.metric in m else xr.Dataset()
 
@@ -104,10 +114,15 @@ class TrainingView(pn.viewable.Viewer):
         m = s.metrics
         last = int(m.step.values[-1]) if m is not None and m.sizes.get("step") else 0
         where = " (example, read-only)" if s.is_example(s.run_id) else ""
-        shown = (f"probes of step {s.shown_step} shown" if s.shown_step is not None
-                 else "no probes recorded yet (the first come with the run's first step)")
-        return (f"Run **{s.run_id}**{where}: {last} steps recorded, probes at {len(s.steps)} steps; "
-                f"step {s.step} selected, {shown}.")
+        shown = (
+            f"probes of step {s.shown_step} shown"
+            if s.shown_step is not None
+            else "no probes recorded yet (the first come with the run's first step)"
+        )
+        return (
+            f"Run **{s.run_id}**{where}: {last} steps recorded, probes at {len(s.steps)} steps; "
+            f"step {s.step} selected, {shown}."
+        )
 
     def _on_step(self, *_):
         if self.state.step != self.slider.value:
@@ -136,6 +151,10 @@ class TrainingView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = control_row(self, ["metric", "metric2", "smoothing", "logy"])
-        return pn.Column(self._status, pn.Row(self.slider, self.follow, sizing_mode="stretch_width"), controls,
-                         pn.Row(*[pn.pane.HoloViews(d, **PANE) for d in self._dmaps], sizing_mode="stretch_width"),
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            self._status,
+            pn.Row(self.slider, self.follow, sizing_mode="stretch_width"),
+            controls,
+            pn.Row(*[pn.pane.HoloViews(d, **PANE) for d in self._dmaps], sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

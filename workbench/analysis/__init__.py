@@ -10,6 +10,7 @@ effective_state_size, ess_probe, state_norms     how much state a model uses (Pa
 position_loss                                    loss and accuracy against position and length
 preview                                          all of the preview's quantities at once
 """
+
 from workbench.analysis.audit import init_audit
 from workbench.analysis.ess import effective_state_size, ess_probe
 from workbench.analysis.hippo_reconstruction import hippo_reconstruction
@@ -22,6 +23,23 @@ from workbench.analysis.selective import hidden_attention, selective_forgetting
 from workbench.analysis.state_norms import state_norms
 from workbench.analysis.tokens import token_dynamics
 
-__all__ = ["effective_state_size", "ess_probe", "position_loss", "state_norms", "frequency_response", "gradient_memory", "hidden_attention", "hippo_reconstruction", "init_audit", "kernels",
-           "layer_kernels", "layer_spectrum", "legs_convergence", "memory_function", "preview", "selective_forgetting",
-           "spectrum", "token_dynamics"]
+__all__ = [
+    "effective_state_size",
+    "ess_probe",
+    "position_loss",
+    "state_norms",
+    "frequency_response",
+    "gradient_memory",
+    "hidden_attention",
+    "hippo_reconstruction",
+    "init_audit",
+    "kernels",
+    "layer_kernels",
+    "layer_spectrum",
+    "legs_convergence",
+    "memory_function",
+    "preview",
+    "selective_forgetting",
+    "spectrum",
+    "token_dynamics",
+]

@@ -4,6 +4,7 @@ Realized Δ against the requested [dt_min, dt_max] (a Δ bias built from log(dt)
 a published bug, shows up here), |λ| against the LRU ring, Re(A) after reparameterization
 (positive = unstable), PTD's eigenvector conditioning. Flags are plain sentences in attrs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,10 @@ def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
         if (~finite).any():
             flags.append(f"layer {i}: {int((~finite).sum())} of {dt.size} channels realize a non-finite Δ")
         if outside.any():
-            flags.append(f"layer {i}: {int(outside.sum())} of {dt.size} channels realize Δ outside the requested "
-                         f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})")
+            flags.append(
+                f"layer {i}: {int(outside.sum())} of {dt.size} channels realize Δ outside the requested "
+                f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})"
+            )
         re = md.A.real.numpy()
         if (re > 0).any():
             flags.append(f"layer {i}: {int((re > 0).sum())} modes have Re A > 0 (unstable)")
@@ -44,19 +47,38 @@ def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
                 flags.append(f"layer {i}: {off_ring} poles off the LRU ring [{ring[0]:g}, {ring[1]:g}]")
         hist = np.histogram(np.log10(dt[finite & (dt > 0)]), BINS)[0]
         kappa = float(getattr(core, "info", {}).get("kappa_V", np.nan))
-        rows.append(dict(layer=i, dt=dt, re=re, r=r, hist=hist, lo=lo, hi=hi, kappa=kappa,
-                         flagged=bool((~finite).any() or outside.any() or (re > 0).any() or off_ring)))
+        rows.append(
+            dict(
+                layer=i,
+                dt=dt,
+                re=re,
+                r=r,
+                hist=hist,
+                lo=lo,
+                hi=hi,
+                kappa=kappa,
+                flagged=bool((~finite).any() or outside.any() or (re > 0).any() or off_ring),
+            )
+        )
     need(rows, "init_audit", "SSM", model)
     C, M = rows[0]["re"].shape
     stack = lambda k: np.stack([r[k] for r in rows])
     return xr.Dataset(
-        {"dt": (("layer", "channel"), stack("dt"), {"long_name": "realized Δ"}),
-         "dt_min": (("layer",), stack("lo")), "dt_max": (("layer",), stack("hi")),
-         "dt_histogram": (("layer", "log10_dt"), stack("hist"), {"long_name": "channels per log10 Δ bin"}),
-         "A_real": (("layer", "channel", "mode"), stack("re"), {"long_name": "Re A after reparameterization"}),
-         "pole_abs": (("layer", "channel", "mode"), stack("r"), {"long_name": "|Ā|"}),
-         "kappa_V": (("layer",), stack("kappa"), {"long_name": "κ(V) of PTD eigenvectors"}),
-         "flagged": (("layer",), stack("flagged"))},
-        coords={"layer": [r["layer"] for r in rows], "channel": np.arange(C), "mode": np.arange(M),
-                "log10_dt": 0.5 * (BINS[1:] + BINS[:-1])},
-        attrs=model_attrs(model, flags=flags))
+        {
+            "dt": (("layer", "channel"), stack("dt"), {"long_name": "realized Δ"}),
+            "dt_min": (("layer",), stack("lo")),
+            "dt_max": (("layer",), stack("hi")),
+            "dt_histogram": (("layer", "log10_dt"), stack("hist"), {"long_name": "channels per log10 Δ bin"}),
+            "A_real": (("layer", "channel", "mode"), stack("re"), {"long_name": "Re A after reparameterization"}),
+            "pole_abs": (("layer", "channel", "mode"), stack("r"), {"long_name": "|Ā|"}),
+            "kappa_V": (("layer",), stack("kappa"), {"long_name": "κ(V) of PTD eigenvectors"}),
+            "flagged": (("layer",), stack("flagged")),
+        },
+        coords={
+            "layer": [r["layer"] for r in rows],
+            "channel": np.arange(C),
+            "mode": np.arange(M),
+            "log10_dt": 0.5 * (BINS[1:] + BINS[:-1]),
+        },
+        attrs=model_attrs(model, flags=flags),
+    )

@@ -7,6 +7,7 @@ outside [max(dt_min, floor), dt_max] means the init was overwritten after constr
 re-initialization of every Linear bias, say), or that training moved it: the verdict says which
 to suspect from the model's provenance, it cannot tell them apart.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,13 @@ def _at_rest(m) -> torch.Tensor:
 
 
 @torch.no_grad()
-def delta_audit(model, dt_min: float | None = None, dt_max: float | None = None, dt_floor: float | None = None,
-                tolerance: float = 0.01) -> xr.Dataset:
+def delta_audit(
+    model,
+    dt_min: float | None = None,
+    dt_max: float | None = None,
+    dt_floor: float | None = None,
+    tolerance: float = 0.01,
+) -> xr.Dataset:
     """Realized Δ at rest per layer × channel against the claimed [max(dt_min, dt_floor), dt_max].
 
     Claims default to `model.meta['dt_init']` (the checkpoint's config). attrs: `verdict`
@@ -54,17 +60,38 @@ def delta_audit(model, dt_min: float | None = None, dt_max: float | None = None,
         n = max(len(x), 1)
         ks = float(np.max(np.maximum(np.arange(1, n + 1) / n - cdf, cdf - np.arange(n) / n))) if len(x) else np.nan
         if out.any():
-            flags.append(f"layer {i}: {int(out.sum())} of {dt.size} channels realize Δ outside the claimed "
-                         f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})")
+            flags.append(
+                f"layer {i}: {int(out.sum())} of {dt.size} channels realize Δ outside the claimed "
+                f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})"
+            )
         rows.append((i, dt, int(out.sum()), ks, np.histogram(np.log10(dt[finite]), BINS)[0]))
     need(rows, "delta_audit", "mamba or mamba2", model)
     dim = "head" if isinstance(mixers(model)[rows[0][0]], Mamba2) else "channel"
     verdict = "disagrees" if flags else "consistent"
     return xr.Dataset(
-        {"dt": (("layer", dim), np.stack([r[1] for r in rows]), {"long_name": "Δ at rest = softplus(bias)"}),
-         "outside": (("layer",), np.array([r[2] for r in rows]), {"long_name": "channels outside the claim"}),
-         "ks_log_uniform": (("layer",), np.array([r[3] for r in rows]), {"long_name": "KS distance from log-uniform"}),
-         "dt_histogram": (("layer", "log10_dt"), np.stack([r[4] for r in rows]))},
-        coords={"layer": [r[0] for r in rows], dim: np.arange(rows[0][1].size), "log10_dt": 0.5 * (BINS[1:] + BINS[:-1])},
-        attrs=model_attrs(model, verdict=verdict, flags=flags, claimed_min=lo, claimed_max=hi, dt_min=lo_min,
-                          dt_floor=floor, tolerance=tolerance))
+        {
+            "dt": (("layer", dim), np.stack([r[1] for r in rows]), {"long_name": "Δ at rest = softplus(bias)"}),
+            "outside": (("layer",), np.array([r[2] for r in rows]), {"long_name": "channels outside the claim"}),
+            "ks_log_uniform": (
+                ("layer",),
+                np.array([r[3] for r in rows]),
+                {"long_name": "KS distance from log-uniform"},
+            ),
+            "dt_histogram": (("layer", "log10_dt"), np.stack([r[4] for r in rows])),
+        },
+        coords={
+            "layer": [r[0] for r in rows],
+            dim: np.arange(rows[0][1].size),
+            "log10_dt": 0.5 * (BINS[1:] + BINS[:-1]),
+        },
+        attrs=model_attrs(
+            model,
+            verdict=verdict,
+            flags=flags,
+            claimed_min=lo,
+            claimed_max=hi,
+            dt_min=lo_min,
+            dt_floor=floor,
+            tolerance=tolerance,
+        ),
+    )

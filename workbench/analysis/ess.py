@@ -16,6 +16,7 @@ Two ways to the singular values, which agree (tests/test_ess.py):
   backward recursion: O(L·n³) per group, every position, no L×L matrix. Squaring the
   singular values (and a 1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -81,7 +82,7 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, budget: int = 1 << 22):
     step = max(1, budget // max(1, b * L * n * n))  # groups per pass: bounds the stored Gramians
     ranks, ents = [], []
     for g0 in range(0, g, step):
-        a, bb, c = A[:, g0:g0 + step], B[:, g0:g0 + step], C[:, g0:g0 + step]  # (b, s, L, n)
+        a, bb, c = A[:, g0 : g0 + step], B[:, g0 : g0 + step], C[:, g0 : g0 + step]  # (b, s, L, n)
         Gr = torch.zeros(*a.shape[:2], n, n, dtype=dtype)
         Go = torch.zeros_like(Gr)
         Grs, Gos = [], [None] * L
@@ -117,8 +118,14 @@ def _check(tol, atol, method, positions, L):
 
 
 @torch.no_grad()
-def effective_state_size(model_or_layer: nn.Module, x: torch.Tensor, tol: float = 1e-3, atol: float = 0.0,
-                         method: str = "auto", positions=None) -> xr.Dataset:
+def effective_state_size(
+    model_or_layer: nn.Module,
+    x: torch.Tensor,
+    tol: float = 1e-3,
+    atol: float = 0.0,
+    method: str = "auto",
+    positions=None,
+) -> xr.Dataset:
     """ESS per (layer, sample, channel|head, position) of every mixer of a model (or of one mixer).
 
     x: model inputs (tokens (b, L) or (b, L, d_in)), or (b, L, H) for a bare mixer.
@@ -131,7 +138,9 @@ def effective_state_size(model_or_layer: nn.Module, x: torch.Tensor, tol: float 
     for m, xin in layer_inputs(model_or_layer, x):
         f = state_factors(m, xin.double() if _is_float64(m) else xin) if method != "svd" else None
         if method == "gram" and f is None:
-            raise SpecError("method", method, f"'svd' or 'auto' for a {type(m).__name__} layer (no diagonal realization)")
+            raise SpecError(
+                "method", method, f"'svd' or 'auto' for a {type(m).__name__} layer (no diagonal realization)"
+            )
         if f is not None:
             r, e = ess_gram(f, tol, atol)
             idx = torch.tensor(pos) - 1
@@ -151,15 +160,41 @@ def effective_state_size(model_or_layer: nn.Module, x: torch.Tensor, tol: float 
     E = np.stack([e.cpu().numpy() for _, e in per_layer])
     d = ("layer", "sample", dim, "position")
     return xr.Dataset(
-        {"ess": (d, R, {"long_name": "effective state size", "units": "state dimensions",
-                        "definition": "#{σ_k(T[i:, :i]) > max(tol·σ_1, atol)}"}),
-         "ess_entropy": (d, E, {"long_name": "entropy effective state size", "units": "state dimensions",
-                                "definition": "exp(entropy of σ_k / Σσ)"}),
-         "state_size": ("layer", np.asarray(sizes), {"long_name": "real state dimensions per group (-1: none)"})},
-        coords={"layer": np.arange(R.shape[0]), "sample": np.arange(R.shape[1]), dim: np.arange(R.shape[2]),
-                "position": np.asarray(pos)},
-        attrs=model_attrs(model_or_layer, tol=tol, atol=atol, method=",".join(used),
-                          reference="Parnichkun et al. 2025: rank of T[i:, :i]"))
+        {
+            "ess": (
+                d,
+                R,
+                {
+                    "long_name": "effective state size",
+                    "units": "state dimensions",
+                    "definition": "#{σ_k(T[i:, :i]) > max(tol·σ_1, atol)}",
+                },
+            ),
+            "ess_entropy": (
+                d,
+                E,
+                {
+                    "long_name": "entropy effective state size",
+                    "units": "state dimensions",
+                    "definition": "exp(entropy of σ_k / Σσ)",
+                },
+            ),
+            "state_size": ("layer", np.asarray(sizes), {"long_name": "real state dimensions per group (-1: none)"}),
+        },
+        coords={
+            "layer": np.arange(R.shape[0]),
+            "sample": np.arange(R.shape[1]),
+            dim: np.arange(R.shape[2]),
+            "position": np.asarray(pos),
+        },
+        attrs=model_attrs(
+            model_or_layer,
+            tol=tol,
+            atol=atol,
+            method=",".join(used),
+            reference="Parnichkun et al. 2025: rank of T[i:, :i]",
+        ),
+    )
 
 
 def _is_float64(m: nn.Module) -> bool:

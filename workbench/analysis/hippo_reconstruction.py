@@ -10,6 +10,7 @@ carry the minus sign of A):
 Samples f_k sit at t_k = (k+1)/L; before t_0 the signal is taken as constant f_0, so the state
 starts at c(t_0) = f_0 e_0 (e_0 is the exact fixed point for a constant: A e_0 + B = 0).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -111,13 +112,31 @@ def hippo_reconstruction(measure: str, N, signal, *, theta: float = 1.0, n_eval:
 
     disc = "log-time trapezoid (GBT α=½)" if measure == "legs" else "first-order hold (exact expm)"
     return xr.Dataset(
-        {"signal": ("time", truth, {"long_name": "signal f(t), linear interpolation of the samples"}),
-         "reconstruction": (("d_state", "time"), rec, {"long_name": "history rebuilt from the final state"}),
-         "error": ("d_state", err, {"long_name": "relative L2 error ||rec - f|| / ||f|| on the window",
-                                    "units": "1"})},
-        coords={"d_state": ("d_state", np.array(sizes), {"long_name": "state size N"}),
-                "time": ("time", x, {"long_name": "time", "units": "signal duration"})},
-        attrs={"measure": measure, "theta": window, "L": L, "discretization": disc,
-               "note": ("state after the last sample, history rebuilt on the window "
-                        + ("[0, 1] (LegS scales to all history; theta unused)" if measure == "legs"
-                           else "[1 - theta, 1]; ODE dc/dt = (2/theta)(A c + B f)"))})
+        {
+            "signal": ("time", truth, {"long_name": "signal f(t), linear interpolation of the samples"}),
+            "reconstruction": (("d_state", "time"), rec, {"long_name": "history rebuilt from the final state"}),
+            "error": (
+                "d_state",
+                err,
+                {"long_name": "relative L2 error ||rec - f|| / ||f|| on the window", "units": "1"},
+            ),
+        },
+        coords={
+            "d_state": ("d_state", np.array(sizes), {"long_name": "state size N"}),
+            "time": ("time", x, {"long_name": "time", "units": "signal duration"}),
+        },
+        attrs={
+            "measure": measure,
+            "theta": window,
+            "L": L,
+            "discretization": disc,
+            "note": (
+                "state after the last sample, history rebuilt on the window "
+                + (
+                    "[0, 1] (LegS scales to all history; theta unused)"
+                    if measure == "legs"
+                    else "[1 - theta, 1]; ODE dc/dt = (2/theta)(A c + B f)"
+                )
+            ),
+        },
+    )

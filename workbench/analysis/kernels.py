@@ -1,4 +1,5 @@
 """Kernels, spectra and frequency responses of every layer of a model (the S4D kernel, Gu et al. 2022; frequency response as the kernel's DTFT)."""
+
 from __future__ import annotations
 
 import math
@@ -24,6 +25,7 @@ def kernels(model, length: int, inputs: torch.Tensor | None = None) -> xr.Datase
             K = core.kernel(length)
         elif modes is not None and modes.CB is not None:
             from workbench.ssm.kernel import vandermonde_kernel
+
             K = vandermonde_kernel(modes.CB, modes.A_bar, length, modes.c == 2.0)
         elif isinstance(m, Mamba) and xs is not None:
             K = _alpha(m, xs[i][:1])[0, :, :, 0]  # (E, L): response at every target to a source at 0
@@ -33,10 +35,15 @@ def kernels(model, length: int, inputs: torch.Tensor | None = None) -> xr.Datase
         idx.append(i)
     need(Ks, "kernels", "LTI (s4d, mega-ema, lru) or, with inputs, mamba", model)
     K = np.stack(Ks)  # (layers, C, L)
-    return xr.Dataset({"K": (("layer", "channel", "lag"), K, {"long_name": "kernel K[ℓ]"})},
-                      coords={"layer": idx, "channel": np.arange(K.shape[1]),
-                              "lag": ("lag", np.arange(K.shape[2]), {"units": "steps"})},
-                      attrs=model_attrs(model, selective=int(inputs is not None and lti_core(ms[0]) is None)))
+    return xr.Dataset(
+        {"K": (("layer", "channel", "lag"), K, {"long_name": "kernel K[ℓ]"})},
+        coords={
+            "layer": idx,
+            "channel": np.arange(K.shape[1]),
+            "lag": ("lag", np.arange(K.shape[2]), {"units": "steps"}),
+        },
+        attrs=model_attrs(model, selective=int(inputs is not None and lti_core(ms[0]) is None)),
+    )
 
 
 @torch.no_grad()
@@ -53,13 +60,18 @@ def spectrum(model) -> xr.Dataset:
     half = math.log(2) / (dt[..., None] * np.abs(A.real))
     v = lambda x, name, **a: ((("layer", dim, "mode"), x, {"long_name": name, **a}))
     return xr.Dataset(
-        {"A_real": v(A.real, "Re A"), "A_imag": v(A.imag, "Im A"), "pole_real": v(Ab.real, "Re Ā"),
-         "pole_imag": v(Ab.imag, "Im Ā"), "pole_abs": v(np.abs(Ab), "|Ā|"),
-         "half_life": v(half, "t½", units="steps"),
-         "dt": (("layer", dim), dt, {"long_name": "Δ"})},
+        {
+            "A_real": v(A.real, "Re A"),
+            "A_imag": v(A.imag, "Im A"),
+            "pole_real": v(Ab.real, "Re Ā"),
+            "pole_imag": v(Ab.imag, "Im Ā"),
+            "pole_abs": v(np.abs(Ab), "|Ā|"),
+            "half_life": v(half, "t½", units="steps"),
+            "dt": (("layer", dim), dt, {"long_name": "Δ"}),
+        },
         coords={"layer": [i for i, _ in found], dim: np.arange(A.shape[1]), "mode": np.arange(A.shape[2])},
-        attrs=model_attrs(model, conjugate_pairs=int(found[0][1].c == 2.0),
-                          unstable_modes=int((np.abs(Ab) > 1).sum())))
+        attrs=model_attrs(model, conjugate_pairs=int(found[0][1].c == 2.0), unstable_modes=int((np.abs(Ab) > 1).sum())),
+    )
 
 
 @torch.no_grad()
@@ -93,8 +105,10 @@ def frequency_response_closed_form(model, n_freq: int = 257, length: int | None 
         if core is not None and core.materialize().dense:
             p = core.materialize()
             if length is not None:  # exact DFT of the finite kernel: no (I - Āz) solve to go singular
-                Hs.append(core.kernel(length).double().to(torch.complex128)
-                          @ z[None, :] ** torch.arange(length, dtype=torch.float64)[:, None])
+                Hs.append(
+                    core.kernel(length).double().to(torch.complex128)
+                    @ z[None, :] ** torch.arange(length, dtype=torch.float64)[:, None]
+                )
             else:
                 Hs.append(_dense_response(p, z))
         else:
@@ -113,12 +127,19 @@ def _response_dataset(model, H, layers, omega, length) -> xr.Dataset:
     """H (layers, C, F) complex on ω (F,) -> Dataset with gain and phase."""
     dims = ("layer", "channel", "frequency")
     return xr.Dataset(
-        {"H_real": (dims, H.real), "H_imag": (dims, H.imag),
-         "gain": (dims, np.abs(H), {"long_name": "|H(e^{iω})|"}),
-         "phase": (dims, np.angle(H), {"long_name": "arg H", "units": "rad"})},
-        coords={"layer": list(layers), "channel": np.arange(H.shape[1]),
-                "frequency": ("frequency", omega, {"long_name": "ω", "units": "rad/step"})},
-        attrs=model_attrs(model, length=-1 if length is None else length))
+        {
+            "H_real": (dims, H.real),
+            "H_imag": (dims, H.imag),
+            "gain": (dims, np.abs(H), {"long_name": "|H(e^{iω})|"}),
+            "phase": (dims, np.angle(H), {"long_name": "arg H", "units": "rad"}),
+        },
+        coords={
+            "layer": list(layers),
+            "channel": np.arange(H.shape[1]),
+            "frequency": ("frequency", omega, {"long_name": "ω", "units": "rad/step"}),
+        },
+        attrs=model_attrs(model, length=-1 if length is None else length),
+    )
 
 
 def _geometric(a: torch.Tensor, z: torch.Tensor, length: int | None) -> torch.Tensor:
@@ -128,7 +149,7 @@ def _geometric(a: torch.Tensor, z: torch.Tensor, length: int | None) -> torch.Te
     denom = 1 - a[..., None] * z
     if length is None:
         return 1 / denom
-    return (1 - (a ** length)[..., None] * z ** length) / denom
+    return (1 - (a**length)[..., None] * z**length) / denom
 
 
 def _dense_response(p, z):

@@ -1,4 +1,5 @@
 """Kernels and spectra of one LTI layer, as xarray Datasets (the S4D kernel, Gu et al. 2022; poles against the unit circle)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,7 @@ def layer_spectrum(layer, spec=None) -> xr.Dataset:
     return ds
 
 
-def legs_convergence(sizes=(16, 32, 64, 128), n_basis: int = 8, s_real: float = 1.0,
-                     omegas=None) -> xr.Dataset:
+def legs_convergence(sizes=(16, 32, 64, 128), n_basis: int = 8, s_real: float = 1.0, omegas=None) -> xr.Dataset:
     """S4D-LegS vs LegS through their Laplace transforms (S4D paper's convergence claim).
 
     The basis functions e^{tA}B (full LegS) and V e^{tΛ} V*(B/2) (diagonal restriction of
@@ -57,6 +57,8 @@ def legs_convergence(sizes=(16, 32, 64, 128), n_basis: int = 8, s_real: float = 
         # Laplace transform of 2·Re Σ_m CB e^{λt}: both halves of each pair
         diag = torch.stack([(CB / (si - d.A[0]) + CB.conj() / (si - d.A[0].conj())).sum(-1) for si in s])
         err.append(float((full - diag).abs().max() / full.abs().max()))
-    return xr.Dataset({"relative_error": (("d_state",), np.array(err), {"long_name": "max |ΔF(s)| / max |F(s)|"})},
-                      coords={"d_state": np.array(sizes)},
-                      attrs={"n_basis": n_basis, "s_real": s_real, "claim": "S4D-LegS -> LegS as N grows (weakly)"})
+    return xr.Dataset(
+        {"relative_error": (("d_state",), np.array(err), {"long_name": "max |ΔF(s)| / max |F(s)|"})},
+        coords={"d_state": np.array(sizes)},
+        attrs={"n_basis": n_basis, "s_real": s_real, "claim": "S4D-LegS -> LegS as N grows (weakly)"},
+    )

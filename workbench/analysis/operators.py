@@ -14,6 +14,7 @@ Groups: channels for S4D/Mamba (T differs per channel), heads for Mamba-2/GLA/mL
 attention (one T shared by all of a head's value channels). Convolutions before the SSM
 (Mamba's and Mamba-2's depthwise conv), gates after it and the D skip are not part of T.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def operator_from_factors(f: Factors, budget: int = 1 << 24) -> torch.Tensor:
     step = max(1, budget // max(1, b * n * L * L))
     out = []
     for g0 in range(0, g, step):
-        A, B, C = f.A[:, g0:g0 + step], f.B[:, g0:g0 + step], f.C[:, g0:g0 + step]  # (b, s, L, n)
+        A, B, C = f.A[:, g0 : g0 + step], f.B[:, g0 : g0 + step], f.C[:, g0 : g0 + step]  # (b, s, L, n)
         real = not A.is_complex() and bool((A > 0).all())
         log_a = torch.log(A.double() if real else A.to(torch.complex128))  # complex: negative decays stay defined
         decay = torch.exp(segsum(log_a.transpose(-1, -2)))  # (b, s, n, L, L): Π_{k=c+1..r} A_k
@@ -142,14 +143,20 @@ def materialized_operator(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     f = state_factors(m, x)
     if f is None:
         from workbench.errors import SpecError
-        raise SpecError("layer", type(m).__name__, "a mixer with a materialized operator (s4d, mamba, mamba2, "
-                        "gla, mlstm, attention, lru, mega-ema, or one defining materialized_operator(x))")
+
+        raise SpecError(
+            "layer",
+            type(m).__name__,
+            "a mixer with a materialized operator (s4d, mamba, mamba2, "
+            "gla, mlstm, attention, lru, mega-ema, or one defining materialized_operator(x))",
+        )
     return operator_from_factors(f), f.dim
 
 
 def layer_inputs(model_or_layer: nn.Module, x: torch.Tensor) -> list[tuple[nn.Module, torch.Tensor]]:
     """(mixer, what it receives) for every layer; a bare mixer is fed x (b, L, H) itself."""
     from workbench.analysis.walk import mixer_inputs
+
     return list(zip(mixers(model_or_layer), mixer_inputs(model_or_layer, x)))
 
 

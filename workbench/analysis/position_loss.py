@@ -4,6 +4,7 @@ Evaluation is chunked over the batch (rows × L ≤ `tokens_per_chunk`) so long 
 bounded memory; mixers whose fast path builds an L×L matrix (mLSTM's parallel form) run their
 recurrent `step` instead beyond `parallel_max_len`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,12 @@ def check_lengths(lengths, task: TaskSpec | None = None) -> list[int]:
     if bad:
         raise SpecError("--lengths", bad[0], f"integers in [{lo}, {1 << 20}]")
     if task is not None and task.kind in ("selective-copying", "digits", "digits-permuted", "copying"):
-        raise SpecError("task.kind", task.kind, "a task whose length is set by seq_len (mqar, induction-heads, "
-                        "adding, lf-memory, delay, n-parity, n-dms, ar-p, lorenz, listops-lite)")
+        raise SpecError(
+            "task.kind",
+            task.kind,
+            "a task whose length is set by seq_len (mqar, induction-heads, "
+            "adding, lf-memory, delay, n-parity, n-dms, ar-p, lorenz, listops-lite)",
+        )
     return sorted({int(n) for n in lengths})
 
 
@@ -56,8 +61,15 @@ def _forward(model: nn.Module, inputs: torch.Tensor, parallel_max_len: int) -> t
 
 
 @torch.no_grad()
-def position_loss(model: nn.Module, task: TaskSpec, lengths, batch: int = 64, tokens_per_chunk: int = 1 << 16,
-                  parallel_max_len: int = PARALLEL_MAX_LEN, seed: int | None = None) -> xr.Dataset:
+def position_loss(
+    model: nn.Module,
+    task: TaskSpec,
+    lengths,
+    batch: int = 64,
+    tokens_per_chunk: int = 1 << 16,
+    parallel_max_len: int = PARALLEL_MAX_LEN,
+    seed: int | None = None,
+) -> xr.Dataset:
     """loss/accuracy (length, position) where scored, and their means per length, on `batch`
     held-out sequences per length (drawn from a stream the training data do not share)."""
     lengths = check_lengths(lengths, task)
@@ -75,8 +87,8 @@ def position_loss(model: nn.Module, task: TaskSpec, lengths, batch: int = 64, to
         rows = max(1, tokens_per_chunk // L)
         losses, rights = [], []
         for r0 in range(0, batch, rows):
-            out = _forward(model, b.inputs[r0:r0 + rows], parallel_max_len).float()  # (rows, L, C|d)
-            tgt = b.targets[r0:r0 + rows]
+            out = _forward(model, b.inputs[r0 : r0 + rows], parallel_max_len).float()  # (rows, L, C|d)
+            tgt = b.targets[r0 : r0 + rows]
             if tgt.dtype == torch.int64:
                 losses.append(F.cross_entropy(out.transpose(1, 2), tgt, reduction="none"))  # (rows, L)
                 rights.append((out.argmax(-1) == tgt).double())
@@ -95,11 +107,17 @@ def position_loss(model: nn.Module, task: TaskSpec, lengths, batch: int = 64, to
                 acc_l[li] = float(ri.sum() / m.sum())
     d2 = ("length", "position")
     return xr.Dataset(
-        {"loss": ("length", loss_l, {"long_name": "mean loss at scored positions", "units": "nats" if not
-                                     np.isnan(acc_l).all() else "MSE"}),
-         "accuracy": ("length", acc_l, {"long_name": "token accuracy at scored positions", "units": "fraction"}),
-         "loss_at": (d2, loss_lp, {"long_name": "loss by position (NaN: not scored)"}),
-         "accuracy_at": (d2, acc_lp, {"long_name": "accuracy by position (NaN: not scored)", "units": "fraction"}),
-         "scored": (d2, count_lp, {"long_name": "scored sequences at this position"})},
+        {
+            "loss": (
+                "length",
+                loss_l,
+                {"long_name": "mean loss at scored positions", "units": "nats" if not np.isnan(acc_l).all() else "MSE"},
+            ),
+            "accuracy": ("length", acc_l, {"long_name": "token accuracy at scored positions", "units": "fraction"}),
+            "loss_at": (d2, loss_lp, {"long_name": "loss by position (NaN: not scored)"}),
+            "accuracy_at": (d2, acc_lp, {"long_name": "accuracy by position (NaN: not scored)", "units": "fraction"}),
+            "scored": (d2, count_lp, {"long_name": "scored sequences at this position"}),
+        },
         coords={"length": np.asarray(lengths), "position": np.arange(Lmax)},
-        attrs=model_attrs(model, task=task.kind, batch=batch, train_length=task.length()))
+        attrs=model_attrs(model, task=task.kind, batch=batch, train_length=task.length()),
+    )

@@ -18,6 +18,7 @@ names, with the kernels shared between the kernel and frequency-response views:
 
 A quantity the model does not have (SpecError from its analysis) is absent from the result.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,14 +42,23 @@ from workbench.ssm.mlstm import MLSTM
 from workbench.ssm.rg_lru import RGLRU
 
 FAST = ("kernels", "spectrum", "frequency_response", "audit")  # closed forms: milliseconds, no pass on inputs
-SLOW = ("memory", "gradient_memory", "selective", "attention", "tokens", "ess", "state_norms")  # forward/backward passes on inputs
+SLOW = (
+    "memory",
+    "gradient_memory",
+    "selective",
+    "attention",
+    "tokens",
+    "ess",
+    "state_norms",
+)  # forward/backward passes on inputs
 NAMES = FAST + SLOW
 SELECTIVE = (Mamba, Mamba2, MLSTM, GLA, DeltaNet, RGLRU)  # Δ_t, gates, α_t/β_t or a_t per token
 ATTENTION = (Mamba, Mamba2, Attention, DeltaNet, RGLRU)  # a materialized mixing matrix
 
 
-def preview(model, length: int, inputs: torch.Tensor | None = None, names=NAMES,
-            n_projections: int | None = 2) -> dict[str, xr.Dataset]:
+def preview(
+    model, length: int, inputs: torch.Tensor | None = None, names=NAMES, n_projections: int | None = 2
+) -> dict[str, xr.Dataset]:
     """{name: Dataset} for each of `names` the model has (see the module docstring).
 
     `inputs` (batch, L[, d]): a probe batch of the task; the quantities that need one are absent

@@ -1,4 +1,5 @@
 """Input-dependent quantities of selective and gated layers: Δ_t, decay, gates, hidden attention."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,8 @@ def selective_forgetting(model, inputs: torch.Tensor) -> xr.Dataset:
                 g = torch.exp(g) if n == "f_gate" else g  # σ(f̃), not its log
                 dim = "head" if isinstance(m, MLSTM) else "channel"
                 out.setdefault({"i_gate": "input_gate", "f_gate": "forget_gate", "alpha": "alpha"}[n], []).append(
-                    (i, g.reshape(*g.shape[:2], -1).transpose(1, 2), dim))
+                    (i, g.reshape(*g.shape[:2], -1).transpose(1, 2), dim)
+                )
         elif isinstance(m, DeltaNet):
             _, _, _, beta, log_alpha = m.mixer_inputs(x)  # (B, L, h)
             out.setdefault("beta", []).append((i, beta.transpose(1, 2), "head"))
@@ -75,9 +77,17 @@ def selective_forgetting(model, inputs: torch.Tensor) -> xr.Dataset:
     return xr.Dataset(data, coords=coords, attrs=model_attrs(model))
 
 
-_LONG = {"delta": "Δ_t", "decay_to_end": "mean_n |Π_{k>j} Ā_k|", "input_gate": "ĩ_t (pre-activation)",
-         "forget_gate": "σ(f̃_t)", "alpha": "α_t", "beta": "β_t", "state_norm": "‖S_t‖_F",
-         "recurrence_gate": "r_t", "a": "a_t = a^{c·r_t}"}
+_LONG = {
+    "delta": "Δ_t",
+    "decay_to_end": "mean_n |Π_{k>j} Ā_k|",
+    "input_gate": "ĩ_t (pre-activation)",
+    "forget_gate": "σ(f̃_t)",
+    "alpha": "α_t",
+    "beta": "β_t",
+    "state_norm": "‖S_t‖_F",
+    "recurrence_gate": "r_t",
+    "a": "a_t = a^{c·r_t}",
+}
 
 
 def _decay_to_end(log_abs: torch.Tensor) -> torch.Tensor:
@@ -93,7 +103,7 @@ def hidden_attention(model, inputs: torch.Tensor, sample: int = 0) -> xr.Dataset
     (Q Kᵀ ⊙ Γ)(I + A)⁻¹ diag(β) on v, the RG-LRU's Π a_k·√(1 − a_j²)·i_j on its conv output,
     softmax attention's probabilities.
     `alpha_minmax` rescales |α| to [0, 1] per matrix (raw scores can be negative)."""
-    ms, xs, mats = mixers(model), mixer_inputs(model, inputs[sample:sample + 1]), []
+    ms, xs, mats = mixers(model), mixer_inputs(model, inputs[sample : sample + 1]), []
     for i, (m, x) in enumerate(zip(ms, xs)):
         if isinstance(m, Mamba):
             mats.append((i, mamba_alpha(m, x)[0], "channel"))
@@ -114,11 +124,19 @@ def hidden_attention(model, inputs: torch.Tensor, sample: int = 0) -> xr.Dataset
     lo, hi = absa.min((-1, -2), keepdims=True), absa.max((-1, -2), keepdims=True)
     mm = (absa - lo) / np.where(hi > lo, hi - lo, 1.0)
     dims = ("layer", dim, "target", "source")
-    return xr.Dataset({"alpha": (dims, a, {"long_name": "α_ij"}),
-                       "alpha_minmax": (dims, mm, {"long_name": "(|α| − min)/(max − min)"})},
-                      coords={"layer": [i for i, _, _ in mats], dim: np.arange(a.shape[1]),
-                              "target": np.arange(a.shape[2]), "source": np.arange(a.shape[3])},
-                      attrs=model_attrs(model, sample=sample))
+    return xr.Dataset(
+        {
+            "alpha": (dims, a, {"long_name": "α_ij"}),
+            "alpha_minmax": (dims, mm, {"long_name": "(|α| − min)/(max − min)"}),
+        },
+        coords={
+            "layer": [i for i, _, _ in mats],
+            dim: np.arange(a.shape[1]),
+            "target": np.arange(a.shape[2]),
+            "source": np.arange(a.shape[3]),
+        },
+        attrs=model_attrs(model, sample=sample),
+    )
 
 
 def _ssd_scores(m: Mamba2, x: torch.Tensor) -> torch.Tensor:

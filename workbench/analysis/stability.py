@@ -9,6 +9,7 @@ Fast modes (large |A|) at large Δ leave the disc: |Ā|^L overflows float32 afte
 
 Only numpy and xarray: the dashboard calls this on the preview's Datasets.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,17 +21,30 @@ KERNEL_LIMIT = 1e6  # a kernel above this (or non-finite) cannot be drawn or tra
 def euler_critical_dt(A_real: np.ndarray, A_imag: np.ndarray) -> float:
     """The largest Δ for which forward Euler keeps every pole A inside the unit circle:
     |1 + ΔA| < 1  ⇔  Δ < −2 Re A / |A|² (for Re A < 0)."""
-    mag2 = A_real ** 2 + A_imag ** 2
+    mag2 = A_real**2 + A_imag**2
     ok = (A_real < 0) & (mag2 > 0)
     return float(np.min(-2 * A_real[ok] / mag2[ok])) if ok.any() else float("nan")
 
 
-def stability(spectrum: xr.Dataset | None, kernels: xr.Dataset | None = None,
-              discretization: str = "", dt_max: float | None = None) -> dict:
+def stability(
+    spectrum: xr.Dataset | None,
+    kernels: xr.Dataset | None = None,
+    discretization: str = "",
+    dt_max: float | None = None,
+) -> dict:
     """{level: 'ok' | 'unstable', max_abs_pole, unstable_modes, modes, max_abs_kernel, field, value,
     message, fix}. `discretization` and `dt_max` (the spec's) let the fix name the field to change."""
-    out = {"level": "ok", "max_abs_pole": float("nan"), "unstable_modes": 0, "modes": 0,
-           "max_abs_kernel": float("nan"), "field": "", "value": "", "message": "", "fix": ""}
+    out = {
+        "level": "ok",
+        "max_abs_pole": float("nan"),
+        "unstable_modes": 0,
+        "modes": 0,
+        "max_abs_kernel": float("nan"),
+        "field": "",
+        "value": "",
+        "message": "",
+        "fix": "",
+    }
     if spectrum is not None and "pole_abs" in spectrum:
         r = np.asarray(spectrum["pole_abs"].values, dtype=np.float64)
         out["max_abs_pole"] = float(np.nanmax(r)) if np.isfinite(r).any() else float("inf")
@@ -43,17 +57,22 @@ def stability(spectrum: xr.Dataset | None, kernels: xr.Dataset | None = None,
     if not out["unstable_modes"] and not overflow:
         return out
     out["level"] = "unstable"
-    what = (f"{out['unstable_modes']} of {out['modes']} poles outside the unit circle (max |z| = "
-            f"{out['max_abs_pole']:.3g})" if out["unstable_modes"] else f"max |z| = {out['max_abs_pole']:.4g}")
+    what = (
+        f"{out['unstable_modes']} of {out['modes']} poles outside the unit circle (max |z| = {out['max_abs_pole']:.3g})"
+        if out["unstable_modes"]
+        else f"max |z| = {out['max_abs_pole']:.4g}"
+    )
     if overflow:
         what += f"; the kernel reaches {out['max_abs_kernel']:.3g}"
     out["message"] = f"Unstable: {what}."
     if discretization == "euler" and spectrum is not None and "A_real" in spectrum:
         dt_crit = euler_critical_dt(np.asarray(spectrum["A_real"].values), np.asarray(spectrum["A_imag"].values))
         out["field"], out["value"] = "ssm.discretization", "euler"
-        out["fix"] = (f"use zoh or bilinear (stable for every Re A < 0), or keep forward Euler with "
-                      f"ssm.dt_max below {dt_crit:.3g} = min over modes of −2 Re A/|A|²"
-                      + (f" (now {dt_max:g})" if dt_max is not None else ""))
+        out["fix"] = (
+            f"use zoh or bilinear (stable for every Re A < 0), or keep forward Euler with "
+            f"ssm.dt_max below {dt_crit:.3g} = min over modes of −2 Re A/|A|²"
+            + (f" (now {dt_max:g})" if dt_max is not None else "")
+        )
     elif spectrum is not None and "A_real" in spectrum and (np.asarray(spectrum["A_real"].values) > 0).any():
         out["field"], out["value"] = "ssm.a_reparam", "direct"
         out["fix"] = "Re A > 0 grows without bound: use a_reparam exp or softplus, which keep Re A < 0"

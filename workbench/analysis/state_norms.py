@@ -11,6 +11,7 @@ Norms are of the state as the layer stores it:
   mlstm                           C (b, head, d, d) in stabilized form (the true C is e^{m_t}·C)
   attention                       the key/value cache (b, head, t, d): grows with t (no fixed state)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,8 +56,19 @@ def state_norms(model_or_layer: nn.Module, x: torch.Tensor) -> xr.Dataset:
         dims.add(dim)
     dim = dims.pop() if len(dims) == 1 else "group"
     arr = np.stack(out)  # (layer, b, g, L)
-    return xr.Dataset({"norm": (("layer", "sample", dim, "position"), arr,
-                                {"long_name": "‖h_t‖", "units": "state norm (layer's own units)"})},
-                      coords={"layer": np.arange(arr.shape[0]), "sample": np.arange(arr.shape[1]),
-                              dim: np.arange(arr.shape[2]), "position": np.arange(arr.shape[3])},
-                      attrs=model_attrs(model_or_layer))
+    return xr.Dataset(
+        {
+            "norm": (
+                ("layer", "sample", dim, "position"),
+                arr,
+                {"long_name": "‖h_t‖", "units": "state norm (layer's own units)"},
+            )
+        },
+        coords={
+            "layer": np.arange(arr.shape[0]),
+            "sample": np.arange(arr.shape[1]),
+            dim: np.arange(arr.shape[2]),
+            "position": np.arange(arr.shape[3]),
+        },
+        attrs=model_attrs(model_or_layer),
+    )

@@ -4,6 +4,7 @@ Real numbers a layer carries from one token to the next (Arora et al. 2023, "Zoo
 Poli et al. 2024, MAD): complex modes count twice, convolution windows are left out (they are
 the same for every layer kind), and attention's key/value cache is counted at length L.
 """
+
 from __future__ import annotations
 
 from workbench.errors import SpecError
@@ -16,11 +17,11 @@ def state_elements(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 
     H, N, heads = model.d_model, ssm.d_state, model.heads
     E = model.expand * H
     kinds = {
-        "s4d": lambda: H * N,                      # N/2 complex modes (or N real ones) per channel
+        "s4d": lambda: H * N,  # N/2 complex modes (or N real ones) per channel
         "mega-ema": lambda: H * N,
-        "lru": lambda: 2 * N,                      # N complex modes shared by the channels
+        "lru": lambda: 2 * N,  # N complex modes shared by the channels
         "mamba": lambda: E * N,
-        "mamba2": lambda: E * N,                   # heads × (E/heads) × N
+        "mamba2": lambda: E * N,  # heads × (E/heads) × N
         "gla": lambda: heads * (H // heads) ** 2,  # d_k × d_v per head
         "mlstm": lambda: heads * ((H // heads) ** 2 + H // heads + 1),  # C, n, m per head
     }

@@ -4,6 +4,7 @@ Every Dataset has the dimension `position` with the coordinate `token` (the text
 covers), so plots put words on the axis. Works on any SequenceModel of Mamba / Mamba-2 layers:
 the pretrained loader's, or one `build_model` made (with a tokenizer passed explicitly).
 """
+
 from __future__ import annotations
 
 import math
@@ -55,9 +56,13 @@ def _mamba_read(m: Mamba, x: torch.Tensor) -> dict:
     A_bar, B_fac = DISCRETIZE[m.discretization](A, 1.0, dt)  # (L, 1, E, M)
     Bu = B_fac * B.permute(2, 0, 1)[:, :, None, :] * u.permute(2, 0, 1)[..., None].to(A_bar.dtype)
     h = linear_scan(A_bar, Bu)  # (L, 1, E, M): every state, for its norm
-    return {"delta": delta[0], "gate": m.gate_fn(torch.ones_like(z), z)[0],
-            "B_norm": B[0].abs().norm(dim=0), "C_norm": C[0].abs().norm(dim=0),
-            "state_norm": h[:, 0].abs().flatten(1).norm(dim=1)}
+    return {
+        "delta": delta[0],
+        "gate": m.gate_fn(torch.ones_like(z), z)[0],
+        "B_norm": B[0].abs().norm(dim=0),
+        "C_norm": C[0].abs().norm(dim=0),
+        "state_norm": h[:, 0].abs().flatten(1).norm(dim=1),
+    }
 
 
 def _mamba2_read(m: Mamba2, x: torch.Tensor) -> dict:
@@ -74,8 +79,13 @@ def _mamba2_read(m: Mamba2, x: torch.Tensor) -> dict:
     for t in range(L):  # ‖h_t‖ needs each state; the layer's own forward never materializes them
         h = decay[:, t, :, None, None] * h + (dt[:, t, :, None] * xs[:, t])[..., None] * Bh[:, t, :, None, :]
         norms.append(h.norm())
-    return {"delta": dt[0].T, "gate": F.silu(z[0]).T, "B_norm": B[0].flatten(1).norm(dim=1),
-            "C_norm": C[0].flatten(1).norm(dim=1), "state_norm": torch.stack(norms)}
+    return {
+        "delta": dt[0].T,
+        "gate": F.silu(z[0]).T,
+        "B_norm": B[0].flatten(1).norm(dim=1),
+        "C_norm": C[0].flatten(1).norm(dim=1),
+        "state_norm": torch.stack(norms),
+    }
 
 
 @torch.no_grad()
@@ -84,21 +94,31 @@ def text_dynamics(model, text: str, tokenizer=None) -> xr.Dataset:
     ‖B_t‖, ‖C_t‖ and the state norm ‖h_t‖ (Frobenius over the layer's channels and modes) per position."""
     ids, words = encode(model, text, tokenizer)
     ms = mixers(model)
-    reads = [(i, _mamba_read(m, x) if isinstance(m, Mamba) else _mamba2_read(m, x))
-             for i, (m, x) in enumerate(zip(ms, mixer_inputs(model, ids))) if isinstance(m, (Mamba, Mamba2))]
+    reads = [
+        (i, _mamba_read(m, x) if isinstance(m, Mamba) else _mamba2_read(m, x))
+        for i, (m, x) in enumerate(zip(ms, mixer_inputs(model, ids)))
+        if isinstance(m, (Mamba, Mamba2))
+    ]
     need(reads, "text_dynamics", "mamba or mamba2", model)
     dim = "head" if isinstance(ms[reads[0][0]], Mamba2) else "channel"
     stack = lambda k: np.stack([_np(r[k]) for _, r in reads])
     delta, gate = stack("delta"), stack("gate")
     return xr.Dataset(
-        {"delta": (("layer", dim, "position"), delta, {"long_name": "Δ_t"}),
-         "gate": (("layer", "gate_channel", "position"), gate, {"long_name": "SiLU(z_t)"}),
-         "B_norm": (("layer", "position"), stack("B_norm"), {"long_name": "‖B_t‖"}),
-         "C_norm": (("layer", "position"), stack("C_norm"), {"long_name": "‖C_t‖"}),
-         "state_norm": (("layer", "position"), stack("state_norm"), {"long_name": "‖h_t‖"})},
-        coords={"layer": [i for i, _ in reads], dim: np.arange(delta.shape[1]),
-                "gate_channel": np.arange(gate.shape[1]), **_coords(words)},
-        attrs=model_attrs(model, text=text))
+        {
+            "delta": (("layer", dim, "position"), delta, {"long_name": "Δ_t"}),
+            "gate": (("layer", "gate_channel", "position"), gate, {"long_name": "SiLU(z_t)"}),
+            "B_norm": (("layer", "position"), stack("B_norm"), {"long_name": "‖B_t‖"}),
+            "C_norm": (("layer", "position"), stack("C_norm"), {"long_name": "‖C_t‖"}),
+            "state_norm": (("layer", "position"), stack("state_norm"), {"long_name": "‖h_t‖"}),
+        },
+        coords={
+            "layer": [i for i, _ in reads],
+            dim: np.arange(delta.shape[1]),
+            "gate_channel": np.arange(gate.shape[1]),
+            **_coords(words),
+        },
+        attrs=model_attrs(model, text=text),
+    )
 
 
 def _slowest_rate(m) -> torch.Tensor:
@@ -125,15 +145,22 @@ def effective_memory(model, text: str, tokenizer=None, dynamics: xr.Dataset | No
     glob = half >= L
     hist = np.stack([np.histogram(np.log10(np.clip(h, 1e-1, 1e7)), HALF_LIFE_BINS)[0] for h in half])
     return xr.Dataset(
-        {"half_life": (("layer", dim), half, {"long_name": "t½ (tokens)"}),
-         "mean_delta": (("layer", dim), mean_dt, {"long_name": "mean_t Δ_t"}),
-         "slowest_rate": (("layer", dim), rate, {"long_name": "min_n |Re A_n|"}),
-         "is_global": (("layer", dim), glob.astype(np.int8), {"long_name": "t½ ≥ text length"}),
-         "n_global": (("layer",), glob.sum(1)), "n_local": (("layer",), (~glob).sum(1)),
-         "half_life_histogram": (("layer", "log10_half_life"), hist, {"long_name": "channels per log10 t½ bin"})},
-        coords={"layer": ds["layer"].values, dim: ds[dim].values,
-                "log10_half_life": 0.5 * (HALF_LIFE_BINS[1:] + HALF_LIFE_BINS[:-1])},
-        attrs=model_attrs(model, text_length=L, threshold="t½ ≥ text length → global"))
+        {
+            "half_life": (("layer", dim), half, {"long_name": "t½ (tokens)"}),
+            "mean_delta": (("layer", dim), mean_dt, {"long_name": "mean_t Δ_t"}),
+            "slowest_rate": (("layer", dim), rate, {"long_name": "min_n |Re A_n|"}),
+            "is_global": (("layer", dim), glob.astype(np.int8), {"long_name": "t½ ≥ text length"}),
+            "n_global": (("layer",), glob.sum(1)),
+            "n_local": (("layer",), (~glob).sum(1)),
+            "half_life_histogram": (("layer", "log10_half_life"), hist, {"long_name": "channels per log10 t½ bin"}),
+        },
+        coords={
+            "layer": ds["layer"].values,
+            dim: ds[dim].values,
+            "log10_half_life": 0.5 * (HALF_LIFE_BINS[1:] + HALF_LIFE_BINS[:-1]),
+        },
+        attrs=model_attrs(model, text_length=L, threshold="t½ ≥ text length → global"),
+    )
 
 
 @torch.no_grad()
@@ -147,11 +174,14 @@ def token_loss(model, text: str, tokenizer=None, bins: int = 16) -> xr.Dataset:
     full = np.concatenate([[np.nan], _np(loss)])  # position 0 has nothing to predict it
     edges = np.unique(np.geomspace(1, L, bins + 1).astype(int))
     binned = [np.nanmean(full[lo:hi]) if hi > lo else np.nan for lo, hi in zip(edges[:-1], edges[1:])]
-    binned[-1] = np.nanmean(full[edges[-2]:])
+    binned[-1] = np.nanmean(full[edges[-2] :])
     mean = float(np.nanmean(full))
     return xr.Dataset(
-        {"loss": (("position",), full, {"long_name": "−log p(token | earlier tokens) (nats)"}),
-         "loss_by_position": (("position_bin",), np.array(binned), {"long_name": "mean loss in bin"}),
-         "bin_start": (("position_bin",), edges[:-1])},
+        {
+            "loss": (("position",), full, {"long_name": "−log p(token | earlier tokens) (nats)"}),
+            "loss_by_position": (("position_bin",), np.array(binned), {"long_name": "mean loss in bin"}),
+            "bin_start": (("position_bin",), edges[:-1]),
+        },
         coords={**_coords(words), "position_bin": np.arange(len(binned))},
-        attrs=model_attrs(model, mean_loss=mean, perplexity=math.exp(mean), text=text))
+        attrs=model_attrs(model, mean_loss=mean, perplexity=math.exp(mean), text=text),
+    )

@@ -7,6 +7,7 @@ Mamba-2, head h:    y_i = Σ_{j≤i} α_ij x_j + D x_i,  α_ij = (C_i·B_j) exp(
 each target row summing to 1, the form comparable with softmax attention. The averaged form
 (`alpha_mean`, `alpha_row_mean`) is the mean over every channel (Mamba) or head (Mamba-2) of the layer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,15 +20,18 @@ from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
 from workbench.ssm.ssd import segsum
 
-NORMALIZATION = ("alpha: raw α_ij with y_i = Σ_j α_ij u_j + D·u_i (Ali et al. 2024); "
-                 "alpha_row: |α_ij| / Σ_j |α_ij| per target row")
+NORMALIZATION = (
+    "alpha: raw α_ij with y_i = Σ_j α_ij u_j + D·u_i (Ali et al. 2024); alpha_row: |α_ij| / Σ_j |α_ij| per target row"
+)
 
 
 def _mamba_alpha(m: Mamba, x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     """α (len(channels), L, L) of Mamba channels on x (1, L, H); real modes, Mamba's discretization."""
     u, delta, A, B, C, D, z = m.scan_inputs(x)
     if m.discretization != "mamba" or A.is_complex():
-        raise SpecError("hidden_attention", m.discretization, "a Mamba layer with real modes and Mamba's discretization")
+        raise SpecError(
+            "hidden_attention", m.discretization, "a Mamba layer with real modes and Mamba's discretization"
+        )
     dt = delta[0, channels]  # (c, L)
     log_a = dt[:, None, :] * A[channels][..., None]  # (c, M, L): Δ_k A_n
     decay = torch.exp(segsum(log_a))  # (c, M, L, L): exp(A_n Σ_{k=j+1..i} Δ_k), 0 above the diagonal
@@ -57,8 +61,9 @@ def _row(a: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def text_attention(model, text: str, layer: int = 0, channel: int = 0, tokenizer=None,
-                   average: bool = True, block: int = 16) -> xr.Dataset:
+def text_attention(
+    model, text: str, layer: int = 0, channel: int = 0, tokenizer=None, average: bool = True, block: int = 16
+) -> xr.Dataset:
     """α of `layer` on `text`: one channel (head for Mamba-2) and, with `average`, the mean over all of
     them (computed `block` channels at a time to bound memory). Dims (target, source) = positions."""
     ids, words = encode(model, text, tokenizer)
@@ -73,8 +78,10 @@ def text_attention(model, text: str, layer: int = 0, channel: int = 0, tokenizer
         raise SpecError("channel", channel, f"an integer in [0, {n - 1}]")
     x = mixer_inputs(model, ids)[layer]
     one = _alpha(m, x, torch.tensor([channel]))[0]
-    data = {"alpha": (("target", "source"), _np(one), {"long_name": "α_ij"}),
-            "alpha_row": (("target", "source"), _np(_row(one)), {"long_name": "|α_ij| / Σ_j |α_ij|"})}
+    data = {
+        "alpha": (("target", "source"), _np(one), {"long_name": "α_ij"}),
+        "alpha_row": (("target", "source"), _np(_row(one)), {"long_name": "|α_ij| / Σ_j |α_ij|"}),
+    }
     if average:
         tot, tot_row = torch.zeros_like(one), torch.zeros_like(one)
         for s in range(0, n, block):
@@ -82,11 +89,23 @@ def text_attention(model, text: str, layer: int = 0, channel: int = 0, tokenizer
             tot += a.sum(0)
             tot_row += _row(a).sum(0)
         data["alpha_mean"] = (("target", "source"), _np(tot / n), {"long_name": "mean over channels of α_ij"})
-        data["alpha_row_mean"] = (("target", "source"), _np(tot_row / n),
-                                  {"long_name": "mean over channels of |α_ij| / Σ_j |α_ij|"})
+        data["alpha_row_mean"] = (
+            ("target", "source"),
+            _np(tot_row / n),
+            {"long_name": "mean over channels of |α_ij| / Σ_j |α_ij|"},
+        )
     c = _coords(words)
-    coords = {"target": c["position"], "source": c["position"],
-              "target_token": ("target", c["token"][1]), "source_token": ("source", c["token"][1])}
+    coords = {
+        "target": c["position"],
+        "source": c["position"],
+        "target_token": ("target", c["token"][1]),
+        "source_token": ("source", c["token"][1]),
+    }
     kind = "head" if isinstance(m, Mamba2) else "channel"
-    return xr.Dataset(data, coords=coords, attrs=model_attrs(model, layer=layer, channel=channel, channel_kind=kind,
-                                                            normalization=NORMALIZATION, text=text))
+    return xr.Dataset(
+        data,
+        coords=coords,
+        attrs=model_attrs(
+            model, layer=layer, channel=channel, channel_kind=kind, normalization=NORMALIZATION, text=text
+        ),
+    )

@@ -6,6 +6,7 @@ B_t = S_B x_t and C_t = S_C x_t, the paper's criterion predicts it: S_Cᵀ S_B n
 definite -> tokens converge to 0; any positive eigenvalue -> divergence. Definiteness of the
 non-symmetric S_Cᵀ S_B is that of its symmetric part (xᵀMx only sees it).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def criterion_eigenvalues(m: Mamba) -> np.ndarray | None:
         return None
     R, nb, _ = m.split
     W = m.x_proj.weight.detach().double()  # (R + 2N, E)
-    S_B, S_C = W[R:R + nb], W[R + nb:]  # (N, E) each
+    S_B, S_C = W[R : R + nb], W[R + nb :]  # (N, E) each
     M = S_C.T @ S_B
     return torch.linalg.eigvalsh((M + M.T) / 2).numpy()
 
@@ -72,7 +73,7 @@ def token_dynamics(model, inputs: torch.Tensor, n_components: int = 2) -> xr.Dat
     _, S, Vt = torch.linalg.svd(flat[ok] - mean, full_matrices=False)
     k = min(n_components, Vt.shape[0])
     proj = ((flat - mean) @ Vt[:k].T).reshape(*X.shape[:-1], k)
-    explained = (S[:k] ** 2 / (S ** 2).sum()).numpy()
+    explained = (S[:k] ** 2 / (S**2).sum()).numpy()
     # observed: growth rate of the mean log-norm per layer (least squares over the finite depths)
     depth = np.arange(X.shape[0])
     log_norm = norms.clamp(min=1e-300).log().mean((1, 2)).numpy()
@@ -82,18 +83,38 @@ def token_dynamics(model, inputs: torch.Tensor, n_components: int = 2) -> xr.Dat
     observed = "divergent" if overflow or slope > 0.01 else "convergent" if slope < -0.01 else "bounded"
     eigs = [criterion_eigenvalues(b.mixer) if isinstance(b.mixer, Mamba) else None for b in model.layers]
     predicted = [_predict(e) if e is not None else "n/a" for e in eigs]
-    data = {"state": (("depth", "sample", "token", "dim"), X.numpy()),
-            "norm": (("depth", "sample", "token"), norms.numpy(), {"long_name": "‖x‖"}),
-            "projection": (("depth", "sample", "token", "component"), proj.numpy(),
-                           {"long_name": "PCA projection (fitted over all depths)"})}
+    data = {
+        "state": (("depth", "sample", "token", "dim"), X.numpy()),
+        "norm": (("depth", "sample", "token"), norms.numpy(), {"long_name": "‖x‖"}),
+        "projection": (
+            ("depth", "sample", "token", "component"),
+            proj.numpy(),
+            {"long_name": "PCA projection (fitted over all depths)"},
+        ),
+    }
     known = [e for e in eigs if e is not None]
     if known and all(len(e) == len(known[0]) for e in known):
-        data["criterion_eigenvalues"] = (("layer", "eig"), np.stack([e if e is not None else np.full(len(known[0]), np.nan)
-                                                                     for e in eigs]),
-                                         {"long_name": "eig sym(S_Cᵀ S_B)"})
-    return xr.Dataset(data, coords={"depth": depth, "sample": np.arange(X.shape[1]), "token": np.arange(X.shape[2]),
-                                    "component": np.arange(k), "layer": np.arange(len(model.layers))},
-                      attrs=model_attrs(model, predicted=predicted, observed=observed, log_norm_slope=slope,
-                                        outside_setting=", ".join(outside_paper_setting(model)),
-                                        overflow=int(overflow),
-                                        explained_variance=explained.tolist()))
+        data["criterion_eigenvalues"] = (
+            ("layer", "eig"),
+            np.stack([e if e is not None else np.full(len(known[0]), np.nan) for e in eigs]),
+            {"long_name": "eig sym(S_Cᵀ S_B)"},
+        )
+    return xr.Dataset(
+        data,
+        coords={
+            "depth": depth,
+            "sample": np.arange(X.shape[1]),
+            "token": np.arange(X.shape[2]),
+            "component": np.arange(k),
+            "layer": np.arange(len(model.layers)),
+        },
+        attrs=model_attrs(
+            model,
+            predicted=predicted,
+            observed=observed,
+            log_norm_slope=slope,
+            outside_setting=", ".join(outside_paper_setting(model)),
+            overflow=int(overflow),
+            explained_variance=explained.tolist(),
+        ),
+    )

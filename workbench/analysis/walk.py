@@ -2,6 +2,7 @@
 
 Every analysis function walks a model through these, so a new layer kind is taught here once.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,7 @@ def mixer_inputs(model: nn.Module, inputs: torch.Tensor) -> list[torch.Tensor]:
     if ms == [model]:
         return [inputs]
     seen = {}
-    hooks = [m.register_forward_pre_hook(lambda mod, args, i=i: seen.__setitem__(i, args[0]))
-             for i, m in enumerate(ms)]
+    hooks = [m.register_forward_pre_hook(lambda mod, args, i=i: seen.__setitem__(i, args[0])) for i, m in enumerate(ms)]
     try:
         model(inputs)
     finally:
@@ -55,6 +55,7 @@ def mixer_inputs(model: nn.Module, inputs: torch.Tensor) -> list[torch.Tensor]:
 @dataclass
 class Modes:
     """A layer's modes in one form: the kernel is (c/2)·Σ_m [CB Ā^ℓ + conj(CB) conj(Ā)^ℓ]."""
+
     A: torch.Tensor  # (C, M) continuous-time eigenvalues (complex128)
     A_bar: torch.Tensor  # (C, M) poles
     CB: torch.Tensor | None  # (C, M) residues C·B̄, None where the layer has no fixed kernel
@@ -73,13 +74,13 @@ def layer_modes(m: nn.Module) -> Modes | None:
     core = lti_core(m)
     if isinstance(core, DiagonalSSM):
         p = core.materialize()
-        return Modes(_c128(p.A), _c128(p.A_bar), _c128(p.C * p.B_bar), p.dt.detach().double(),
-                     2.0 if p.conjugate_pairs else 1.0)
+        return Modes(
+            _c128(p.A), _c128(p.A_bar), _c128(p.C * p.B_bar), p.dt.detach().double(), 2.0 if p.conjugate_pairs else 1.0
+        )
     if isinstance(core, DenseSSM):
         p = core.materialize()
         A = torch.linalg.eigvals(p.A[0].double())[None].expand(p.dt.shape[0], -1)
-        return Modes(A.to(torch.complex128), torch.linalg.eigvals(p.A_bar.double()), None,
-                     p.dt.detach().double(), 1.0)
+        return Modes(A.to(torch.complex128), torch.linalg.eigvals(p.A_bar.double()), None, p.dt.detach().double(), 1.0)
     if isinstance(m, Mamba):
         dt = m.delta_at_rest().double()  # (E,)
         A = _c128(m.A)  # (E, M)
@@ -103,8 +104,13 @@ def layer_modes(m: nn.Module) -> Modes | None:
         lam = _c128(m.lam)[None]  # one state shared by all channels
         Bm, Cm = torch.view_as_complex(m.B).detach(), torch.view_as_complex(m.C).detach()  # (N, H), (H, N)
         CB = _c128(Cm * torch.exp(m.gamma_log) * Bm.T)  # (H, N): channel h's response to its own input
-        return Modes(torch.log(lam).expand(CB.shape[0], -1), lam.expand(CB.shape[0], -1), CB,
-                     torch.ones(CB.shape[0], dtype=torch.float64), 1.0)
+        return Modes(
+            torch.log(lam).expand(CB.shape[0], -1),
+            lam.expand(CB.shape[0], -1),
+            CB,
+            torch.ones(CB.shape[0], dtype=torch.float64),
+            1.0,
+        )
     return None
 
 

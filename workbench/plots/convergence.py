@@ -1,4 +1,5 @@
 """The S4D paper's convergence claim as a figure: S4D-LegS vs LegS error against state size N."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -15,5 +16,12 @@ def legs_convergence_plot(ds: xr.Dataset) -> hv.Overlay:
     points = hv.Scatter(data, "N", "relative error").opts(color=OKABE_ITO[0], size=8, backend="bokeh")
     return (curve * points).opts(
         title=f"S4D-LegS → LegS (first {ds.attrs['n_basis']} basis functions, Re s = {ds.attrs['s_real']})",
-        logx=True, logy=True, xlabel="state size N", ylabel="max |F_diag(s) − F_LegS(s)| / max |F_LegS|",
-        responsive=True, min_height=300, show_grid=True, backend="bokeh")
+        logx=True,
+        logy=True,
+        xlabel="state size N",
+        ylabel="max |F_diag(s) − F_LegS(s)| / max |F_LegS|",
+        responsive=True,
+        min_height=300,
+        show_grid=True,
+        backend="bokeh",
+    )

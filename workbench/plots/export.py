@@ -6,6 +6,7 @@ dicts or booleans as attributes, or names holding '/'. `to_netcdf3` converts tho
 conversion in attrs (keys starting `wb_`), and `open_data` undoes them, so a round trip gives the
 same values, dtypes and names.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def _renderers() -> None:
     current = hv.Store.current_backend
     import holoviews.plotting.bokeh  # noqa: F401
     import holoviews.plotting.mpl  # noqa: F401
+
     hv.Store.set_current_backend(current)
 
 
@@ -105,6 +107,7 @@ def _save_html(figure, out: Path, title: str) -> None:
 def _close_matplotlib() -> None:
     """hv.save leaves its figures registered with pyplot; many exports would otherwise pile up."""
     import matplotlib.pyplot as plt
+
     plt.close("all")
 
 
@@ -125,6 +128,7 @@ def spec_to_dict(spec) -> dict | None:
 
 
 # ---- netCDF3 round trip -------------------------------------------------------------------------
+
 
 def _safe_name(name) -> str:
     s = str(name).replace("/", "__")
@@ -199,8 +203,15 @@ def _restore_attrs(attrs: dict) -> dict:
     converted = json.loads(attrs.pop("wb_attrs", "{}"))
     for k, how in converted.items():
         v = attrs[k]
-        attrs[k] = (json.loads(v) if how == "json" else int(v) if how == "int"
-                    else np.atleast_1d(v).tolist() if how == "list" else np.atleast_1d(v))
+        attrs[k] = (
+            json.loads(v)
+            if how == "json"
+            else int(v)
+            if how == "int"
+            else np.atleast_1d(v).tolist()
+            if how == "list"
+            else np.atleast_1d(v)
+        )
     return attrs
 
 
@@ -229,8 +240,10 @@ def open_data(path) -> xr.Dataset:
     for name, p in parts.items():
         out[name] = (p["real"] + 1j * p["imag"]).assign_attrs(p["real"].attrs)
     coords = {n: _restore(xr.DataArray(c.values, dims=c.dims, attrs=c.attrs)) for n, c in ds.coords.items()}
-    res = xr.Dataset({n: da.drop_vars(list(da.coords)).variable for n, da in out.items()},
-                     coords={n: c.variable for n, c in coords.items()})
+    res = xr.Dataset(
+        {n: da.drop_vars(list(da.coords)).variable for n, da in out.items()},
+        coords={n: c.variable for n, c in coords.items()},
+    )
     attrs = _restore_attrs(ds.attrs)
     names = json.loads(attrs.pop("wb_names", "{}"))
     return res.rename({k: v for k, v in names.items() if k in res.variables}).assign_attrs(attrs)

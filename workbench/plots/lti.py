@@ -3,6 +3,7 @@
 Builders take a Dataset and return a HoloViews object; they hold no state, so a view can call
 them from a `DynamicMap` callback on every new Dataset and Bokeh updates the sources in place.
 """
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -34,9 +35,14 @@ def kernel_plot(ds: xr.Dataset, channels=None, log_abs: bool = False) -> hv.Over
         if log_abs:
             # floor at the smallest double so exact zeros stay finite on the plot
             k = np.log10(np.maximum(np.abs(k), np.finfo(np.float64).tiny))
-        curves.append(hv.Curve((lag, k), kdims=[hv.Dimension("lag", label="lag ℓ (steps)")],
-                               vdims=[hv.Dimension("K", label=ylabel)], label=f"channel {c}")
-                      .opts(color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, framewise=True, backend="bokeh"))
+        curves.append(
+            hv.Curve(
+                (lag, k),
+                kdims=[hv.Dimension("lag", label="lag ℓ (steps)")],
+                vdims=[hv.Dimension("K", label=ylabel)],
+                label=f"channel {c}",
+            ).opts(color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, framewise=True, backend="bokeh")
+        )
     title = f"Kernels ({ds.attrs.get('init', '')})".replace(" ()", "")
     return hv.Overlay(curves).opts(title=title, legend_position="top_right", backend="bokeh", **_SIZE)
 
@@ -45,17 +51,28 @@ def unit_circle(n: int = 361) -> hv.Path:
     """|z| = 1: poles inside are stable, on it they never forget, outside they blow up."""
     t = np.linspace(0, 2 * np.pi, n)
     return hv.Path([(np.cos(t), np.sin(t))], kdims=["Re", "Im"], label="unit circle").opts(
-        color="gray", line_dash="dashed", line_width=1, backend="bokeh")
+        color="gray", line_dash="dashed", line_width=1, backend="bokeh"
+    )
 
 
 def _points(ds: xr.Dataset, x: str, y: str, xlabel: str, ylabel: str) -> hv.Points:
     """All (channel, mode) pairs as points, coloured by channel, with Δ and t½ on hover."""
     flat = ds[[x, y, "pole_abs", "half_life"]].to_dataframe().reset_index()
-    return hv.Points(flat, kdims=[hv.Dimension(x, label=xlabel), hv.Dimension(y, label=ylabel)],
-                     vdims=["channel", "mode", hv.Dimension("pole_abs", label="|Ā|"),
-                            hv.Dimension("half_life", label="t½ (steps)")]).opts(
-        color="channel", cmap=CMAP, size=4, alpha=0.7, tools=["hover"], colorbar=True,
-        clabel="channel", framewise=True, backend="bokeh")  # framewise: axes follow new data in a DynamicMap
+    return hv.Points(
+        flat,
+        kdims=[hv.Dimension(x, label=xlabel), hv.Dimension(y, label=ylabel)],
+        vdims=["channel", "mode", hv.Dimension("pole_abs", label="|Ā|"), hv.Dimension("half_life", label="t½ (steps)")],
+    ).opts(
+        color="channel",
+        cmap=CMAP,
+        size=4,
+        alpha=0.7,
+        tools=["hover"],
+        colorbar=True,
+        clabel="channel",
+        framewise=True,
+        backend="bokeh",
+    )  # framewise: axes follow new data in a DynamicMap
 
 
 def pole_plot(ds: xr.Dataset) -> hv.Overlay:
@@ -68,8 +85,17 @@ def pole_plot(ds: xr.Dataset) -> hv.Overlay:
     # equal limits in a fixed square frame (the colorbar sits outside it): the circle stays round;
     # a responsive plot with `aspect` squares the whole plot, colorbar included, not the frame
     return (unit_circle() * pts).opts(
-        title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r),
-        frame_width=300, frame_height=300, show_legend=False, show_grid=True, backend="bokeh")
+        title=title,
+        xlabel="Re Ā",
+        ylabel="Im Ā",
+        xlim=(-r, r),
+        ylim=(-r, r),
+        frame_width=300,
+        frame_height=300,
+        show_legend=False,
+        show_grid=True,
+        backend="bokeh",
+    )
 
 
 def eigenvalue_plot(ds: xr.Dataset) -> hv.Overlay:

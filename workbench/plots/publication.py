@@ -3,6 +3,7 @@ Okabe-Ito palette with a line style per series (curves that coincide stay distin
 in greyscale), and options set for both backends (Bokeh for screens and HTML, matplotlib for
 PNG/SVG/PDF).
 """
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -16,8 +17,14 @@ from workbench.plots.lti import OKABE_ITO
 PANEL_IN, LEGEND_IN, ASPECT = (4.5, 3.4), 1.4, 1.45
 FONT = {"title": 11, "labels": 10, "xticks": 9, "yticks": 9, "legend": 8}
 _MPL = dict(show_grid=True, fontsize=FONT, legend_limit=100)
-_BK = dict(width=450, height=320, show_grid=True, toolbar="right", legend_limit=100,
-           fontsize={k: f"{v}pt" for k, v in FONT.items()})
+_BK = dict(
+    width=450,
+    height=320,
+    show_grid=True,
+    toolbar="right",
+    legend_limit=100,
+    fontsize={k: f"{v}pt" for k, v in FONT.items()},
+)
 # (bokeh, matplotlib) line styles, cycled with the colours so every series differs twice
 DASHES = (("solid", "-"), ("dashed", "--"), ("dotted", ":"), ("dashdot", "-."))
 _LN10 = float(np.log(10))
@@ -55,8 +62,18 @@ def integer_ticks(values) -> dict:
     return {"xticks": v} if 1 < len(v) <= 12 else {}
 
 
-def panel(obj, title: str, xlabel: str, ylabel: str, logx=False, logy=False, legend="top_right", aspect=ASPECT,
-          grid=True, **both):
+def panel(
+    obj,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx=False,
+    logy=False,
+    legend="top_right",
+    aspect=ASPECT,
+    grid=True,
+    **both,
+):
     """Title, axis labels, log axes and the shared size/font settings on both backends. Matplotlib
     legends go outside on the right (a printed figure cannot hide a curve the legend covers)."""
     common = dict(title=title, xlabel=xlabel, ylabel=ylabel, logx=logx, logy=logy, **both)
@@ -82,9 +99,11 @@ def curve(x, y, label, i, kdim, vdim, dash: bool | int = False, width=1.8):
     """Series `i`: Okabe-Ito colour `i`; `dash` True for dashed, or an index into DASHES."""
     c = OKABE_ITO[i % len(OKABE_ITO)]
     bk_dash, mpl_dash = DASHES[1 if dash is True else int(dash) % len(DASHES)]
-    return hv.Curve((x, y), kdims=[kdim], vdims=[vdim], label=label).opts(
-        color=c, line_width=width, line_dash=bk_dash, backend="bokeh").opts(
-        color=c, linewidth=width, linestyle=mpl_dash, backend="matplotlib")
+    return (
+        hv.Curve((x, y), kdims=[kdim], vdims=[vdim], label=label)
+        .opts(color=c, line_width=width, line_dash=bk_dash, backend="bokeh")
+        .opts(color=c, linewidth=width, linestyle=mpl_dash, backend="matplotlib")
+    )
 
 
 def broken(xs: list, ys: list) -> tuple[np.ndarray, np.ndarray]:
@@ -97,9 +116,11 @@ def broken(xs: list, ys: list) -> tuple[np.ndarray, np.ndarray]:
 def scatter(x, y, label, i, kdim, vdim, size=5, marker="o"):
     c = OKABE_ITO[i % len(OKABE_ITO)]
     bk_marker = {"o": "circle", "s": "square", "^": "triangle"}[marker]
-    return hv.Scatter((x, y), kdims=[kdim], vdims=[vdim], label=label).opts(
-        color=c, size=size, marker=bk_marker, backend="bokeh").opts(
-        color=c, s=size ** 2, marker=marker, backend="matplotlib")
+    return (
+        hv.Scatter((x, y), kdims=[kdim], vdims=[vdim], label=label)
+        .opts(color=c, size=size, marker=bk_marker, backend="bokeh")
+        .opts(color=c, s=size**2, marker=marker, backend="matplotlib")
+    )
 
 
 def layout(panels, title: str = "", legends: float | None = None) -> hv.Layout:
@@ -109,4 +130,5 @@ def layout(panels, title: str = "", legends: float | None = None) -> hv.Layout:
     titled = {"title": title} if title else {}
     width = PANEL_IN[0] * len(panels) + LEGEND_IN * legends
     return lay.opts(shared_axes=False, **titled, backend="bokeh").opts(
-        sublabel_format="", fig_inches=(width, PANEL_IN[1]), fontsize={"title": 12}, **titled, backend="matplotlib")
+        sublabel_format="", fig_inches=(width, PANEL_IN[1]), fontsize={"title": 12}, **titled, backend="matplotlib"
+    )

@@ -1,4 +1,5 @@
 """Accuracy against state size, one line per layer kind (the Zoology Fig. 2 / MAD comparison)."""
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,21 @@ def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """From run-index rows (with spec_json or model.* columns): layer, d_model, state size, metric."""
     from workbench.analysis.state_size import state_elements
     from workbench.specs import RunSpec
+
     rows = []
     for _, r in runs.iterrows():
         spec = RunSpec.from_dict(json.loads(r["spec_json"])) if "spec_json" in r else None
         if spec is None or pd.isna(r.get(metric)):
             continue
-        rows.append({"layer": spec.model.layer, "d_model": spec.model.d_model, "id": r.get("id", ""),
-                     "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
-                     "accuracy": float(r[metric])})
+        rows.append(
+            {
+                "layer": spec.model.layer,
+                "d_model": spec.model.d_model,
+                "id": r.get("id", ""),
+                "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
+                "accuracy": float(r[metric]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -34,13 +42,35 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
     for i, layer in enumerate(layers):
         d = df[df["layer"] == layer].groupby("state_size", as_index=False)["accuracy"].mean().sort_values("state_size")
         color = OKABE_ITO[i % len(OKABE_ITO)]
-        axes = dict(logx=True, ylim=(0, 1.02), width=520, height=340, show_grid=True, backend="bokeh",
-                    xlabel="state size (real elements per layer; attention: KV cache at L)", ylabel="accuracy")
-        mpl = dict(logx=True, ylim=(0, 1.02), xlabel=axes["xlabel"], ylabel="accuracy", color=color, aspect=1.6,
-                   backend="matplotlib")  # what PNG/SVG/PDF export renders
-        curves += [hv.Curve(d, "state_size", "accuracy", label=layer).opts(color=color, line_width=2, **axes)
-                   .opts(linewidth=2, **mpl),
-                   hv.Scatter(d, "state_size", "accuracy", label=layer).opts(color=color, size=7, tools=["hover"],
-                                                                             **axes).opts(s=30, **mpl)]
-    return (hv.Overlay(curves).opts(title=title, legend_position="bottom_right", backend="bokeh")
-            .opts(title=title, legend_position="right", fig_size=150, backend="matplotlib"))
+        axes = dict(
+            logx=True,
+            ylim=(0, 1.02),
+            width=520,
+            height=340,
+            show_grid=True,
+            backend="bokeh",
+            xlabel="state size (real elements per layer; attention: KV cache at L)",
+            ylabel="accuracy",
+        )
+        mpl = dict(
+            logx=True,
+            ylim=(0, 1.02),
+            xlabel=axes["xlabel"],
+            ylabel="accuracy",
+            color=color,
+            aspect=1.6,
+            backend="matplotlib",
+        )  # what PNG/SVG/PDF export renders
+        curves += [
+            hv.Curve(d, "state_size", "accuracy", label=layer)
+            .opts(color=color, line_width=2, **axes)
+            .opts(linewidth=2, **mpl),
+            hv.Scatter(d, "state_size", "accuracy", label=layer)
+            .opts(color=color, size=7, tools=["hover"], **axes)
+            .opts(s=30, **mpl),
+        ]
+    return (
+        hv.Overlay(curves)
+        .opts(title=title, legend_position="bottom_right", backend="bokeh")
+        .opts(title=title, legend_position="right", fig_size=150, backend="matplotlib")
+    )

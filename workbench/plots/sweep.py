@@ -1,4 +1,5 @@
 """Sweep summaries: the final metric against each swept field, one panel per field."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -16,7 +17,15 @@ def sweep_plot(df: pd.DataFrame, fields: list[str], metric: str) -> hv.Layout:
         if data[field].dtype == object:
             data = data.assign(**{field: data[field].astype(str)})
         points = hv.Scatter(data, field, [metric, "id", "status"], label=field).opts(
-            color=OKABE_ITO[i % len(OKABE_ITO)], size=9, tools=["hover"], xlabel=field,
-            ylabel=metric.removeprefix("final."), show_grid=True, width=320, height=280, backend="bokeh")
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            size=9,
+            tools=["hover"],
+            xlabel=field,
+            ylabel=metric.removeprefix("final."),
+            show_grid=True,
+            width=320,
+            height=280,
+            backend="bokeh",
+        )
         panels.append(points)
     return hv.Layout(panels).cols(3).opts(title=f"{metric.removeprefix('final.')} against the swept fields")

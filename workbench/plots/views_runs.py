@@ -1,4 +1,5 @@
 """Dashboard figures comparing runs: one probe curve per run, coloured by the group it belongs to."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -27,8 +28,13 @@ def probe_curve(ds: xr.Dataset | None, kind: str) -> xr.DataArray | None:
     return da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
 
 
-def grouped_curves_view(curves: list[tuple[str, object, xr.DataArray]], field: str, kind: str = "memory",
-                        logx: bool = True, logy: bool = True) -> hv.Overlay:
+def grouped_curves_view(
+    curves: list[tuple[str, object, xr.DataArray]],
+    field: str,
+    kind: str = "memory",
+    logx: bool = True,
+    logy: bool = True,
+) -> hv.Overlay:
     """(run label, group value, curve over lag) per run; one colour and one legend entry per group."""
     title = f"{CURVES.get(kind, kind)} by {field}"
     groups = sorted({str(g) for _, g, _ in curves})
@@ -38,12 +44,23 @@ def grouped_curves_view(curves: list[tuple[str, object, xr.DataArray]], field: s
         keep = np.isfinite(y) & ((y > 0) if logy else True) & ((x > 0) if logx else True)
         g = str(group)
         # one legend entry per group: later runs of a group are drawn unlabelled in its colour
-        items.append(hv.Curve((x[keep], y[keep]), hv.Dimension("lag", label="lag ℓ (steps)"), "value",
-                              label=f"{field} = {g}" if g not in seen else "").opts(
-            color=OKABE_ITO[groups.index(g) % len(OKABE_ITO)], line_width=1.8, alpha=0.85,
-            tools=["hover"], backend="bokeh"))
+        items.append(
+            hv.Curve(
+                (x[keep], y[keep]),
+                hv.Dimension("lag", label="lag ℓ (steps)"),
+                "value",
+                label=f"{field} = {g}" if g not in seen else "",
+            ).opts(
+                color=OKABE_ITO[groups.index(g) % len(OKABE_ITO)],
+                line_width=1.8,
+                alpha=0.85,
+                tools=["hover"],
+                backend="bokeh",
+            )
+        )
         seen.add(g)
     if not items:
         return empty(title, "no such probe in these runs")
-    return hv.Overlay(items).opts(title=title, logx=logx, logy=logy, legend_position="bottom_left",
-                                  backend="bokeh", **_SIZE)
+    return hv.Overlay(items).opts(
+        title=title, logx=logx, logy=logy, legend_position="bottom_left", backend="bokeh", **_SIZE
+    )

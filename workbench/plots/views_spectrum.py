@@ -3,6 +3,7 @@
 Builders take the Dataset of one layer (no `layer` dim; `head` is renamed to `channel` so Mamba-2
 draws like the rest) and return HoloViews objects; they hold no state.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,18 @@ def as_channels(ds: xr.Dataset) -> xr.Dataset:
 def empty(title: str, why: str = "not available for this model", **size) -> hv.Overlay:
     """A placeholder with the reason as its title, so a layout keeps its shape. `size`: the sizing
     of the figure it stands for (a page swapping a responsive figure for a fixed one clips it)."""
-    text = hv.Text(0, 0, why, fontsize=11).opts(text_color="#777777", text_align="center",
-                                               text_baseline="middle", backend="bokeh")
+    text = hv.Text(0, 0, why, fontsize=11).opts(
+        text_color="#777777", text_align="center", text_baseline="middle", backend="bokeh"
+    )
     return hv.Overlay([hv.Curve([], "x", "y"), text]).opts(
-        title=title, xaxis=None, yaxis=None, xlim=(-1, 1), ylim=(-1, 1), backend="bokeh",
-        **{**(size or _SIZE), "show_grid": False})
+        title=title,
+        xaxis=None,
+        yaxis=None,
+        xlim=(-1, 1),
+        ylim=(-1, 1),
+        backend="bokeh",
+        **{**(size or _SIZE), "show_grid": False},
+    )
 
 
 def init_name(ds: xr.Dataset) -> str:
@@ -81,10 +89,16 @@ def half_life_rings(half_lives=RINGS) -> hv.Overlay:
     rings = []
     for h, angle in zip(half_lives, np.linspace(np.pi / 4, np.pi / 2.4, len(half_lives))):  # labels apart
         r = 2.0 ** (-1.0 / h)
-        rings.append(hv.Path([(r * np.cos(t), r * np.sin(t))], kdims=["Re", "Im"], label=f"t½ = {h}").opts(
-            color="#BBBBBB", line_width=1, line_dash="dotted", backend="bokeh"))
-        rings.append(hv.Text(0.97 * r * np.cos(angle), 0.97 * r * np.sin(angle), f"t½={h}", fontsize=8).opts(
-            text_color="#555555", text_align="right", text_baseline="top", backend="bokeh"))
+        rings.append(
+            hv.Path([(r * np.cos(t), r * np.sin(t))], kdims=["Re", "Im"], label=f"t½ = {h}").opts(
+                color="#BBBBBB", line_width=1, line_dash="dotted", backend="bokeh"
+            )
+        )
+        rings.append(
+            hv.Text(0.97 * r * np.cos(angle), 0.97 * r * np.sin(angle), f"t½={h}", fontsize=8).opts(
+                text_color="#555555", text_align="right", text_baseline="top", backend="bokeh"
+            )
+        )
     return hv.Overlay(rings)
 
 
@@ -102,8 +116,16 @@ def pole_view(ds: xr.Dataset | None) -> hv.Overlay:
     r = z_radius(ds["pole_abs"].values)
     title = "Poles Ā" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
     return (unit_circle() * half_life_rings() * pts).opts(
-        title=title, xlabel="Re Ā", ylabel="Im Ā", xlim=(-r, r), ylim=(-r, r), show_legend=False, show_grid=True,
-        backend="bokeh", **_SQUARE)
+        title=title,
+        xlabel="Re Ā",
+        ylabel="Im Ā",
+        xlim=(-r, r),
+        ylim=(-r, r),
+        show_legend=False,
+        show_grid=True,
+        backend="bokeh",
+        **_SQUARE,
+    )
 
 
 def eigen_view(ds: xr.Dataset | None) -> hv.Overlay:
@@ -125,12 +147,18 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
     why = overflow_reason(ds["gain"].sel(channel=chans).values, "gain |H|")
     if why:
         return empty("Frequency response", why)
-    curves = [hv.Curve((w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
-                       kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
-                       vdims=[hv.Dimension("gain", label="gain |H(e^iω)|")], label=f"channel {c}").opts(
-        color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, backend="bokeh") for i, c in enumerate(chans)]
-    return hv.Overlay(curves).opts(title="Frequency response", logy=True, legend_position="top_right",
-                                   backend="bokeh", **_SIZE)
+    curves = [
+        hv.Curve(
+            (w, np.maximum(ds["gain"].sel(channel=c).values, 1e-12)),
+            kdims=[hv.Dimension("frequency", label="ω (rad/step)")],
+            vdims=[hv.Dimension("gain", label="gain |H(e^iω)|")],
+            label=f"channel {c}",
+        ).opts(color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, backend="bokeh")
+        for i, c in enumerate(chans)
+    ]
+    return hv.Overlay(curves).opts(
+        title="Frequency response", logy=True, legend_position="top_right", backend="bokeh", **_SIZE
+    )
 
 
 def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overlay:
@@ -151,15 +179,35 @@ def pole_trajectory_view(ds: xr.Dataset | None, max_paths: int = 96) -> hv.Overl
             parts.append(np.column_stack([x[:-1], y[:-1], x[1:], y[1:], steps[1:].astype(float)]))
     arr = np.concatenate(parts) if parts else np.zeros((0, 5))
     paths = hv.Segments(arr, kdims=["Re", "Im", "Re_end", "Im_end"], vdims=[hv.Dimension("step")]).opts(
-        color="step", cmap="viridis", line_width=1.5, alpha=0.8, colorbar=True,
+        color="step",
+        cmap="viridis",
+        line_width=1.5,
+        alpha=0.8,
+        colorbar=True,
         clim=(float(steps[0]), float(max(steps[-1], steps[0] + 1))),
-        colorbar_opts={"title": "step"}, backend="bokeh")
+        colorbar_opts={"title": "step"},
+        backend="bokeh",
+    )
     first, last = ds.isel(step=0), ds.isel(step=-1)
-    start = hv.Points((first["pole_real"].values.ravel(), first["pole_imag"].values.ravel()), ["Re", "Im"],
-                      label=f"step {int(steps[0])}").opts(color="white", line_color="black", size=5, backend="bokeh")
-    end = hv.Points((last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()), ["Re", "Im"],
-                    label=f"step {int(steps[-1])}").opts(color="black", size=4, backend="bokeh")
+    start = hv.Points(
+        (first["pole_real"].values.ravel(), first["pole_imag"].values.ravel()),
+        ["Re", "Im"],
+        label=f"step {int(steps[0])}",
+    ).opts(color="white", line_color="black", size=5, backend="bokeh")
+    end = hv.Points(
+        (last["pole_real"].values.ravel(), last["pole_imag"].values.ravel()),
+        ["Re", "Im"],
+        label=f"step {int(steps[-1])}",
+    ).opts(color="black", size=4, backend="bokeh")
     r = z_radius(np.hypot(re.values, im.values))
     return (unit_circle() * paths * start * end).opts(
-        title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])} (○ first, ● last)", xlabel="Re Ā", ylabel="Im Ā",
-        xlim=(-r, r), ylim=(-r, r), **_SQUARE, show_legend=False, show_grid=True, backend="bokeh")
+        title=f"Pole trajectories, steps {int(steps[0])}–{int(steps[-1])} (○ first, ● last)",
+        xlabel="Re Ā",
+        ylabel="Im Ā",
+        xlim=(-r, r),
+        ylim=(-r, r),
+        **_SQUARE,
+        show_legend=False,
+        show_grid=True,
+        backend="bokeh",
+    )

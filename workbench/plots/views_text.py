@@ -1,5 +1,6 @@
 """Figures of a model read on a text (`analysis.text`, `text_attention`, `delta_audit`): token
 axes carry the words (tick labels from the Dataset's `token` coordinate)."""
+
 from __future__ import annotations
 
 import holoviews as hv
@@ -54,10 +55,21 @@ def delta_text_view(ds: xr.Dataset | None, layer: int = 0, var: str = "delta", m
     xs, ys = da["position"].values.astype(float), np.arange(z.shape[0], dtype=float)
     label = ds[var].attrs.get("long_name", var)
     title = f"{title}, layer {layer} ({rows}s × tokens)"
-    img = hv.Image((xs, ys, z), kdims=[hv.Dimension("position", label="token"), hv.Dimension(rows)],
-                   vdims=[hv.Dimension("value", label=label)]).opts(
-        cmap=CMAP, colorbar=True, tools=["hover"], invert_yaxis=True, xticks=word_ticks(_words(ds)),
-        xrotation=60, title=title, backend="bokeh", **_SIZE)
+    img = hv.Image(
+        (xs, ys, z),
+        kdims=[hv.Dimension("position", label="token"), hv.Dimension(rows)],
+        vdims=[hv.Dimension("value", label=label)],
+    ).opts(
+        cmap=CMAP,
+        colorbar=True,
+        tools=["hover"],
+        invert_yaxis=True,
+        xticks=word_ticks(_words(ds)),
+        xrotation=60,
+        title=title,
+        backend="bokeh",
+        **_SIZE,
+    )
     return _print(img, title, word_ticks(_words(ds)), image=True)
 
 
@@ -65,12 +77,23 @@ def norms_text_view(ds: xr.Dataset | None, var: str = "state_norm") -> hv.Overla
     """‖h_t‖ (or ‖B_t‖, ‖C_t‖) per layer over the text."""
     if ds is None or var not in ds:
         return empty(var)
-    curves = [hv.Curve((ds["position"].values, ds[var].sel(layer=lay).values), "position", var,
-                       label=f"layer {int(lay)}").opts(color=OKABE_ITO[i % len(OKABE_ITO)], backend="bokeh")
-              for i, lay in enumerate(ds["layer"].values)]
+    curves = [
+        hv.Curve(
+            (ds["position"].values, ds[var].sel(layer=lay).values), "position", var, label=f"layer {int(lay)}"
+        ).opts(color=OKABE_ITO[i % len(OKABE_ITO)], backend="bokeh")
+        for i, lay in enumerate(ds["layer"].values)
+    ]
     title = f"{ds[var].attrs.get('long_name', var)} per layer over the text"
-    ov = hv.Overlay(curves).opts(title=title, xticks=word_ticks(_words(ds)), xrotation=60, logy=True,
-                                 show_legend=len(curves) <= 8, legend_position="top_left", backend="bokeh", **_SIZE)
+    ov = hv.Overlay(curves).opts(
+        title=title,
+        xticks=word_ticks(_words(ds)),
+        xrotation=60,
+        logy=True,
+        show_legend=len(curves) <= 8,
+        legend_position="top_left",
+        backend="bokeh",
+        **_SIZE,
+    )
     return _print(ov.opts(logy=True, show_legend=len(curves) <= 8, backend="matplotlib"), title, word_ticks(_words(ds)))
 
 
@@ -81,12 +104,28 @@ def attention_text_view(ds: xr.Dataset | None, var: str = "alpha_row") -> hv.Ima
     a = ds[var].values.astype(float)
     L = a.shape[0]
     ticks = word_ticks(list(ds["source_token"].values))
-    who = "all channels" if var.endswith("mean") else f"{ds.attrs.get('channel_kind', 'channel')} {ds.attrs.get('channel', 0)}"
+    who = (
+        "all channels"
+        if var.endswith("mean")
+        else f"{ds.attrs.get('channel_kind', 'channel')} {ds.attrs.get('channel', 0)}"
+    )
     title = f"Hidden attention, layer {ds.attrs.get('layer', 0)}, {who}"
-    img = hv.Image((np.arange(L, dtype=float), np.arange(L, dtype=float), a), kdims=["source", "target"],
-                   vdims=[hv.Dimension("alpha", label=ds[var].attrs.get("long_name", var))]).opts(
-        cmap=CMAP, colorbar=True, tools=["hover"], invert_yaxis=True, xticks=ticks, yticks=ticks, xrotation=60,
-        title=title, backend="bokeh", **_SIZE)
+    img = hv.Image(
+        (np.arange(L, dtype=float), np.arange(L, dtype=float), a),
+        kdims=["source", "target"],
+        vdims=[hv.Dimension("alpha", label=ds[var].attrs.get("long_name", var))],
+    ).opts(
+        cmap=CMAP,
+        colorbar=True,
+        tools=["hover"],
+        invert_yaxis=True,
+        xticks=ticks,
+        yticks=ticks,
+        xrotation=60,
+        title=title,
+        backend="bokeh",
+        **_SIZE,
+    )
     return _print(img, title, ticks, ticks, image=True, wide=False)
 
 
@@ -95,9 +134,11 @@ def memory_text_view(ds: xr.Dataset | None) -> hv.Overlay:
     if ds is None or "half_life_histogram" not in ds:
         return empty("Effective memory")
     h = ds["half_life_histogram"]
-    img = hv.Image((h["log10_half_life"].values, ds["layer"].values.astype(float), h.values.astype(float)),
-                   kdims=[hv.Dimension("log10_half_life", label="log₁₀ t½ (tokens)"), "layer"],
-                   vdims=["channels"]).opts(cmap=CMAP, colorbar=True, tools=["hover"], backend="bokeh")
+    img = hv.Image(
+        (h["log10_half_life"].values, ds["layer"].values.astype(float), h.values.astype(float)),
+        kdims=[hv.Dimension("log10_half_life", label="log₁₀ t½ (tokens)"), "layer"],
+        vdims=["channels"],
+    ).opts(cmap=CMAP, colorbar=True, tools=["hover"], backend="bokeh")
     L = float(ds.attrs.get("text_length", 1))
     line = hv.VLine(np.log10(L)).opts(color="red", line_dash="dashed", backend="bokeh")
     n_g = int(ds["n_global"].sum())
@@ -110,13 +151,16 @@ def loss_text_view(ds: xr.Dataset | None) -> hv.Overlay:
     if ds is None or "loss" not in ds:
         return empty("Per-token loss")
     pos = ds["position"].values
-    tok = hv.Curve((pos, ds["loss"].values), "position", hv.Dimension("loss", label="loss (nats)"),
-                   label="per token").opts(color=OKABE_ITO[0], alpha=0.6, backend="bokeh")
-    binned = hv.Curve((ds["bin_start"].values, ds["loss_by_position"].values), "position", "loss",
-                      label="bin mean").opts(color="black", line_width=2, interpolation="steps-post", backend="bokeh")
+    tok = hv.Curve(
+        (pos, ds["loss"].values), "position", hv.Dimension("loss", label="loss (nats)"), label="per token"
+    ).opts(color=OKABE_ITO[0], alpha=0.6, backend="bokeh")
+    binned = hv.Curve(
+        (ds["bin_start"].values, ds["loss_by_position"].values), "position", "loss", label="bin mean"
+    ).opts(color="black", line_width=2, interpolation="steps-post", backend="bokeh")
     title = f"Next-token loss (mean {ds.attrs.get('mean_loss', float('nan')):.3f} nats)"
-    ov = (tok * binned).opts(title=title, xticks=word_ticks(_words(ds)), xrotation=60, legend_position="top_right",
-                             backend="bokeh", **_SIZE)
+    ov = (tok * binned).opts(
+        title=title, xticks=word_ticks(_words(ds)), xrotation=60, legend_position="top_right", backend="bokeh", **_SIZE
+    )
     return _print(ov, title, word_ticks(_words(ds)))
 
 
@@ -125,9 +169,11 @@ def audit_text_view(ds: xr.Dataset | None) -> hv.Overlay:
     if ds is None or "dt_histogram" not in ds:
         return empty("Δ audit")
     h = ds["dt_histogram"]
-    img = hv.Image((h["log10_dt"].values, ds["layer"].values.astype(float), h.values.astype(float)),
-                   kdims=[hv.Dimension("log10_dt", label="log₁₀ Δ at rest"), "layer"], vdims=["channels"]).opts(
-        cmap=CMAP, colorbar=True, tools=["hover"], backend="bokeh")
+    img = hv.Image(
+        (h["log10_dt"].values, ds["layer"].values.astype(float), h.values.astype(float)),
+        kdims=[hv.Dimension("log10_dt", label="log₁₀ Δ at rest"), "layer"],
+        vdims=["channels"],
+    ).opts(cmap=CMAP, colorbar=True, tools=["hover"], backend="bokeh")
     lo, hi = float(ds.attrs["claimed_min"]), float(ds.attrs["claimed_max"])
     lines = [hv.VLine(np.log10(v)).opts(color="red", line_dash="dashed", backend="bokeh") for v in (lo, hi)]
     title = f"Δ audit: {ds.attrs.get('verdict')} with the config's [{lo:g}, {hi:g}]"

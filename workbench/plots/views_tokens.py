@@ -1,4 +1,5 @@
 """Dashboard figures of token dynamics (`analysis.token_dynamics`) and hidden attention."""
+
 from __future__ import annotations
 
 import json
@@ -29,13 +30,17 @@ def token_norms_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: int = 3
     n = ds["norm"].isel(sample=min(sample, ds.sizes["sample"] - 1))
     depth = n["depth"].values
     toks = np.linspace(0, n.sizes["token"] - 1, min(max_tokens, n.sizes["token"])).round().astype(int)
-    paths = colored_paths([(depth.astype(float), np.maximum(n.isel(token=t).values, 1e-30), int(t)) for t in toks],
-                          ["depth", "norm"], "token").opts(
-        color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
-    mean = hv.Curve((depth, np.exp(np.log(np.maximum(n.values, 1e-30)).mean(-1))), "depth", "norm",
-                    label="geometric mean").opts(color="black", line_width=2.5, backend="bokeh")
-    return (paths * mean).opts(title="Token norms ‖x‖ over depth", logy=True, xlabel="depth (blocks)",
-                               ylabel="‖x‖", backend="bokeh", **_SIZE)
+    paths = colored_paths(
+        [(depth.astype(float), np.maximum(n.isel(token=t).values, 1e-30), int(t)) for t in toks],
+        ["depth", "norm"],
+        "token",
+    ).opts(color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
+    mean = hv.Curve(
+        (depth, np.exp(np.log(np.maximum(n.values, 1e-30)).mean(-1))), "depth", "norm", label="geometric mean"
+    ).opts(color="black", line_width=2.5, backend="bokeh")
+    return (paths * mean).opts(
+        title="Token norms ‖x‖ over depth", logy=True, xlabel="depth (blocks)", ylabel="‖x‖", backend="bokeh", **_SIZE
+    )
 
 
 def token_trajectories_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: int = 32) -> hv.Overlay:
@@ -44,12 +49,15 @@ def token_trajectories_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: 
         return empty("Token trajectories")
     p = ds["projection"].isel(sample=min(sample, ds.sizes["sample"] - 1))
     toks = np.linspace(0, p.sizes["token"] - 1, min(max_tokens, p.sizes["token"])).round().astype(int)
-    paths = colored_paths([(p.isel(token=t, component=0).values, p.isel(token=t, component=1).values, int(t))
-                           for t in toks], ["pc1", "pc2"], "token").opts(
-        color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
+    paths = colored_paths(
+        [(p.isel(token=t, component=0).values, p.isel(token=t, component=1).values, int(t)) for t in toks],
+        ["pc1", "pc2"],
+        "token",
+    ).opts(color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
     last = p.isel(depth=-1)
     end = hv.Points((last.isel(component=0).values, last.isel(component=1).values), ["pc1", "pc2"]).opts(
-        color="black", size=3, backend="bokeh")
+        color="black", size=3, backend="bokeh"
+    )
     ev = _attr(ds, "explained_variance")
     note = f" ({100 * sum(ev[:2]):.0f}% variance)" if ev else ""
     return (paths * end).opts(title="Token trajectories (PCA, depth as time)" + note, backend="bokeh", **_SIZE)
@@ -66,9 +74,11 @@ def regime_summary(ds: xr.Dataset | None) -> str:
     s = f" (slope of mean log‖x‖: {float(slope):+.3f}/block)" if slope is not None else ""
     outside = ds.attrs.get("outside_setting", "")
     if outside:  # the theorem does not cover this model: no prediction to contradict the observation
-        return (f"**Outside the paper's setting** ({outside}): the S_Cᵀ S_B sign criterion predicts nothing "
-                f"here · **observed**: {obs}{s}")
-    return (f"**Predicted** per layer: {', '.join(map(str, pred)) or 'n/a'} · **observed**: {obs}{s}")
+        return (
+            f"**Outside the paper's setting** ({outside}): the S_Cᵀ S_B sign criterion predicts nothing "
+            f"here · **observed**: {obs}{s}"
+        )
+    return f"**Predicted** per layer: {', '.join(map(str, pred)) or 'n/a'} · **observed**: {obs}{s}"
 
 
 def attention_view(ds: xr.Dataset | None, channel: int = 0, minmax: bool = True) -> hv.Image:

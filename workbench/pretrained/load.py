@@ -7,6 +7,7 @@ built, the rest as each layer is assembled); a refused checkpoint raises and ret
 nothing is ever half-loaded. Mamba-2's SSD chunk length is capped at 64: the chunked and
 recurrent forms are the same function, and shorter chunks are faster on a CPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,17 +29,44 @@ from workbench.ssm.seeding import generator, seeded
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # checkpoint key (after 'backbone.') -> workbench key; anything else is an error
-RENAMES = [(r"^embeddings?\.weight$", "encoder.weight"), (r"^norm_f\.", "norm."),
-           (r"\.mixer\.conv1d\.", ".mixer.conv."), (r"^lm_head\.weight$", "decoder.weight")]
+RENAMES = [
+    (r"^embeddings?\.weight$", "encoder.weight"),
+    (r"^norm_f\.", "norm."),
+    (r"\.mixer\.conv1d\.", ".mixer.conv."),
+    (r"^lm_head\.weight$", "decoder.weight"),
+]
 
 
 def _mixer(a: Arch, seed: int) -> nn.Module:
     if a.kind == "mamba":
-        return Mamba(d_model=a.d_model, d_state=a.d_state, expand=a.expand, d_conv=a.d_conv, dt_rank=a.dt_rank,
-                     init="s4d-real", dt_min=a.dt_min, dt_max=a.dt_max, proj_bias=a.bias, seed=seed)
-    return Mamba2(d_model=a.d_model, d_state=a.d_state, expand=a.expand, heads=a.heads, d_conv=a.d_conv,
-                  dt_min=a.dt_min, dt_max=a.dt_max, chunk=min(a.chunk, 64), n_groups=a.n_groups, bias=a.bias,
-                  norm_eps=a.eps, gated_norm=a.gated_norm, dt_limit=a.dt_limit, seed=seed)
+        return Mamba(
+            d_model=a.d_model,
+            d_state=a.d_state,
+            expand=a.expand,
+            d_conv=a.d_conv,
+            dt_rank=a.dt_rank,
+            init="s4d-real",
+            dt_min=a.dt_min,
+            dt_max=a.dt_max,
+            proj_bias=a.bias,
+            seed=seed,
+        )
+    return Mamba2(
+        d_model=a.d_model,
+        d_state=a.d_state,
+        expand=a.expand,
+        heads=a.heads,
+        d_conv=a.d_conv,
+        dt_min=a.dt_min,
+        dt_max=a.dt_max,
+        chunk=min(a.chunk, 64),
+        n_groups=a.n_groups,
+        bias=a.bias,
+        norm_eps=a.eps,
+        gated_norm=a.gated_norm,
+        dt_limit=a.dt_limit,
+        seed=seed,
+    )
 
 
 def _norm(a: Arch) -> nn.Module:
@@ -61,12 +89,18 @@ def _assemble(a: Arch, fill) -> SequenceModel:
         blocks.append(block)
     if fill is _no_fill:  # placeholders drawn from a local generator, never the global one
         gen = generator("pretrained", "ends")
-        ends = {"encoder.": seeded(nn.Embedding, a.vocab_size, a.d_model, gen=gen), "norm.": _norm(a),
-                "decoder.": seeded(nn.Linear, a.d_model, a.vocab_size, bias=False, gen=gen)}
+        ends = {
+            "encoder.": seeded(nn.Embedding, a.vocab_size, a.d_model, gen=gen),
+            "norm.": _norm(a),
+            "decoder.": seeded(nn.Linear, a.d_model, a.vocab_size, bias=False, gen=gen),
+        }
     else:
         with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
-            ends = {"encoder.": nn.Embedding(a.vocab_size, a.d_model), "norm.": _norm(a),
-                    "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False)}
+            ends = {
+                "encoder.": nn.Embedding(a.vocab_size, a.d_model),
+                "norm.": _norm(a),
+                "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False),
+            }
     if a.tie:
         del ends["decoder."]
     for prefix, module in ends.items():
@@ -83,7 +117,7 @@ def _no_fill(module, prefix):
 
 
 def _rename(key: str) -> str:
-    k = key[len("backbone."):] if key.startswith("backbone.") else key
+    k = key[len("backbone.") :] if key.startswith("backbone.") else key
     for pat, rep in RENAMES:
         k = re.sub(pat, rep, k)
     return k
@@ -106,8 +140,11 @@ def _load_checked(a: Arch, given: dict[str, torch.Tensor]) -> SequenceModel:
                 state[name] = torch.zeros(w.shape, dtype=torch.float32)
                 continue
             if k not in renamed:
-                raise SpecError("weights", f"no {k!r}", f"every weight of this {a.kind} config "
-                                                        f"({a.n_layer} layers; checkpoint key '[backbone.]{k}')")
+                raise SpecError(
+                    "weights",
+                    f"no {k!r}",
+                    f"every weight of this {a.kind} config ({a.n_layer} layers; checkpoint key '[backbone.]{k}')",
+                )
             key, t = renamed[k]
             if tuple(t.shape) != tuple(w.shape):
                 raise SpecError(f"weights[{key}]", tuple(t.shape), f"shape {tuple(w.shape)} for this config")
@@ -122,8 +159,11 @@ def _load_checked(a: Arch, given: dict[str, torch.Tensor]) -> SequenceModel:
     extra = sorted(k for k in renamed if k not in expected)
     if extra:
         key, t = renamed[extra[0]]
-        raise SpecError(f"weights[{key}]", tuple(t.shape), f"a weight of this {a.kind} config "
-                        f"({a.n_layer} layers); the mapping has no place for it")
+        raise SpecError(
+            f"weights[{key}]",
+            tuple(t.shape),
+            f"a weight of this {a.kind} config ({a.n_layer} layers); the mapping has no place for it",
+        )
     return _assemble(a, fill)
 
 
@@ -163,16 +203,25 @@ def load_pretrained(source, dtype=None, device=None) -> SequenceModel:
     given, files = read_weights(folder)
     model = _load_checked(arch, given).to(dtype=dtype, device=device).eval()
     model.tokenizer = tokenizer_for(folder, arch.vocab_size)
-    model.meta = {"format": fmt, "source": str(source), "folder": str(folder), "files": files, "config": cfg,
-                  "arch": arch.to_dict(), "parameters": _count(model), "dtype": str(dtype).replace("torch.", ""),
-                  "tokenizer": model.tokenizer.kind, "dt_init": {"dt_min": arch.dt_min, "dt_max": arch.dt_max,
-                                                                 "dt_floor": arch.dt_floor}}
+    model.meta = {
+        "format": fmt,
+        "source": str(source),
+        "folder": str(folder),
+        "files": files,
+        "config": cfg,
+        "arch": arch.to_dict(),
+        "parameters": _count(model),
+        "dtype": str(dtype).replace("torch.", ""),
+        "tokenizer": model.tokenizer.kind,
+        "dt_init": {"dt_min": arch.dt_min, "dt_max": arch.dt_max, "dt_floor": arch.dt_floor},
+    }
     return model
 
 
 def _load_run(folder: Path, dtype, device) -> SequenceModel:
     from workbench.store import open_run
     from workbench.train.checkpoints import load_model
+
     run = open_run(folder)
     model = load_model(run).to(dtype=dtype, device=device).eval()
     spec = run.spec
@@ -181,10 +230,21 @@ def _load_run(folder: Path, dtype, device) -> SequenceModel:
         raise SpecError("source", str(folder), "a run of a token model (vocab_size > 0) to read text")
     model.tokenizer = tokenizer_for(None, vocab)
     ssm = spec.get("ssm", {})
-    model.meta = {"format": "workbench-run", "source": str(folder), "folder": str(folder), "files": [],
-                  "config": spec, "arch": {"kind": spec["model"].get("layer"), "n_layer": spec["model"].get("n_layers"),
-                                           "d_model": spec["model"].get("d_model"), "vocab_size": vocab},
-                  "parameters": _count(model), "dtype": str(dtype).replace("torch.", ""),
-                  "tokenizer": model.tokenizer.kind,
-                  "dt_init": {"dt_min": ssm.get("dt_min", 1e-3), "dt_max": ssm.get("dt_max", 1e-1), "dt_floor": 1e-4}}
+    model.meta = {
+        "format": "workbench-run",
+        "source": str(folder),
+        "folder": str(folder),
+        "files": [],
+        "config": spec,
+        "arch": {
+            "kind": spec["model"].get("layer"),
+            "n_layer": spec["model"].get("n_layers"),
+            "d_model": spec["model"].get("d_model"),
+            "vocab_size": vocab,
+        },
+        "parameters": _count(model),
+        "dtype": str(dtype).replace("torch.", ""),
+        "tokenizer": model.tokenizer.kind,
+        "dt_init": {"dt_min": ssm.get("dt_min", 1e-3), "dt_max": ssm.get("dt_max", 1e-1), "dt_floor": 1e-4},
+    }
     return model

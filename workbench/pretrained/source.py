@@ -4,6 +4,7 @@ Nothing is downloaded: an id resolves through the hub cache layout
 (`<cache>/models--<org>--<name>/snapshots/<revision>/`, revision from `refs/main`), the same place
 `from_pretrained(..., local_files_only=True)` looks.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,7 @@ def cached_ids(cache: Path | None = None) -> list[str]:
     root = cache or hub_cache()
     if not root.is_dir():
         return []
-    return sorted(p.name[len("models--"):].replace("--", "/") for p in root.glob("models--*") if p.is_dir())
+    return sorted(p.name[len("models--") :].replace("--", "/") for p in root.glob("models--*") if p.is_dir())
 
 
 def resolve(source) -> Path:
@@ -52,10 +53,15 @@ def resolve(source) -> Path:
     if path.is_dir():
         if (path / "config.json").exists() or (path / "spec.json").exists():
             return path
-        raise SpecError("source", text, "a folder with config.json (Hugging Face / mamba_ssm) or spec.json (a workbench run)")
+        raise SpecError(
+            "source", text, "a folder with config.json (Hugging Face / mamba_ssm) or spec.json (a workbench run)"
+        )
     if path.exists():
         raise SpecError("source", text, "a folder (this is a file); pass the folder that holds config.json")
     if _ID.match(text) and (snap := cached_snapshot(text)) is not None:
         return snap
-    raise SpecError("source", text, f"an existing folder, or a model id in the local Hugging Face cache ({hub_cache()}); "
-                                    "nothing is downloaded")
+    raise SpecError(
+        "source",
+        text,
+        f"an existing folder, or a model id in the local Hugging Face cache ({hub_cache()}); nothing is downloaded",
+    )

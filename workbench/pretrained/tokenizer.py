@@ -4,6 +4,7 @@ The checkpoint's own `tokenizer.json` through the `tokenizers` library when pres
 UTF-8 bytes as ids (a fallback the UI and `.meta` state); a workbench run whose vocabulary is
 smaller than 256 reads its text as whitespace-separated integer ids.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,7 @@ class TextTokenizer:
 
     def __init__(self, path: Path):
         from tokenizers import Tokenizer
+
         try:
             self._tok = Tokenizer.from_file(str(path))
         except Exception as err:  # noqa: BLE001 - a broken tokenizer.json is the user's file

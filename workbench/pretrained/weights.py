@@ -5,6 +5,7 @@ JSON {name: {dtype, shape, data_offsets: [begin, end]}}, then the raw little-end
 Every offset is checked against the file size before a byte is read, so a truncated file is
 refused with the tensor it cuts, and nothing is half-loaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,18 @@ import torch
 from workbench.errors import SpecError
 
 # safetensors dtype -> (numpy dtype to read the bytes as, torch dtype to view them as)
-DTYPES = {"F64": (np.float64, torch.float64), "F32": (np.float32, torch.float32),
-          "F16": (np.float16, torch.float16), "BF16": (np.uint16, torch.bfloat16),
-          "I64": (np.int64, torch.int64), "I32": (np.int32, torch.int32), "I16": (np.int16, torch.int16),
-          "I8": (np.int8, torch.int8), "U8": (np.uint8, torch.uint8), "BOOL": (np.bool_, torch.bool)}
+DTYPES = {
+    "F64": (np.float64, torch.float64),
+    "F32": (np.float32, torch.float32),
+    "F16": (np.float16, torch.float16),
+    "BF16": (np.uint16, torch.bfloat16),
+    "I64": (np.int64, torch.int64),
+    "I32": (np.int32, torch.int32),
+    "I16": (np.int16, torch.int16),
+    "I8": (np.int8, torch.int8),
+    "U8": (np.uint8, torch.uint8),
+    "BOOL": (np.bool_, torch.bool),
+}
 
 
 def safetensors_header(path: Path) -> tuple[dict, int]:
@@ -29,10 +38,14 @@ def safetensors_header(path: Path) -> tuple[dict, int]:
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) < 8:
-            raise SpecError(f"weights file {path.name}", f"{size} bytes", "a safetensors file (8-byte header length first)")
+            raise SpecError(
+                f"weights file {path.name}", f"{size} bytes", "a safetensors file (8-byte header length first)"
+            )
         (n,) = struct.unpack("<Q", head)
         if n > size - 8:
-            raise SpecError(f"weights file {path.name}", f"header of {n} bytes in {size}", "a complete safetensors file")
+            raise SpecError(
+                f"weights file {path.name}", f"header of {n} bytes in {size}", "a complete safetensors file"
+            )
         try:
             header = json.loads(f.read(n))
         except ValueError:
@@ -45,8 +58,11 @@ def safetensors_header(path: Path) -> tuple[dict, int]:
         begin, end = t["data_offsets"]
         need = int(np.prod(t["shape"], dtype=np.int64)) * np.dtype(DTYPES[t["dtype"]][0]).itemsize
         if end > data:
-            raise SpecError(f"weights[{key}]", f"bytes {begin}..{end} of {data} in {path.name}",
-                            "a complete safetensors file (this one is truncated)")
+            raise SpecError(
+                f"weights[{key}]",
+                f"bytes {begin}..{end} of {data} in {path.name}",
+                "a complete safetensors file (this one is truncated)",
+            )
         if end - begin != need:
             raise SpecError(f"weights[{key}]", f"{end - begin} bytes", f"{need} bytes for shape {t['shape']}")
     return header, 8 + n

@@ -3,6 +3,7 @@
 `forward` uses PyTorch's fused scaled_dot_product_attention; `forward_ref` the explicit
 softmax with a causal mask; `step` a key/value cache. x (B, L, H) -> (B, L, H).
 """
+
 from __future__ import annotations
 
 import math

@@ -17,6 +17,7 @@ All chunks solve their systems at once; only the (d_k, d_v) state hops from chun
 Shapes: q, k (b, L, h, d_k), v (b, L, h, d_v), β and log α (b, L, h) -> o (b, L, h, d_v).
 `delta_rule_recurrent` (a per-step loop) is the reference with the same signature.
 """
+
 from __future__ import annotations
 
 import torch
@@ -78,8 +79,9 @@ def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=Non
     A = beta[..., None] * (k @ k.transpose(-1, -2)) * Gam  # (b, h, n, Q, Q)
     rhs = torch.cat([beta[..., None] * v, (beta * torch.exp(g))[..., None] * k], -1)  # (b, h, n, Q, d_v + d_k)
     low = k.dtype in (torch.float16, torch.bfloat16)  # triangular solves want float32 or better (autocast)
-    UW = torch.linalg.solve_triangular(A.float() if low else A, rhs.float() if low else rhs,
-                                       upper=False, unitriangular=True).to(rhs.dtype)
+    UW = torch.linalg.solve_triangular(
+        A.float() if low else A, rhs.float() if low else rhs, upper=False, unitriangular=True
+    ).to(rhs.dtype)
     U, W = UW.split([v.shape[-1], dk], -1)  # U = T β V, W = T βγ K (the WY factors)
     attn = (q @ k.transpose(-1, -2)) * Gam  # (b, h, n, Q, Q)
     k_out = (k * torch.exp(g[..., -1:] - g)[..., None]).transpose(-1, -2)  # (b, h, n, d_k, Q) γ_C/γ_j k_j

@@ -9,6 +9,7 @@ transition have negative eigenvalues, Grazzi et al. 2025); per-head RMSNorm on o
 output projection. Fast path: `delta_rule_chunked`; reference: the same layer with the per-step
 loop. x (B, L, H) -> (B, L, H); heads split H, state per head (H/heads)².
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,16 +31,21 @@ from workbench.ssm.seeding import seeded
 
 def check_beta_max(beta_max: float) -> float:
     if not 0 < beta_max <= 2:
-        raise SpecError("model.beta_max", beta_max, "a number in (0, 2] (β_t = β_max·σ(·); above 2 the "
-                                                    "delta-rule transition I − β k kᵀ is no longer a contraction)")
+        raise SpecError(
+            "model.beta_max",
+            beta_max,
+            "a number in (0, 2] (β_t = β_max·σ(·); above 2 the "
+            "delta-rule transition I − β k kᵀ is no longer a contraction)",
+        )
     return float(beta_max)
 
 
 class DeltaNet(nn.Module):
     gated = False
 
-    def __init__(self, *, d_model: int, heads: int = 4, d_conv: int = 4, beta_max: float = 1.0,
-                 chunk: int = 64, seed: int = 0):
+    def __init__(
+        self, *, d_model: int, heads: int = 4, d_conv: int = 4, beta_max: float = 1.0, chunk: int = 64, seed: int = 0
+    ):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)  # every random number of the initialization, locally
         self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk, gen=gen)

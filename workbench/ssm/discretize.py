@@ -13,6 +13,7 @@ or per token in a selective scan, A (D, N), dt (L, b, D, 1)).
 Dense versions take A (N, N), B (N,), dt (H,) and return Ā (H, N, N), B̄ (H, N), allocated
 on A's device with A's dtype.
 """
+
 from __future__ import annotations
 
 import torch
@@ -69,7 +70,15 @@ def discretize_mamba_dense(A, B, dt):
     return torch.linalg.matrix_exp(dt[:, None, None] * A), dt[:, None] * B
 
 
-DISCRETIZE = {"zoh": discretize_zoh, "bilinear": discretize_bilinear,
-              "euler": discretize_euler, "mamba": discretize_mamba}
-DISCRETIZE_DENSE = {"zoh": discretize_zoh_dense, "bilinear": discretize_bilinear_dense,
-                    "euler": discretize_euler_dense, "mamba": discretize_mamba_dense}
+DISCRETIZE = {
+    "zoh": discretize_zoh,
+    "bilinear": discretize_bilinear,
+    "euler": discretize_euler,
+    "mamba": discretize_mamba,
+}
+DISCRETIZE_DENSE = {
+    "zoh": discretize_zoh_dense,
+    "bilinear": discretize_bilinear_dense,
+    "euler": discretize_euler_dense,
+    "mamba": discretize_mamba_dense,
+}

@@ -7,6 +7,7 @@
 per head, a ~ U(1, 16). q, k, v and β as in DeltaNet; the output is RMSNorm(o_t) ⊙ SiLU(W_g x_t),
 then the output projection. Half-lives: t½ = ln 2 / (Δ_t |a|) steps, as for Mamba-2.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,9 +25,20 @@ from workbench.ssm.seeding import seeded
 class GatedDeltaNet(DeltaNet):
     gated = True
 
-    def __init__(self, *, d_model: int, heads: int = 4, d_conv: int = 4, beta_max: float = 1.0,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1, dt_transform: str = "softplus",
-                 chunk: int = 64, ssm_lr: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        heads: int = 4,
+        d_conv: int = 4,
+        beta_max: float = 1.0,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        dt_transform: str = "softplus",
+        chunk: int = 64,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+    ):
         nn.Module.__init__(self)
         gen = torch.Generator().manual_seed(seed)  # every random number of the initialization, locally
         self._init_common(d_model=d_model, heads=heads, d_conv=d_conv, beta_max=beta_max, chunk=chunk, gen=gen)

@@ -4,6 +4,7 @@
 gated by SiLU(W_g x). The fast path runs the state recurrence through the chunked
 `linear_scan`; the reference is the step loop. x (B, L, H) -> (B, L, H).
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,7 +31,7 @@ class GLA(nn.Module):
     def _inputs(self, x):
         *lead, _ = x.shape
         q, k, v = self.qkv(x).view(*lead, 3, self.h, self.d).unbind(-3)  # (..., h, d)
-        q = q * self.d ** -0.5
+        q = q * self.d**-0.5
         alpha = self.probes["alpha"](torch.exp(F.logsigmoid(self.alpha(x)) / 16)).view(*lead, self.h, self.d)
         return q, k, v, alpha
 

@@ -3,6 +3,7 @@
 α_ij[d] = c·Re Σ_n C_i[n] (Π_{k=j+1..i} Ā_k[d,n]) B̄_j[d,n], with Ā, B̄ from the layer's
 discretization (Mamba's mix: exp(A_n Σ Δ_k) and Δ_j B_j[n]); c = 2 for complex modes.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,11 @@ def hidden_attention(layer, x: torch.Tensor) -> torch.Tensor:
     Bt = B.transpose(1, 2)[:, None] if B.dim() == 3 else B[None, :, None]  # (B|1, 1|D, L|1, N)
     Ct = C.transpose(1, 2)[:, None] if C.dim() == 3 else C[None, :, None]
     B_bar = B_fac * Bt  # (B, D, L, N)
-    log_a = torch.log(A_bar.to(torch.complex128 if A_bar.dtype == torch.float64 else torch.complex64)) \
-        if (not A_bar.is_complex() and bool((A_bar <= 0).any())) else torch.log(A_bar)
+    log_a = (
+        torch.log(A_bar.to(torch.complex128 if A_bar.dtype == torch.float64 else torch.complex64))
+        if (not A_bar.is_complex() and bool((A_bar <= 0).any()))
+        else torch.log(A_bar)
+    )
     decay = torch.exp(segsum(log_a.transpose(-1, -2)))  # (B, D, N, L, L): Π_{k=j+1..i} Ā_k
     alpha = torch.einsum("bdin,bdnij,bdjn->bdij", Ct.expand_as(B_bar).to(decay.dtype), decay, B_bar.to(decay.dtype))
     return 2 * alpha.real if A.is_complex() else alpha.real

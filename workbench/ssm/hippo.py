@@ -3,6 +3,7 @@
 All functions return float64 tensors: A (N, N), B (N,), and for `nplr` also P (N, r)
 and the normal part S (N, N). Index n (row) and k (column) run over 0..N-1.
 """
+
 from __future__ import annotations
 
 import math

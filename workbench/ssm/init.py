@@ -4,6 +4,7 @@ A diagonal init returns `DiagonalInit`: A (H, M) complex continuous-time modes, 
 `conjugate` (True: M = N/2 modes and the kernel takes 2·Re; False: M = N modes, Re), and
 `info` (numbers worth showing, e.g. PTD's eigenvector condition number).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,8 +78,7 @@ def lru_ring(H, N, gen, r_min=0.9, r_max=0.999, max_phase=2 * math.pi):
     u2 = torch.rand(H, N, generator=gen, dtype=torch.float64)
     mag2 = r_min**2 + u1 * (r_max**2 - r_min**2)
     A = 0.5 * torch.log(mag2) + 1j * max_phase * u2  # log λ
-    return DiagonalInit(A.to(torch.complex128), _tile(torch.ones(N), H), False,
-                        dt=torch.ones(H, dtype=torch.float64))
+    return DiagonalInit(A.to(torch.complex128), _tile(torch.ones(N), H), False, dt=torch.ones(H, dtype=torch.float64))
 
 
 def ptd_legs(H, N, gen, eps=1e-4):
@@ -94,13 +94,23 @@ def ptd_legs(H, N, gen, eps=1e-4):
     w, V = torch.linalg.eig(A + E)  # (N,), (N, N) with unit columns
     Bm = torch.linalg.solve(V, B.to(torch.complex128))
     order = torch.argsort(w.imag)
-    info = {"kappa_V": float(torch.linalg.cond(V)), "perturbation_norm": float(torch.linalg.matrix_norm(E, 2)),
-            "relative_perturbation": eps}
+    info = {
+        "kappa_V": float(torch.linalg.cond(V)),
+        "perturbation_norm": float(torch.linalg.matrix_norm(E, 2)),
+        "relative_perturbation": eps,
+    }
     return DiagonalInit(_tile(w[order], H), _tile(Bm[order], H), False, info)
 
 
-DIAGONAL = {"s4d-lin": s4d_lin, "s4d-inv": s4d_inv, "s4d-legs": s4d_legs, "s4d-real": s4d_real,
-            "random": random_init, "lru-ring": lru_ring, "ptd-legs": ptd_legs}
+DIAGONAL = {
+    "s4d-lin": s4d_lin,
+    "s4d-inv": s4d_inv,
+    "s4d-legs": s4d_legs,
+    "s4d-real": s4d_real,
+    "random": random_init,
+    "lru-ring": lru_ring,
+    "ptd-legs": ptd_legs,
+}
 
 
 def dense_hippo(init: str, N: int) -> tuple[torch.Tensor, torch.Tensor]:

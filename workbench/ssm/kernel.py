@@ -4,6 +4,7 @@ Fast paths and their references share signatures:
   vandermonde_kernel        vs vandermonde_kernel_naive   (diagonal modes)
   krylov_kernel             vs dense_kernel_reference     (full matrices, loop over ℓ)
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,9 @@ def _powers(A_bar: torch.Tensor, n: int) -> torch.Tensor:
     return V[..., :n]
 
 
-def vandermonde_kernel(CB: torch.Tensor, A_bar: torch.Tensor, L: int, conjugate: bool,
-                       chunk: int = 512) -> torch.Tensor:
+def vandermonde_kernel(
+    CB: torch.Tensor, A_bar: torch.Tensor, L: int, conjugate: bool, chunk: int = 512
+) -> torch.Tensor:
     """K[h, ℓ] = c·Re Σ_m CB[h,m] Ā[h,m]^ℓ with c = 2 for conjugate pairs, else 1.
 
     CB = C ⊙ B̄ (H, M) and Ā (H, M) complex. Chunked over ℓ so memory is O(H·M·chunk),
@@ -44,8 +46,7 @@ def vandermonde_kernel_naive(CB, A_bar, L, conjugate, chunk=None):
     return 2 * K if conjugate else K
 
 
-def krylov_kernel(C: torch.Tensor, A_bar: torch.Tensor, B_bar: torch.Tensor, L: int,
-                  chunk: int = 256) -> torch.Tensor:
+def krylov_kernel(C: torch.Tensor, A_bar: torch.Tensor, B_bar: torch.Tensor, L: int, chunk: int = 256) -> torch.Tensor:
     """K[h, ℓ] = C_h Ā_h^ℓ B̄_h for full matrices Ā (H, N, N), B̄, C (H, N).
 
     Within a chunk the Krylov block [B̄, ĀB̄, Ā²B̄, ...] is built by doubling (log₂ chunk

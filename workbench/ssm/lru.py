@@ -4,6 +4,7 @@
 [0, max_phase]); γ starts at √(1-|λ|²). Complex state of size N shared by the H channels.
 Fast path: the chunked complex `linear_scan`; reference: the step loop. u (B, L, H) -> (B, L, H).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,17 @@ from workbench.ssm.scan import linear_scan
 
 
 class LRU(nn.Module):
-    def __init__(self, *, d_model: int, d_state: int = 64, r_min: float = 0.9, r_max: float = 0.999,
-                 max_phase: float = 2 * math.pi, ssm_lr: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        d_state: int = 64,
+        r_min: float = 0.9,
+        r_max: float = 0.999,
+        max_phase: float = 2 * math.pi,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+    ):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
         H, N = d_model, d_state

@@ -4,6 +4,7 @@ u (B, L, H) -> y (B, L, H). Parameters live in log/reparameterized space; `mater
 is the one place they become A, B, C, Δ, Ā, B̄. Two variants share the interface:
 `DiagonalSSM` (S4D/LRU/PTD modes) and `DenseSSM` (full HiPPO matrices, the reference).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,16 +52,32 @@ class LTIBase(nn.Module):
 
 
 class DiagonalSSM(LTIBase):
-    def __init__(self, *, d_model: int, d_state: int, init: str = "s4d-lin", dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dt_transform: str = "exp", a_reparam: str = "exp",
-                 discretization: str = "zoh", r_min: float = 0.9, r_max: float = 0.999,
-                 max_phase: float = 2 * math.pi, ptd_eps: float = 1e-4, learn_a: bool = True,
-                 learn_dt: bool = True, ssm_lr: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        d_state: int,
+        init: str = "s4d-lin",
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        dt_transform: str = "exp",
+        a_reparam: str = "exp",
+        discretization: str = "zoh",
+        r_min: float = 0.9,
+        r_max: float = 0.999,
+        max_phase: float = 2 * math.pi,
+        ptd_eps: float = 1e-4,
+        learn_a: bool = True,
+        learn_dt: bool = True,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+    ):
         super().__init__()
         H, N = d_model, d_state
         gen = torch.Generator().manual_seed(seed)
-        extra = {"lru-ring": dict(r_min=r_min, r_max=r_max, max_phase=max_phase),
-                 "ptd-legs": dict(eps=ptd_eps)}.get(init, {})
+        extra = {"lru-ring": dict(r_min=r_min, r_max=r_max, max_phase=max_phase), "ptd-legs": dict(eps=ptd_eps)}.get(
+            init, {}
+        )
         d = DIAGONAL[init](H, N, gen, **extra)
         self.conjugate, self.info, self.init = d.conjugate, d.info, init
         self.dt_range = (1.0, 1.0) if d.dt is not None else (dt_min, dt_max)  # what was asked, for audits
@@ -69,9 +86,17 @@ class DiagonalSSM(LTIBase):
         lo, hi = re_a_range(a_reparam)
         re = d.A.real
         if not bool(((re > lo) & (re < hi)).all()):
-            field, value = ("ssm.ptd_eps", ptd_eps) if init == "ptd-legs" and float(re.max()) >= 0 else ("ssm.a_reparam", a_reparam)
-            raise SpecError(field, value, f"Re(A) of init {init!r} spans [{float(re.min()):.3g}, {float(re.max()):.3g}] "
-                                          f"but a_reparam {a_reparam!r} represents only ({lo:.3g}, {hi:.3g})")
+            field, value = (
+                ("ssm.ptd_eps", ptd_eps)
+                if init == "ptd-legs" and float(re.max()) >= 0
+                else ("ssm.a_reparam", a_reparam)
+            )
+            raise SpecError(
+                field,
+                value,
+                f"Re(A) of init {init!r} spans [{float(re.min()):.3g}, {float(re.max()):.3g}] "
+                f"but a_reparam {a_reparam!r} represents only ({lo:.3g}, {hi:.3g})",
+            )
         M = d.A.shape[1]
         w = inv_re_a(re).float()
         if learn_a:
@@ -118,9 +143,21 @@ class DiagonalSSM(LTIBase):
 class DenseSSM(LTIBase):
     """A full HiPPO matrix shared by the H channels, each with its own Δ and C (the reference)."""
 
-    def __init__(self, *, d_model: int, d_state: int, init: str = "hippo-legs", dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dt_transform: str = "exp", discretization: str = "zoh",
-                 learn_a: bool = True, learn_dt: bool = True, ssm_lr: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        d_state: int,
+        init: str = "hippo-legs",
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        dt_transform: str = "exp",
+        discretization: str = "zoh",
+        learn_a: bool = True,
+        learn_dt: bool = True,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+    ):
         super().__init__()
         H, N = d_model, d_state
         gen = torch.Generator().manual_seed(seed)

@@ -6,6 +6,7 @@ Each of Δ, B, C is input-dependent (`selective_*=True`) or a learned constant p
 channel, and `gate` is none, silu (y·SiLU(z)) or glu (y·σ(z)). SSMSpec's init,
 reparameterization, Δ transform and discretization apply to A and Δ. x (B, L, H) -> (B, L, H).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,29 @@ GATES = {"none": lambda y, z: y, "silu": lambda y, z: y * F.silu(z), "glu": lamb
 
 
 class Mamba(nn.Module):
-    def __init__(self, *, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4,
-                 dt_rank: int | None = None, init: str = "s4d-real", dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dt_transform: str = "softplus", a_reparam: str = "exp",
-                 discretization: str = "mamba", selective_delta: bool = True, selective_B: bool = True,
-                 selective_C: bool = True, gate: str = "silu", learn_a: bool = True,
-                 ssm_lr: float = 1e-3, seed: int = 0, proj_bias: bool = False):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        d_state: int = 16,
+        expand: int = 2,
+        d_conv: int = 4,
+        dt_rank: int | None = None,
+        init: str = "s4d-real",
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        dt_transform: str = "softplus",
+        a_reparam: str = "exp",
+        discretization: str = "mamba",
+        selective_delta: bool = True,
+        selective_B: bool = True,
+        selective_C: bool = True,
+        gate: str = "silu",
+        learn_a: bool = True,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+        proj_bias: bool = False,
+    ):
         super().__init__()
         if init not in MAMBA_INITS:
             raise SpecError("ssm.init", init, "for a mamba layer one of " + ", ".join(MAMBA_INITS))
@@ -60,7 +78,7 @@ class Mamba(nn.Module):
         if selective_delta:
             self.dt_proj = nn.utils.skip_init(nn.Linear, self.R, E)
             with torch.no_grad():
-                self.dt_proj.weight.uniform_(-self.R ** -0.5, self.R ** -0.5, generator=gen)
+                self.dt_proj.weight.uniform_(-(self.R**-0.5), self.R**-0.5, generator=gen)
                 self.dt_proj.bias.copy_(bias)
             hint(self.dt_proj.bias, ssm_lr)
         else:

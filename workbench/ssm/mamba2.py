@@ -1,4 +1,5 @@
 """Mamba-2 mixer: SSD with a scalar A per head, conv over (x, B, C), gated RMSNorm. x (B, L, H) -> (B, L, H)."""
+
 from __future__ import annotations
 
 import torch
@@ -30,11 +31,26 @@ class RMSNorm(nn.Module):
 
 
 class Mamba2(nn.Module):
-    def __init__(self, *, d_model: int, d_state: int = 16, expand: int = 2, heads: int = 4, d_conv: int = 4,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1, dt_transform: str = "softplus",
-                 chunk: int = 64, ssm_lr: float = 1e-3, seed: int = 0, n_groups: int = 1, bias: bool = False,
-                 norm_eps: float = 1e-5, gated_norm: bool = True,
-                 dt_limit: tuple[float, float] = (0.0, float("inf"))):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        d_state: int = 16,
+        expand: int = 2,
+        heads: int = 4,
+        d_conv: int = 4,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        dt_transform: str = "softplus",
+        chunk: int = 64,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+        n_groups: int = 1,
+        bias: bool = False,
+        norm_eps: float = 1e-5,
+        gated_norm: bool = True,
+        dt_limit: tuple[float, float] = (0.0, float("inf")),
+    ):
         """n_groups: heads in G groups share B_t, C_t (and the gated norm's rms); bias: in/out projection
         biases; gated_norm=False is mamba_ssm's rmsnorm=False (y·SiLU(z), no norm); dt_limit clamps Δ_t."""
         super().__init__()
@@ -48,8 +64,7 @@ class Mamba2(nn.Module):
         self.G, self.dt_limit = n_groups, tuple(dt_limit)
         GN = n_groups * d_state
         self.in_proj = seeded(nn.Linear, d_model, 2 * E + 2 * GN + heads, bias=bias, gen=gen)  # z, x, B, C, Δ
-        self.conv = seeded(nn.Conv1d, E + 2 * GN, E + 2 * GN, d_conv, groups=E + 2 * GN,
-                           padding=d_conv - 1, gen=gen)
+        self.conv = seeded(nn.Conv1d, E + 2 * GN, E + 2 * GN, d_conv, groups=E + 2 * GN, padding=d_conv - 1, gen=gen)
         nn.init.zeros_(self.conv.bias)
         self.dt_fn, inv_dt = DT[dt_transform]
         self.dt_range = (max(dt_min, 1e-4), dt_max)
@@ -81,8 +96,20 @@ class Mamba2(nn.Module):
         if self.G == 1:
             return ssd(x, dt, a, B, C, chunk=self.chunk)
         k = self.h // self.G
-        return torch.cat([ssd(x[:, :, g * k:(g + 1) * k], dt[..., g * k:(g + 1) * k], a[g * k:(g + 1) * k],
-                              B[:, :, g], C[:, :, g], chunk=self.chunk) for g in range(self.G)], dim=2)
+        return torch.cat(
+            [
+                ssd(
+                    x[:, :, g * k : (g + 1) * k],
+                    dt[..., g * k : (g + 1) * k],
+                    a[g * k : (g + 1) * k],
+                    B[:, :, g],
+                    C[:, :, g],
+                    chunk=self.chunk,
+                )
+                for g in range(self.G)
+            ],
+            dim=2,
+        )
 
     def _out(self, y, x, z):
         y = self.probes["y"](y + x * self.D[:, None])  # (B, L, h, P)
@@ -108,8 +135,10 @@ class Mamba2(nn.Module):
         """u_t (B, H) -> (y_t, (conv window (B, E+2GN, d_conv), h (B, heads, P, N)))."""
         K = self.conv.kernel_size[0]
         if state is None:
-            state = (u_t.new_zeros(u_t.shape[0], self.E + 2 * self.G * self.N, K),
-                     u_t.new_zeros(u_t.shape[0], self.h, self.P, self.N))
+            state = (
+                u_t.new_zeros(u_t.shape[0], self.E + 2 * self.G * self.N, K),
+                u_t.new_zeros(u_t.shape[0], self.h, self.P, self.N),
+            )
         window, h = state
         z, xBC, dt_raw = self._split(self.in_proj(u_t))
         window = torch.cat([window[..., 1:], xBC[..., None]], -1)

@@ -4,6 +4,7 @@ Per channel d and EMA dimension j: h_t = α⊙β x_t + (1 - α⊙δ)⊙h_{t-1}, 
 so K[t] = Σ_j η_j α_j β_j (1 - α_j δ_j)^t with α, δ = sigmoid(params). Fast path: that kernel
 and an FFT convolution; reference: the recurrence. Mixer: out_proj(SiLU(EMA(x) + ω⊙x)).
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,7 +27,7 @@ class MegaEMA(nn.Module):
         # β: alternating signs as in Mega's init, so the EMA dims span different responses
         sign = torch.where(torch.arange(N) % 2 == 0, 1.0, -1.0)
         self.beta = nn.Parameter(sign * (1 + 0.02 * torch.randn(H, N, generator=gen)))
-        self.eta = nn.Parameter(torch.randn(H, N, generator=gen) / N ** 0.5)
+        self.eta = nn.Parameter(torch.randn(H, N, generator=gen) / N**0.5)
         self.omega = nn.Parameter(torch.ones(H))
         self.out_proj = seeded(nn.Linear, H, H, gen=gen)
         self.probes = probes("ema", "out")
@@ -38,8 +39,12 @@ class MegaEMA(nn.Module):
 
     def kernel(self, L: int) -> torch.Tensor:
         q, p = self.coefficients()
-        return vandermonde_kernel(p.to(torch.complex64 if p.dtype == torch.float32 else torch.complex128),
-                                  q.to(torch.complex64 if q.dtype == torch.float32 else torch.complex128), L, False)
+        return vandermonde_kernel(
+            p.to(torch.complex64 if p.dtype == torch.float32 else torch.complex128),
+            q.to(torch.complex64 if q.dtype == torch.float32 else torch.complex128),
+            L,
+            False,
+        )
 
     def _out(self, ema, x):
         return self.probes["out"](self.out_proj(F.silu(self.probes["ema"](ema) + self.omega * x)))

@@ -6,6 +6,7 @@ Per head, with k_t already scaled by 1/√d (as in the paper):
 m_0 = -∞, so the running stabilizer equals the row maximum of the parallel form's log-gate matrix
 and the parallel (quadratic) form equals the recurrence exactly. x (B, L, H) -> (B, L, H).
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,11 @@ class MLSTM(nn.Module):
         q, k, v, i_pre, log_f = self._inputs(x_t)  # (B, h, d), (B, h)
         if state is None:
             B = x_t.shape[0]
-            state = (x_t.new_zeros(B, self.h, self.d, self.d), x_t.new_zeros(B, self.h, self.d),
-                     x_t.new_full((B, self.h), -torch.inf))
+            state = (
+                x_t.new_zeros(B, self.h, self.d, self.d),
+                x_t.new_zeros(B, self.h, self.d),
+                x_t.new_full((B, self.h), -torch.inf),
+            )
         C, n, m = state
         m_new = torch.maximum(log_f + m, i_pre)
         i_ = torch.exp(i_pre - m_new)[..., None]

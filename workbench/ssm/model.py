@@ -4,6 +4,7 @@ SequenceModel: encoder (token embedding or linear) -> n_layers pre-norm residual
 (mixer [+ MLP]) -> final norm -> decoder. x (B, L) tokens or (B, L, d_input) -> (B, L, d_out).
 Each block has a `resid` probe (the residual stream after it), for token dynamics.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,17 @@ class Block(nn.Module):
     def __init__(self, mixer: nn.Module, d_model: int, norm: str, mlp: bool, dropout: float, gen: torch.Generator):
         super().__init__()
         self.norm, self.mixer, self.drop = NORMS[norm](d_model), mixer, nn.Dropout(dropout)
-        self.mlp = nn.Sequential(NORMS[norm](d_model), seeded(nn.Linear, d_model, 4 * d_model, gen=gen), nn.GELU(),
-                                 seeded(nn.Linear, 4 * d_model, d_model, gen=gen), nn.Dropout(dropout)) if mlp else None
+        self.mlp = (
+            nn.Sequential(
+                NORMS[norm](d_model),
+                seeded(nn.Linear, d_model, 4 * d_model, gen=gen),
+                nn.GELU(),
+                seeded(nn.Linear, 4 * d_model, d_model, gen=gen),
+                nn.Dropout(dropout),
+            )
+            if mlp
+            else None
+        )
         self.probes = probes("resid")
 
     def _finish(self, x):
@@ -81,11 +91,23 @@ def build_model(model: ModelSpec, ssm: SSMSpec | None = None) -> SequenceModel:
     ssm = (ssm or default_ssm(model.layer)).validate()
     gen = generator("model", model.seed)  # encoder, MLPs, decoder
     H = model.d_model
-    encoder = seeded(nn.Embedding, model.vocab_size, H, gen=gen) if model.vocab_size else \
-        seeded(nn.Linear, model.d_input, H, gen=gen)
+    encoder = (
+        seeded(nn.Embedding, model.vocab_size, H, gen=gen)
+        if model.vocab_size
+        else seeded(nn.Linear, model.d_input, H, gen=gen)
+    )
     d_out = model.vocab_size if model.vocab_size and model.d_output == 1 else model.d_output
-    blocks = [Block(MIXERS[model.layer](model, ssm, seed=derive_seed("mixer", model.seed, ssm.seed, i)),
-                    H, model.norm, model.mlp, model.dropout, gen) for i in range(model.n_layers)]
+    blocks = [
+        Block(
+            MIXERS[model.layer](model, ssm, seed=derive_seed("mixer", model.seed, ssm.seed, i)),
+            H,
+            model.norm,
+            model.mlp,
+            model.dropout,
+            gen,
+        )
+        for i in range(model.n_layers)
+    ]
     out = SequenceModel(encoder, blocks, NORMS[model.norm](H), seeded(nn.Linear, H, d_out, gen=gen))
     out.spec_json = json.dumps({"model": model.to_dict(), "ssm": ssm.to_dict()}, sort_keys=True)
     return out

@@ -1,4 +1,5 @@
 """S4's optimizer hint: SSM parameters (A, Δ, B) carry their own lr and no weight decay."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The materialized parameters of an LTI SSM layer: one small record, everything derived from it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ class SSMParams:
     Dense (dense=True): A, A_bar (H, N, N), B, C, B_bar (H, N), real.
     conjugate_pairs: the kernel is 2·Re Σ_m C_m B̄_m Ā_m^ℓ (else Re Σ, or the plain sum when dense).
     """
+
     A: torch.Tensor
     B: torch.Tensor
     C: torch.Tensor

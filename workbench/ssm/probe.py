@@ -7,6 +7,7 @@ states, outputs). `capture(model, names)` records what flows through the matchin
         model(x)
     seen["layers.0.mixer.delta"]  # (B, D, L)
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -50,11 +51,14 @@ def capture(model: nn.Module, names: list[str] | str, detach: bool = True):
     for path, m in model.named_modules():
         path = _key(path)
         if isinstance(m, Probe) and any(_matches(path, n) for n in names):
+
             def hook(_m, _inp, out, path=path):
                 seen[path] = out.detach() if detach else out
+
             handles.append(m.register_forward_hook(hook))
     if not handles:
         from workbench.errors import SpecError
+
         raise SpecError("probe", names, "names of probes in this model: " + ", ".join(probe_names(model)))
     try:
         yield seen

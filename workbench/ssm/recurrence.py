@@ -1,5 +1,6 @@
 """Recurrent mode: one step x_k = Ā x_{k-1} + B̄ u_k, y_k = c·Re(C x_k) + D u_k, and the
 slow sequential reference that runs it over a whole sequence."""
+
 from __future__ import annotations
 
 import torch
@@ -39,6 +40,7 @@ def split_heads(d_model: int, heads: int, expand: int = 1) -> tuple[int, int, in
     E = expand * d_model
     if E % heads:
         from workbench.errors import SpecError
+
         raise SpecError("model.heads", heads, f"a divisor of expand·d_model = {E}")
     return E, heads, E // heads
 

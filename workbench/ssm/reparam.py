@@ -3,6 +3,7 @@
 Each forward map f has an inverse so that initialization sets exactly the value asked for:
 f(f_inverse(a)) = a. They are chosen once, at layer construction, from these tables.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,5 +34,9 @@ DT = {
 
 def re_a_range(reparam: str) -> tuple[float, float]:
     """The open interval of Re(A) that `reparam` can represent."""
-    return {"direct": (-float("inf"), float("inf")), "exp": (-float("inf"), 0.0),
-            "softplus": (-float("inf"), 0.0), "best": (-1.0 / BEST_B, 0.0)}[reparam]
+    return {
+        "direct": (-float("inf"), float("inf")),
+        "exp": (-float("inf"), 0.0),
+        "softplus": (-float("inf"), 0.0),
+        "best": (-1.0 / BEST_B, 0.0),
+    }[reparam]

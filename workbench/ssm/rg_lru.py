@@ -10,6 +10,7 @@ with a causal depthwise convolution of width d_conv. The first token's input is 
 (Griffin resets the √(1 − a²) factor at the start of a sequence). Fast path: `linear_scan`;
 reference: the step loop. u (B, L, H) -> (B, L, H); the state is h (B, E), E = expand·H.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,19 @@ def rg_lru_lambda_init(E: int, c: float, r_min: float, r_max: float, gen: torch.
 
 
 class RGLRU(nn.Module):
-    def __init__(self, *, d_model: int, expand: int = 1, heads: int = 4, d_conv: int = 4, c: float = 8.0,
-                 r_min: float = 0.9, r_max: float = 0.999, ssm_lr: float = 1e-3, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        expand: int = 1,
+        heads: int = 4,
+        d_conv: int = 4,
+        c: float = 8.0,
+        r_min: float = 0.9,
+        r_max: float = 0.999,
+        ssm_lr: float = 1e-3,
+        seed: int = 0,
+    ):
         super().__init__()
         if not c > 0:
             raise SpecError("model.rg_lru_c", c, "a positive number (a_t = a^{c·r_t}; Griffin uses 8)")
@@ -108,6 +120,7 @@ class RGLRU(nn.Module):
         """The mixing matrix M (B, E, L, L) on the conv output x: h_i = Σ_j M_ij x_j per channel,
         M_ij = Π_{k=j+1..i} a_k · √(1 − a_j²) i_j (linear in x given the gates)."""
         from workbench.ssm.ssd import segsum
+
         _, log_a, scale = self.recurrence_inputs(u)
         decay = torch.exp(segsum(log_a.transpose(1, 2)))  # (B, E, L, L)
         return decay * scale.transpose(1, 2)[:, :, None, :]

@@ -2,6 +2,7 @@
 
 x (B, L, H) -> (B, L, H). `forward` uses the FFT convolution; `forward_ref` and `step` the recurrence.
 """
+
 from __future__ import annotations
 
 import torch

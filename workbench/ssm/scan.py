@@ -16,6 +16,7 @@ backward (grouped B, C with G > 1 are expanded per channel and take the next pat
 chunks, then √L across chunk carries) whose backward is the same scan run in reverse.
 Reference: `scan_ref.selective_scan_ref`, the plain sequential loop (re-exported here).
 """
+
 from __future__ import annotations
 
 import math
@@ -149,13 +150,34 @@ def _cuda_kernel_for(u, A, discretization):
     return None
 
 
-def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                   return_last_state=False, discretization="mamba"):
+def selective_scan(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+    discretization="mamba",
+):
     Dch = u.shape[1]
     B, C = canonical("B", B, u, A), canonical("C", C, u, A)  # (D, N) | (b, G, N, L), complex iff A is
     if (kernel := _cuda_kernel_for(u, A, discretization)) is not None:
-        return kernel(u, delta, A, for_mamba_ssm(B), for_mamba_ssm(C), D=D, z=z, delta_bias=delta_bias,
-                      delta_softplus=delta_softplus, return_last_state=return_last_state)
+        return kernel(
+            u,
+            delta,
+            A,
+            for_mamba_ssm(B),
+            for_mamba_ssm(C),
+            D=D,
+            z=z,
+            delta_bias=delta_bias,
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state,
+        )
     B, C = per_channel(B, Dch), per_channel(C, Dch)  # (D, N) | (b, N, L) | (b, D, N, L) for G > 1
     if discretization == "mamba" and B.dim() == 3 and C.dim() == 3:
         if delta_bias is not None:

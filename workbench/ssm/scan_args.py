@@ -10,6 +10,7 @@ complex tensor (..., L) itself. `canonical` maps all of these to (D, N) or (batc
 dtype of A's arithmetic (complex when A is); `for_mamba_ssm` maps back to the real interleaved form
 the CUDA kernel expects, so a complex tensor never reaches it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,9 +39,11 @@ def canonical(name: str, X: torch.Tensor, u: torch.Tensor, A: torch.Tensor) -> t
     (batch, D, L), N = u.shape, A.shape[1]
     cplx = A.is_complex()
     field = f"selective_scan.{name}"
-    forms = (f"(D, N) = ({D}, {N}), (batch, N, L) = ({batch}, {N}, {L}) or (batch, G, N, L) with G dividing {D}"
-             + (f"; with complex A complex, or real with last dim 2L = {2 * L} (mamba_ssm's interleaved form)"
-                if cplx else "; real, as A is"))
+    forms = f"(D, N) = ({D}, {N}), (batch, N, L) = ({batch}, {N}, {L}) or (batch, G, N, L) with G dividing {D}" + (
+        f"; with complex A complex, or real with last dim 2L = {2 * L} (mamba_ssm's interleaved form)"
+        if cplx
+        else "; real, as A is"
+    )
     if X.is_complex() and not cplx:
         raise SpecError(field, _describe(X), forms)
     if X.dim() == 2:

@@ -12,6 +12,7 @@ enters conjugated.
 Inputs are time-first: u, dt (L, b, D) real; A (D, N); B, C (L, b, N). Returns y (L, b, D) =
 Σ_n C h (2·Re for complex modes), without D and the gate.
 """
+
 from __future__ import annotations
 
 import torch
@@ -96,8 +97,9 @@ class FusedSelectiveScan(torch.autograd.Function):
         du, ddt = torch.empty_like(u), torch.empty_like(dt)
         dB, dC = torch.empty_like(B), torch.empty_like(C)
         dA = torch.zeros_like(A)
-        Abar_buf, hs_buf, g_buf, gA_buf, tmp_buf = (torch.empty(T, *entering.shape[1:], dtype=entering.dtype,
-                                                                device=u.device) for _ in range(5))
+        Abar_buf, hs_buf, g_buf, gA_buf, tmp_buf = (
+            torch.empty(T, *entering.shape[1:], dtype=entering.dtype, device=u.device) for _ in range(5)
+        )
         g_next = None  # Ā_{t+1}·g_{t+1} flowing into the previous chunk's last step
         starts = list(range(0, L, T))
         for k in reversed(range(len(starts))):

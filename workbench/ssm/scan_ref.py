@@ -5,6 +5,7 @@ and sharing no code with the fast paths (it reads B and C's layouts itself).
 with (Ā_t, B̄_t) from Δ_t by `discretization` (default Mamba's Ā = e^{ΔA}, B̄ = ΔB) and c = 2 for
 complex A (conjugate pairs), 1 otherwise.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,19 @@ def _read_bc(X, D, cplx):
     return X[:, groups].transpose(2, 3)
 
 
-def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                       return_last_state=False, discretization="mamba"):
+def selective_scan_ref(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+    discretization="mamba",
+):
     """u, delta, z (batch, D, L); A (D, N); B, C as `selective_scan` takes them -> y (batch, D, L)."""
     batch, Dch, L = u.shape
     cplx = A.is_complex()

@@ -5,6 +5,7 @@ builds a module without initializing it (torch.nn.utils.skip_init) and draws PyT
 initialization from `gen` instead — weights kaiming-uniform with a = √5, i.e. U(±1/√fan_in), biases
 U(±1/√fan_in), embeddings N(0, 1) — so building a model neither reads nor advances the global generator.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ x (b, L, h, P), dt (b, L, h), a (h,) negative, B, C (b, L, N) -> y (b, L, h, P).
 `ssd_chunked` (quadratic inside chunks, recurrent states between them) is the fast path;
 `ssd_quadratic` and `ssd_recurrent` are references with the same signature.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,10 @@ def ssd_recurrent(x, dt, a, B, C, chunk=None):
     state = x.new_zeros(b, h, P, B.shape[-1])
     ys = []
     for t in range(L):
-        state = torch.exp(dt[:, t] * a)[..., None, None] * state + \
-            (dt[:, t, :, None] * x[:, t])[..., None] * B[:, t, None, None, :]
+        state = (
+            torch.exp(dt[:, t] * a)[..., None, None] * state
+            + (dt[:, t, :, None] * x[:, t])[..., None] * B[:, t, None, None, :]
+        )
         ys.append(torch.einsum("bhpn,bn->bhp", state, C[:, t]))
     return torch.stack(ys, 1)
 

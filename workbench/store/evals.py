@@ -3,6 +3,7 @@
 Written atomically (a reader never sees half a file) and never over another evaluation of a
 different name; the same name replaces the earlier result, as re-running an evaluation should.
 """
+
 from __future__ import annotations
 
 import json

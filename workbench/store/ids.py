@@ -1,4 +1,5 @@
 """Run ids: safe folder names that cannot escape the runs root."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def new_run_id(name: str) -> str:
 
 def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not ID_RE.match(run_id) or ".." in run_id:
-        raise SpecError("run", run_id, "a run id of lowercase letters, digits, '.', '_' and '-' "
-                                       "(no path separators, no '..')")
+        raise SpecError(
+            "run", run_id, "a run id of lowercase letters, digits, '.', '_' and '-' (no path separators, no '..')"
+        )
     return run_id
 
 

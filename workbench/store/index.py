@@ -3,6 +3,7 @@
 Each run folder is self-contained (spec.json, run.sqlite, probes, checkpoints); the index is a
 cache of their summaries and can be rebuilt by scanning the folders (`rebuild_index`).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def _q(col: str) -> str:
 def open_index(root: Path) -> sqlite3.Connection:
     root.mkdir(parents=True, exist_ok=True)
     con = connect(root / INDEX)
-    con.execute("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, name TEXT, status TEXT, created REAL, "
-                "updated REAL, step INTEGER, spec_json TEXT)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, name TEXT, status TEXT, created REAL, "
+        "updated REAL, step INTEGER, spec_json TEXT)"
+    )
     return con
 
 
@@ -70,9 +73,11 @@ def upsert(root: Path, run_id: str, **fields) -> None:
     try:
         _ensure_columns(con, list(row))
         cols = ["id"] + list(row)
-        con.execute(f"INSERT INTO runs ({', '.join(map(_q, cols))}) VALUES ({', '.join('?' * len(cols))}) "
-                    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{_q(c)}=excluded.{_q(c)}' for c in row)}",
-                    [run_id] + list(row.values()))
+        con.execute(
+            f"INSERT INTO runs ({', '.join(map(_q, cols))}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{_q(c)}=excluded.{_q(c)}' for c in row)}",
+            [run_id] + list(row.values()),
+        )
     finally:
         con.close()
 
@@ -133,6 +138,7 @@ def query(root: Path, filters: dict) -> list[dict]:
             matches = [c for c in cols if c == k or c.endswith("." + k)]
             if not matches:
                 from workbench.errors import SpecError
+
                 raise SpecError(k, v, "a run field: " + ", ".join(c for c in cols if c != "spec_json"))
             where.append("(" + " OR ".join(f"{_q(c)} = ?" for c in matches) + ")")
             args += [v] * len(matches)

@@ -4,6 +4,7 @@ The kernel releases the lock when its process dies (SIGKILL included), so a kill
 as unlocked and can be resumed, while a live writer makes every second writer fail at once.
 The file holds the writer's pid and host, for the refusal message only; the lock is the truth.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ class RunLocked(SpecError):
 
     def __init__(self, run_id: str, holder: dict):
         who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}" if holder else "another process"
-        super().__init__("run", run_id, f"a run no other process is writing ({who} is; "
-                                        "stop it first, or use `workbench resume` to unpause it)")
+        super().__init__(
+            "run",
+            run_id,
+            f"a run no other process is writing ({who} is; stop it first, or use `workbench resume` to unpause it)",
+        )
 
 
 def holder(run_dir: Path) -> dict:

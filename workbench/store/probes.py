@@ -5,6 +5,7 @@ chunk files of one step index, and the step becomes visible only when run.sqlite
 row in `probe_steps`. A kill mid-write leaves at most an orphan chunk that nothing reads and
 the next write to that index replaces.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,15 @@ def create(path: Path, ds: xr.Dataset, capacity: int) -> None:
     for name, da in ds.data_vars.items():
         fill = np.nan if np.issubdtype(da.dtype, np.floating) else 0
         dtype = np.float64 if np.issubdtype(da.dtype, np.floating) else da.dtype
-        g.create_array(name, shape=(capacity, *da.shape), chunks=(1, *da.shape), dtype=dtype,
-                       fill_value=fill, dimension_names=["step", *da.dims],
-                       attributes={"attrs": json.dumps(_plain(da.attrs))})
+        g.create_array(
+            name,
+            shape=(capacity, *da.shape),
+            chunks=(1, *da.shape),
+            dtype=dtype,
+            fill_value=fill,
+            dimension_names=["step", *da.dims],
+            attributes={"attrs": json.dumps(_plain(da.attrs))},
+        )
     for name, c in ds.coords.items():
         if c.dims == (name,):
             coords[name] = {"values": c.values.tolist(), "attrs": _plain(c.attrs)}
@@ -52,11 +59,14 @@ def read(path: Path, steps: list[int]) -> xr.Dataset:
     for name, arr in g.arrays():
         dims = list(arr.metadata.dimension_names)
         data[name] = (dims, arr[:n], json.loads(arr.attrs.get("attrs", "{}")))
-    ds = xr.Dataset(data, coords={**coords, "step": ("step", np.asarray(steps, dtype=np.int64))},
-                    attrs=json.loads(g.attrs["attrs"]))
+    ds = xr.Dataset(
+        data, coords={**coords, "step": ("step", np.asarray(steps, dtype=np.int64))}, attrs=json.loads(g.attrs["attrs"])
+    )
     return ds
 
 
 def _plain(attrs: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.generic) else v.tolist() if isinstance(v, np.ndarray) else v)
-            for k, v in attrs.items()}
+    return {
+        k: (v.item() if isinstance(v, np.generic) else v.tolist() if isinstance(v, np.ndarray) else v)
+        for k, v in attrs.items()
+    }

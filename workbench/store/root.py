@@ -3,6 +3,7 @@
 Each listed run's status is checked cheaply against its folder: `missing` (folder or spec.json
 gone), `damaged` (run.sqlite fails a header check), `killed` (recorded live, no writer lock).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,12 +32,16 @@ def list_runs(root=None, **filters):
     `status` is as recorded, except: `killed` (recorded live, no writer), `missing` (the folder or
     its spec.json is gone), `damaged` (run.sqlite unreadable). Works on a read-only store."""
     import pandas as pd
+
     root = Path(root or default_root())
     try:
         rows = index.query(root, filters) if (root / index.INDEX).exists() else []
     except index.sqlite3.Error as err:
-        raise SpecError("index", str(root / index.INDEX), f"a readable run index ({_why(err)}; "
-                                                          "rebuild it: workbench runs --rebuild)") from None
+        raise SpecError(
+            "index",
+            str(root / index.INDEX),
+            f"a readable run index ({_why(err)}; rebuild it: workbench runs --rebuild)",
+        ) from None
     for r in rows:
         r["status"] = _health(root, r)
     df = pd.DataFrame(rows)
@@ -75,6 +80,7 @@ def rebuild_index(root=None, skipped: list | None = None) -> int:
     A damaged run does not stop the scan: it is indexed with status `damaged`, warned about, and
     appended to `skipped` as (id, why); returns the number of intact runs indexed."""
     import warnings
+
     root = Path(root or default_root())
     n = 0
     for p in sorted(root.iterdir()) if root.exists() else []:
@@ -83,8 +89,14 @@ def rebuild_index(root=None, skipped: list | None = None) -> int:
         try:
             r = Run(p)
             m = r.meta
-            fields = dict(name=m.get("name", r.id), status=m.get("status", "unknown"), created=m.get("created", 0.0),
-                          step=max(r.last_step, 0), spec=r.spec, final=m.get("final_metrics"))
+            fields = dict(
+                name=m.get("name", r.id),
+                status=m.get("status", "unknown"),
+                created=m.get("created", 0.0),
+                step=max(r.last_step, 0),
+                spec=r.spec,
+                final=m.get("final_metrics"),
+            )
         except RunDamaged as err:
             warnings.warn(f"run {p.name} is damaged and indexed as such: {err.why}", stacklevel=2)
             if skipped is not None:

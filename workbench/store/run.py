@@ -9,6 +9,7 @@
 Readers never write: a read-only store (or a copy on a read-only medium) lists and shows.
 A run whose files are damaged raises RunDamaged (a SpecError: one line, names the run).
 """
+
 from __future__ import annotations
 
 import json
@@ -108,8 +109,10 @@ class RunWriter:
             with self.con:
                 self.con.execute("BEGIN")
                 self.con.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)", self._pending)
-                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('last_step', ?)",
-                                 (json.dumps(max(p[0] for p in self._pending)),))
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('last_step', ?)",
+                    (json.dumps(max(p[0] for p in self._pending)),),
+                )
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('updated', ?)", (json.dumps(time.time()),))
             self._pending = []
         self._last_flush = time.monotonic()
@@ -131,6 +134,7 @@ class RunWriter:
         import io
 
         import torch
+
         self.flush()
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -229,8 +233,11 @@ class Run:
         data = {n: np.full(len(steps), np.nan) for n in names}
         for s, n, v in rows:
             data[n][pos[s]] = v
-        return xr.Dataset({n: ("step", v) for n, v in data.items()},
-                          coords={"step": np.asarray(steps, dtype=np.int64)}, attrs={"run": self.id})
+        return xr.Dataset(
+            {n: ("step", v) for n, v in data.items()},
+            coords={"step": np.asarray(steps, dtype=np.int64)},
+            attrs={"run": self.id},
+        )
 
     @property
     def probe_names(self) -> list[str]:
@@ -254,11 +261,15 @@ class Run:
 
     @property
     def checkpoints(self) -> list[int]:
-        return [r[0] for r in self._query("SELECT step FROM checkpoints ORDER BY step")
-                if (self.path / "checkpoints" / f"step_{r[0]:08d}.pt").exists()]
+        return [
+            r[0]
+            for r in self._query("SELECT step FROM checkpoints ORDER BY step")
+            if (self.path / "checkpoints" / f"step_{r[0]:08d}.pt").exists()
+        ]
 
     def checkpoint(self, step: int | None = None) -> dict:
         import torch
+
         steps = self.checkpoints
         if not steps:
             raise SpecError("checkpoint", step, f"a saved step of run {self.id} (none saved yet)")
@@ -284,10 +295,12 @@ class Run:
     def evals(self) -> list[str]:
         """Names of the evaluations stored with this run (see store/evals.py)."""
         from workbench.store.evals import eval_names
+
         return eval_names(self.path)
 
     def eval(self, name: str = "lengths"):
         from workbench.store.evals import load_eval
+
         return load_eval(self.path, name)
 
     def __repr__(self) -> str:

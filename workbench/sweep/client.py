@@ -4,6 +4,7 @@ The store is written only here, so sweep runs appear in `workbench runs` and the
 live, like any other run. A worker that dies has its task retried once (Dask's allowed-failures
 = 1), then the run is marked failed; Ctrl-C cancels and marks unfinished runs stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,17 +24,21 @@ from workbench.train.sinks import StoreSink
 
 def _cluster(scheduler, workers, threads):
     from distributed import Client, LocalCluster
+
     if scheduler:
         return Client(scheduler), None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None, silence_logs=40
+    )
     return Client(cluster), cluster
 
 
-def run_sweep(sweep: SweepSpec, root=None, scheduler: str | None = None, workers: int = 2, threads: int = 1,
-              progress=None) -> dict:
+def run_sweep(
+    sweep: SweepSpec, root=None, scheduler: str | None = None, workers: int = 2, threads: int = 1, progress=None
+) -> dict:
     """Run every configuration; returns {sweep, runs: {id: {status, swept, first_metrics_at, done_at}}}."""
     from distributed import Queue, wait
+
     root = Path(root or default_root())
     configs = sweep.configurations()
     sweep_id = new_run_id(sweep.name)
@@ -49,8 +54,12 @@ def run_sweep(sweep: SweepSpec, root=None, scheduler: str | None = None, workers
         client, cluster = _cluster(scheduler, workers, threads)
         try:
             queue = Queue(f"workbench-{sweep_id}", client=client)
-            futures = {client.submit(train_remote, r["spec"].to_dict(), rid, queue.name, threads,
-                                     key=f"train-{rid}", pure=False): rid for rid, r in runs.items()}
+            futures = {
+                client.submit(
+                    train_remote, r["spec"].to_dict(), rid, queue.name, threads, key=f"train-{rid}", pure=False
+                ): rid
+                for rid, r in runs.items()
+            }
             attempts: dict[str, str] = {}
             try:
                 while True:

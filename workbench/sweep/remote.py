@@ -4,6 +4,7 @@ Events go through a `distributed.Queue` in small batches (metrics are many and t
 checkpoints go at once); the client alone writes the store. Each attempt carries an id, so a
 retry after a worker died is recognised and its predecessor's partial records dropped.
 """
+
 from __future__ import annotations
 
 import time

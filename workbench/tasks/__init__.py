@@ -21,6 +21,7 @@ training generator seeded with `spec.seed` does not share.
 | lorenz            | (B, L, 3) float   | (B, L, 3) s_{t+1}    | every step           | mse               |
 | needle            | (B, L) tokens     | value of the needle  | last                 | accuracy          |
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,9 +53,9 @@ def _same(spec: TaskSpec) -> dict[str, TaskSpec]:
 @dataclass(frozen=True)
 class Task:
     name: str
-    generate: Callable[..., Batch]                        # (spec, batch, gen, split) -> Batch
-    metric: str                                           # one of METRICS
-    io: Callable[[TaskSpec], dict]                        # vocab_size (0: continuous), d_input, d_output
+    generate: Callable[..., Batch]  # (spec, batch, gen, split) -> Batch
+    metric: str  # one of METRICS
+    io: Callable[[TaskSpec], dict]  # vocab_size (0: continuous), d_input, d_output
     test_specs: Callable[[TaskSpec], dict[str, TaskSpec]] = _same  # label -> spec of a held-out set
     full_test: Callable[[TaskSpec], Batch] | None = None  # a finite held-out set, used whole
 
@@ -70,23 +71,26 @@ def _induction_lengths(spec: TaskSpec) -> dict[str, TaskSpec]:
 
 
 _io_digits = _continuous(1, digits.N_CLASSES)
-TASKS: dict[str, Task] = {t.name: t for t in (
-    Task("mqar", recall.mqar, "token_accuracy", _tokens(TaskSpec.vocab)),
-    Task("selective-copying", copying.selective_copying, "token_accuracy", _tokens(lambda s: s.alphabet + 2)),
-    Task("induction-heads", recall.induction_heads, "accuracy", _tokens(TaskSpec.vocab), _induction_lengths),
-    Task("copying", copying.copying, "sequence_accuracy", _tokens(lambda s: s.alphabet + 2)),
-    Task("adding", regression.adding, "mse", _continuous(2, 1)),
-    Task("digits", digits.digits, "accuracy", _io_digits, full_test=digits.digits_test_set),
-    Task("digits-permuted", digits.digits, "accuracy", _io_digits, full_test=digits.digits_test_set),
-    Task("lf-memory", regression.lf_memory, "mse", _continuous(1, 1)),
-    Task("delay", regression.delay, "mse", _continuous(1, 1)),
-    Task("n-parity", bits.n_parity, "token_accuracy", _tokens(lambda s: 2)),
-    Task("n-dms", bits.n_dms, "token_accuracy", _tokens(lambda s: 2)),
-    Task("listops-lite", listops.listops_lite, "accuracy", _tokens(lambda s: len(listops.VOCAB), lambda s: 10)),
-    Task("ar-p", dynamics.ar_p, "mse", _continuous(1, 1)),
-    Task("lorenz", dynamics.lorenz, "mse", _continuous(3, 3)),
-    Task("needle", needle.needle, "accuracy", _tokens(TaskSpec.vocab), _induction_lengths),
-)}
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in (
+        Task("mqar", recall.mqar, "token_accuracy", _tokens(TaskSpec.vocab)),
+        Task("selective-copying", copying.selective_copying, "token_accuracy", _tokens(lambda s: s.alphabet + 2)),
+        Task("induction-heads", recall.induction_heads, "accuracy", _tokens(TaskSpec.vocab), _induction_lengths),
+        Task("copying", copying.copying, "sequence_accuracy", _tokens(lambda s: s.alphabet + 2)),
+        Task("adding", regression.adding, "mse", _continuous(2, 1)),
+        Task("digits", digits.digits, "accuracy", _io_digits, full_test=digits.digits_test_set),
+        Task("digits-permuted", digits.digits, "accuracy", _io_digits, full_test=digits.digits_test_set),
+        Task("lf-memory", regression.lf_memory, "mse", _continuous(1, 1)),
+        Task("delay", regression.delay, "mse", _continuous(1, 1)),
+        Task("n-parity", bits.n_parity, "token_accuracy", _tokens(lambda s: 2)),
+        Task("n-dms", bits.n_dms, "token_accuracy", _tokens(lambda s: 2)),
+        Task("listops-lite", listops.listops_lite, "accuracy", _tokens(lambda s: len(listops.VOCAB), lambda s: 10)),
+        Task("ar-p", dynamics.ar_p, "mse", _continuous(1, 1)),
+        Task("lorenz", dynamics.lorenz, "mse", _continuous(3, 3)),
+        Task("needle", needle.needle, "accuracy", _tokens(TaskSpec.vocab), _induction_lengths),
+    )
+}
 assert tuple(TASKS) == TaskSpec.KINDS, "registry and TaskSpec.kind must list the same tasks"
 
 

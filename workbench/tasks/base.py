@@ -4,6 +4,7 @@ Alignment convention: the model's output at position i is scored against `target
 where `mask[i]` is true; a causal model has seen `inputs[: i + 1]` there. Integer targets
 mean classification (cross-entropy, accuracies); float targets mean regression (MSE).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -16,9 +17,9 @@ METRICS = ("token_accuracy", "sequence_accuracy", "accuracy", "mse")
 
 
 class Batch(NamedTuple):
-    inputs: torch.Tensor   # (B, L) int64 tokens, or (B, L, d_in) float32
+    inputs: torch.Tensor  # (B, L) int64 tokens, or (B, L, d_in) float32
     targets: torch.Tensor  # (B, L) int64 classes, or (B, L, d_out) float32
-    mask: torch.Tensor     # (B, L) bool: where loss and metric count
+    mask: torch.Tensor  # (B, L) bool: where loss and metric count
 
     def to(self, device) -> "Batch":
         return Batch(*(t.to(device) for t in self))
@@ -34,7 +35,7 @@ def loss(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
     m = batch.mask
     if batch.targets.dtype == torch.int64:
         return F.cross_entropy(outputs[m].float(), batch.targets[m])  # outputs (B, L, C) -> (n, C)
-    return F.mse_loss(outputs[m].float(), batch.targets[m])          # (n, d_out)
+    return F.mse_loss(outputs[m].float(), batch.targets[m])  # (n, d_out)
 
 
 @torch.no_grad()
@@ -47,8 +48,8 @@ def metric_value(metric: str, outputs: torch.Tensor, batch: Batch) -> float:
         raise ValueError(f"metric={metric!r} is not allowed: one of {', '.join(METRICS)}")
     right = outputs.argmax(-1) == batch.targets  # (B, L)
     if metric == "sequence_accuracy":
-        rows = m.any(1)                              # rows with something to score
-        whole = (right | ~m).all(1)                  # every masked position right
+        rows = m.any(1)  # rows with something to score
+        whole = (right | ~m).all(1)  # every masked position right
         return float(whole[rows].float().mean())
     # token_accuracy: over all masked positions; accuracy: the classification tasks mask
     # exactly one position per row, so the same mean is the per-example accuracy.

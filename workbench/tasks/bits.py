@@ -6,6 +6,7 @@ n-dms: the output at step t is 1 when b_{t-N} equals b_t, else 0, scored for t >
 match against the bit exactly N steps back.
 Inputs are tokens 0/1 (vocab 2); targets are classes 0/1.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,18 +17,18 @@ from workbench.tasks.base import Batch
 
 def n_parity(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L, N = spec.length(), spec.n_bits
-    bits = torch.randint(0, 2, (batch, L), generator=gen)                   # (B, L)
-    ones = torch.nn.functional.pad(bits.cumsum(1), (1, 0))                  # (B, L+1): ones before t
+    bits = torch.randint(0, 2, (batch, L), generator=gen)  # (B, L)
+    ones = torch.nn.functional.pad(bits.cumsum(1), (1, 0))  # (B, L+1): ones before t
     t = torch.arange(L)
-    window = ones[:, t + 1] - ones[:, (t + 1 - N).clamp(min=0)]             # (B, L): ones in the last N
+    window = ones[:, t + 1] - ones[:, (t + 1 - N).clamp(min=0)]  # (B, L): ones in the last N
     mask = (t >= N - 1).expand(batch, L)
     return Batch(bits, window % 2, mask.contiguous())
 
 
 def n_dms(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L, N = spec.length(), spec.n_bits
-    bits = torch.randint(0, 2, (batch, L), generator=gen)                   # (B, L)
+    bits = torch.randint(0, 2, (batch, L), generator=gen)  # (B, L)
     targets = torch.zeros(batch, L, dtype=torch.int64)
-    targets[:, N:] = (bits[:, N:] == bits[:, :-N]).long()                  # b_t == b_{t-N}
+    targets[:, N:] = (bits[:, N:] == bits[:, :-N]).long()  # b_t == b_{t-N}
     mask = (torch.arange(L) >= N).expand(batch, L)
     return Batch(bits, targets, mask.contiguous())

@@ -6,6 +6,7 @@ class (10) is scored at the last step. digits-permuted reorders the 64 steps by 
 6-bit bit-reversal permutation, which scatters neighbouring pixels far apart in time.
 A seeded permutation of the 1797 images (spec.seed) gives a fixed 80/20 train/test split.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -44,7 +45,7 @@ def split_indices(seed: int, split: str) -> torch.Tensor:
 def digits_batch(spec: TaskSpec, index: torch.Tensor) -> Batch:
     """The batch of the given image indices (B,)."""
     pixels, labels = load()
-    x = pixels[index]                                     # (B, 64)
+    x = pixels[index]  # (B, 64)
     if spec.kind == "digits-permuted":
         x = x[:, bit_reversal()]
     B = index.numel()
@@ -52,7 +53,7 @@ def digits_batch(spec: TaskSpec, index: torch.Tensor) -> Batch:
     targets[:, -1] = labels[index]
     mask = torch.zeros(B, N_PIXELS, dtype=torch.bool)
     mask[:, -1] = True
-    return Batch(x[..., None], targets, mask)             # inputs (B, 64, 1)
+    return Batch(x[..., None], targets, mask)  # inputs (B, 64, 1)
 
 
 def digits(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:

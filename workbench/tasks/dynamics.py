@@ -12,6 +12,7 @@ lorenz: dx/dt = σ(y - x), dy/dt = x(ρ - z) - y, dz/dt = xy - βz with σ = 10,
 sampled every 5 steps (Δ = 0.05), standardized with fixed attractor statistics; the input
 at t is the state s_t (3-dim), the target s_{t+1}.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ from workbench.specs import TaskSpec
 from workbench.tasks.base import Batch, numpy_rng
 
 AR_ROOT_RADIUS = 0.95  # roots strictly inside the unit disc: a stable process
-AR_BURN_IN = 200       # 0.95^200 ≈ 4e-5: the start is forgotten
+AR_BURN_IN = 200  # 0.95^200 ≈ 4e-5: the start is forgotten
 
 
 def ar_roots(batch: int, p: int, gen: torch.Generator) -> torch.Tensor:
@@ -31,7 +32,7 @@ def ar_roots(batch: int, p: int, gen: torch.Generator) -> torch.Tensor:
     pairs = p // 2
     r = AR_ROOT_RADIUS * torch.rand(batch, pairs, generator=gen, dtype=torch.float64).sqrt()
     theta = math.pi * torch.rand(batch, pairs, generator=gen, dtype=torch.float64)
-    z = torch.polar(r, theta)                                          # (B, p//2)
+    z = torch.polar(r, theta)  # (B, p//2)
     roots = [z, z.conj()]
     if p % 2:
         real = AR_ROOT_RADIUS * (2 * torch.rand(batch, 1, generator=gen, dtype=torch.float64) - 1)
@@ -43,27 +44,27 @@ def ar_coefficients(roots: torch.Tensor) -> torch.Tensor:
     """(B, p) real a_1..a_p with Π_j (z - r_j) = z^p - a_1 z^{p-1} - ... - a_p."""
     B, p = roots.shape
     c = torch.zeros(B, p + 1, dtype=torch.complex128)
-    c[:, 0] = 1                                                         # monic polynomial
-    for j in range(p):                                                  # multiply by (z - r_j)
-        c[:, 1:] = c[:, 1:] - roots[:, j:j + 1] * c[:, :-1].clone()
+    c[:, 0] = 1  # monic polynomial
+    for j in range(p):  # multiply by (z - r_j)
+        c[:, 1:] = c[:, 1:] - roots[:, j : j + 1] * c[:, :-1].clone()
     return -c[:, 1:].real
 
 
 def ar_p(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L, p = spec.length(), spec.ar_order
-    a = ar_coefficients(ar_roots(batch, p, gen))                        # (B, p)
+    a = ar_coefficients(ar_roots(batch, p, gen))  # (B, p)
     steps = AR_BURN_IN + L + 1
     eps = torch.randn(batch, steps, generator=gen, dtype=torch.float64)  # (B, T)
-    x = torch.zeros(batch, steps + p, dtype=torch.float64)              # p leading zeros as history
-    h = torch.zeros(steps + p, dtype=torch.float64).repeat(batch, 1)    # impulse response, same recursion
+    x = torch.zeros(batch, steps + p, dtype=torch.float64)  # p leading zeros as history
+    h = torch.zeros(steps + p, dtype=torch.float64).repeat(batch, 1)  # impulse response, same recursion
     h[:, p] = 1.0
     for t in range(p, steps + p):
-        past = x[:, t - p:t].flip(1)                                    # (B, p): x_{t-1} .. x_{t-p}
+        past = x[:, t - p : t].flip(1)  # (B, p): x_{t-1} .. x_{t-p}
         x[:, t] = (a * past).sum(1) + eps[:, t - p]
         if t > p:
-            h[:, t] = (a * h[:, t - p:t].flip(1)).sum(1)
-    std = h.pow(2).sum(1, keepdim=True).sqrt()                          # (B, 1) stationary std
-    x = (x[:, -(L + 1):] / std).float()                                 # (B, L+1)
+            h[:, t] = (a * h[:, t - p : t].flip(1)).sum(1)
+    std = h.pow(2).sum(1, keepdim=True).sqrt()  # (B, 1) stationary std
+    x = (x[:, -(L + 1) :] / std).float()  # (B, L+1)
     mask = torch.ones(batch, L, dtype=torch.bool)
     return Batch(x[:, :-1, None], x[:, 1:, None], mask)
 
@@ -93,10 +94,10 @@ def lorenz(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train
     L = spec.length()
     rng = numpy_rng(gen)
     lo, hi = np.array([-20.0, -25.0, 5.0]), np.array([20.0, 25.0, 45.0])
-    s = tuple((lo + (hi - lo) * rng.random((batch, 3))).T)               # 3 × (B,) starts in a box
+    s = tuple((lo + (hi - lo) * rng.random((batch, 3))).T)  # 3 × (B,) starts in a box
     for _ in range(LORENZ_BURN_IN):
         s = rk4_step(s, LORENZ_DT)
-    traj = np.empty((batch, L + 1, 3))                                   # (B, L+1, 3)
+    traj = np.empty((batch, L + 1, 3))  # (B, L+1, 3)
     for t in range(L + 1):
         for _ in range(LORENZ_EVERY):
             s = rk4_step(s, LORENZ_DT)

@@ -10,6 +10,7 @@ the deepest level is an operator with probability 1/4, else a digit; an operator
 where the class is scored.
 Tokens: 0 = pad, 1 + d = digit d, 11..14 = [MIN [MAX [MED [SM, 15 = ].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -85,7 +86,7 @@ def listops_lite(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = 
     for b in range(batch):
         tree = sample_tree(rng, spec.depth, min(MAX_LEN, L))
         ids = [TOKEN[t] for t in to_tokens(tree)]
-        inputs[b, L - len(ids):] = torch.tensor(ids)
+        inputs[b, L - len(ids) :] = torch.tensor(ids)
         targets[b, -1] = evaluate(tree)
     mask = torch.zeros(batch, L, dtype=torch.bool)
     mask[:, -1] = True

@@ -8,6 +8,7 @@ the last token repeats the key and the output there must be the value. Only that
 Held-out sets at the lengths `task.test_lengths` (longer than training: the state must keep one
 association through L − 2 distractor tokens).
 """
+
 from __future__ import annotations
 
 import torch

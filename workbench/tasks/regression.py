@@ -13,6 +13,7 @@ delay (HiPPO/LMU-style): u is band-limited white noise (Gaussian Fourier coeffic
 to `cutoff` × Nyquist, unit RMS per sequence); the target at step t is u_{t-lag}, scored
 for t >= lag.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,11 +27,11 @@ from workbench.tasks.base import Batch
 def adding(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L = spec.length()
     half = L // 2
-    values = torch.rand(batch, L, generator=gen)                      # (B, L) in [0, 1)
-    first = torch.randint(0, half, (batch, 1), generator=gen)         # (B, 1) in the first half
-    second = torch.randint(half, L, (batch, 1), generator=gen)        # (B, 1) in the second half
+    values = torch.rand(batch, L, generator=gen)  # (B, L) in [0, 1)
+    first = torch.randint(0, half, (batch, 1), generator=gen)  # (B, 1) in the first half
+    second = torch.randint(half, L, (batch, 1), generator=gen)  # (B, 1) in the second half
     markers = torch.zeros(batch, L).scatter_(1, first, 1.0).scatter_(1, second, 1.0)
-    inputs = torch.stack([values, markers], -1)                       # (B, L, 2)
+    inputs = torch.stack([values, markers], -1)  # (B, L, 2)
     targets = torch.zeros(batch, L, 1)
     targets[:, -1, 0] = values.gather(1, first)[:, 0] + values.gather(1, second)[:, 0]
     mask = torch.zeros(batch, L, dtype=torch.bool)
@@ -48,11 +49,11 @@ def memory_rho(kind: str, L: int) -> torch.Tensor:
 
 def lf_memory(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L = spec.length()
-    x = torch.randn(batch, L, generator=gen, dtype=torch.float64)    # (B, L)
-    rho = memory_rho(spec.rho, L)                                     # (L,)
-    lag = torch.arange(L)[:, None] - torch.arange(L)[None, :]         # (L, L): t - τ
-    toeplitz = torch.where(lag >= 0, rho[lag.clamp(min=0)], 0.0)      # (L, L): ρ(t - τ), causal
-    y = x @ toeplitz.T                                                # (B, L): y_t = Σ_τ ρ(t-τ) x_τ
+    x = torch.randn(batch, L, generator=gen, dtype=torch.float64)  # (B, L)
+    rho = memory_rho(spec.rho, L)  # (L,)
+    lag = torch.arange(L)[:, None] - torch.arange(L)[None, :]  # (L, L): t - τ
+    toeplitz = torch.where(lag >= 0, rho[lag.clamp(min=0)], 0.0)  # (L, L): ρ(t - τ), causal
+    y = x @ toeplitz.T  # (B, L): y_t = Σ_τ ρ(t-τ) x_τ
     mask = torch.ones(batch, L, dtype=torch.bool)
     return Batch(x.float()[..., None], y.float()[..., None], mask)
 
@@ -63,19 +64,19 @@ def band_limited_noise(batch: int, L: int, cutoff: float, gen: torch.Generator) 
     Drawn at length 2L and cropped, so a sequence is not periodic with period L.
     """
     n = 2 * L
-    kmax = max(1, math.floor(cutoff * n / 2))                         # highest kept frequency bin
-    coef = torch.randn(batch, kmax, 2, generator=gen)                  # (B, kmax, re/im)
+    kmax = max(1, math.floor(cutoff * n / 2))  # highest kept frequency bin
+    coef = torch.randn(batch, kmax, 2, generator=gen)  # (B, kmax, re/im)
     spectrum = torch.zeros(batch, n // 2 + 1, dtype=torch.complex64)
-    spectrum[:, 1:kmax + 1] = torch.complex(coef[..., 0], coef[..., 1])  # DC stays 0
-    u = torch.fft.irfft(spectrum, n=n)[:, :L]                           # (B, L)
+    spectrum[:, 1 : kmax + 1] = torch.complex(coef[..., 0], coef[..., 1])  # DC stays 0
+    u = torch.fft.irfft(spectrum, n=n)[:, :L]  # (B, L)
     return u / u.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-12)
 
 
 def delay(spec: TaskSpec, batch: int, gen: torch.Generator, split: str = "train") -> Batch:
     L, lag = spec.length(), spec.lag
-    u = band_limited_noise(batch, L, spec.cutoff, gen)                 # (B, L)
+    u = band_limited_noise(batch, L, spec.cutoff, gen)  # (B, L)
     targets = torch.zeros(batch, L)
-    targets[:, lag:] = u[:, :-lag]                                     # target_t = u_{t-lag}
+    targets[:, lag:] = u[:, :-lag]  # target_t = u_{t-lag}
     mask = torch.zeros(batch, L, dtype=torch.bool)
     mask[:, lag:] = True
     return Batch(u[..., None], targets[..., None], mask)

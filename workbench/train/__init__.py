@@ -7,5 +7,6 @@
 def __getattr__(name):
     if name == "load_model":  # lazy: `import workbench.train` stays free of torch until a model is asked for
         from workbench.train.checkpoints import load_model
+
         return load_model
     raise AttributeError(f"module 'workbench.train' has no attribute {name!r}")

@@ -10,6 +10,7 @@ An order-of-magnitude estimate, deliberately generous (it decides refusals, not 
 E = expand·H for mamba/mamba2, H otherwise; N = d_state. A run is refused when the estimate exceeds
 the memory available on its device, naming the field that dominates.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ GiB = 2**30
 def estimate(run) -> dict:
     """{'params': bytes, 'activations': bytes, 'kernels': bytes} for training `run` (a RunSpec)."""
     from workbench.tasks import get_task
+
     m, s, t, tr = run.model, run.ssm, run.task, run.train
     io = get_task(t.kind).io(t)
     vocab, d_in, d_out = io.get("vocab_size", 0), io.get("d_input", 1), io.get("d_output", 1)
@@ -43,6 +45,7 @@ def available_bytes(device: str = "cpu") -> int:
     """Free memory of the device a run will use (CUDA: the driver's free bytes; else MemAvailable)."""
     if device.startswith("cuda"):
         import torch
+
         return int(torch.cuda.mem_get_info()[0])
     try:
         with open("/proc/meminfo") as f:
@@ -66,10 +69,13 @@ def check_memory(run, device: str = "cpu", available: int | None = None) -> dict
         return est
     total = f"estimated {need / GiB:.3g} GiB to train, {have / GiB:.3g} GiB available on {device}"
     if est["params"] >= max(est["activations"], est["kernels"]):
-        raise SpecError("model.d_model", run.model.d_model,
-                        f"a model that fits in memory ({run.model.n_layers} layers: {total})")
+        raise SpecError(
+            "model.d_model", run.model.d_model, f"a model that fits in memory ({run.model.n_layers} layers: {total})"
+        )
     if est["activations"] >= est["kernels"] and run.train.batch > 32:  # beyond the usual: blame the batch
-        raise SpecError("train.batch", run.train.batch, f"a batch that fits in memory (length {run.task.length()}: {total})")
+        raise SpecError(
+            "train.batch", run.train.batch, f"a batch that fits in memory (length {run.task.length()}: {total})"
+        )
     field = {"selective-copying": "task.n_data", "copying": "task.copy_max"}.get(run.task.kind, "task.seq_len")
     value = getattr(run.task, field.split(".")[1])
     raise SpecError(field, value, f"a sequence length that fits in memory (L = {run.task.length()}: {total})")

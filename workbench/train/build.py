@@ -1,4 +1,5 @@
 """From a RunSpec to a model sized for its task, on the chosen device."""
+
 from __future__ import annotations
 
 import torch
@@ -28,6 +29,7 @@ def pick_device(name: str) -> torch.device:
         mps = getattr(torch.backends, "mps", None)
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     from workbench.errors import SpecError
+
     if name == "cuda" and not torch.cuda.is_available():
         raise SpecError("train.device", name, "auto or cpu: no CUDA device is visible")
     mps = getattr(torch.backends, "mps", None)
@@ -40,6 +42,7 @@ def check_before_start(run: RunSpec) -> torch.device:
     """Everything about a run that can be refused without training it: the device exists and the
     model and batch fit in its memory. Called before a run folder is created."""
     from workbench.train.budget import check_memory
+
     device = pick_device(run.train.device)
     check_memory(run, device.type)
     return device

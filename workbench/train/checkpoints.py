@@ -3,6 +3,7 @@
 This lives in `train`, not in `store`: the store knows specs and files, and rebuilding a model
 sized for its task is what training does (`build_run_model`); the import order stays one-way.
 """
+
 from __future__ import annotations
 
 from workbench.specs import RunSpec

@@ -1,5 +1,6 @@
 """Pause, resume and stop through a small file in the run folder, so any process can steer any run
 (the dashboard a CLI run, a notebook a dashboard run). Checked a few times a second, not every step."""
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ COMMANDS = ("run", "pause", "stop")
 
 def send(run_dir: Path, command: str) -> None:
     from workbench.errors import SpecError
+
     if command not in COMMANDS:
         raise SpecError("command", command, "one of " + ", ".join(COMMANDS))
     tmp = Path(run_dir) / "control.tmp"

@@ -9,6 +9,7 @@
 A non-finite loss stops the run as `diverged` without checkpointing the broken state, so the
 last checkpoint is the last finite one. `resume` takes a checkpoint dict and continues the same run.
 """
+
 from __future__ import annotations
 
 import math
@@ -96,9 +97,13 @@ def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict
         """Save unless the weights went non-finite (a finite loss can precede a NaN update)."""
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             return False
-        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 "optimizer": opt.state_dict(), "data_rng": gen.get_state(), "dropout_rng": torch.get_rng_state(),
-                 "step": step}
+        state = {
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(),
+            "data_rng": gen.get_state(),
+            "dropout_rng": torch.get_rng_state(),
+            "step": step,
+        }
         emit({"kind": "checkpoint", "step": step, "state": state})
         return True
 
@@ -147,9 +152,14 @@ def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict
         step += 1
         seen_tokens += int(batch.inputs.shape[0] * batch.inputs.shape[1])
         elapsed = time.perf_counter() - t0
-        values = {"loss": loss.item(), "lr": opt.param_groups[0]["lr"], "grad_norm": float(gnorm),
-                  f"train/{task.metric}": metric_value(task.metric, out.detach().float(), batch),
-                  "tokens_per_s": seen_tokens / max(elapsed, 1e-9), "wall_time_s": elapsed}
+        values = {
+            "loss": loss.item(),
+            "lr": opt.param_groups[0]["lr"],
+            "grad_norm": float(gnorm),
+            f"train/{task.metric}": metric_value(task.metric, out.detach().float(), batch),
+            "tokens_per_s": seen_tokens / max(elapsed, 1e-9),
+            "wall_time_s": elapsed,
+        }
         if step % tr.eval_every == 0 or step == tr.steps:
             final = evaluate(model, tests, task.metric, device)
             values.update(final)

@@ -4,6 +4,7 @@ on a fixed probe batch of the task.
 Which quantities apply is decided once from the model (a layer kind without one skips it); each is
 an xarray Dataset that the store appends along `step`, under `stored_name` (one memory curve per run).
 """
+
 from __future__ import annotations
 
 import torch
@@ -51,6 +52,7 @@ def preview_run(run: RunSpec, fast_only: bool = False, model=None) -> dict:
 
     def batch():  # a fixed probe batch of the task (the test split's first)
         return next(iter(test_batches(run.task, 4).values())).inputs
+
     if not fast_only:
         return preview(model, L, batch())
     out = preview(model, L, names=FAST)

@@ -1,5 +1,6 @@
 """Start runs in their own process and steer them: a crash or a busy GPU never freezes the caller,
 and a run outlives the dashboard session (or notebook) that started it."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ from workbench.train import control
 def create(run: RunSpec, root=None) -> Path:
     """Write the run's folder and index row; nothing trains yet."""
     from workbench.train.build import check_before_start
+
     run.validate()
     check_before_start(run)  # device and memory: refused before the folder exists
     w = RunWriter.create(run.to_dict(), run.name, root)
@@ -29,8 +31,13 @@ def launch(run_dir: Path) -> subprocess.Popen:
     run_dir = Path(run_dir)
     log = open(run_dir / "worker.log", "ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "workbench.train.worker", str(run_dir)], stdout=log,
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.train.worker", str(run_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def start(run: RunSpec, root=None) -> tuple[str, subprocess.Popen]:
@@ -66,13 +73,17 @@ def stop(run_id: str, root=None) -> None:
 
 def _refuse_finished(r, verb: str) -> None:
     if r.status == "completed":
-        raise SpecError("run", r.id, f"a run that has not completed (it has: its metrics are final; "
-                                     f"nothing to {verb}; train a new run instead)")
+        raise SpecError(
+            "run",
+            r.id,
+            f"a run that has not completed (it has: its metrics are final; nothing to {verb}; train a new run instead)",
+        )
 
 
 def _alive(r) -> bool:
     """A run that updated recently is taken as live (its process may be on another machine)."""
     import time
+
     return r.status in ("running", "paused") and time.time() - float(r.meta.get("updated", 0)) < 30
 
 

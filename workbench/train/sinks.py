@@ -1,4 +1,5 @@
 """Where the loop's events go: the run store (a RunWriter), or anything else with `__call__(event)`."""
+
 from __future__ import annotations
 
 from workbench.store import RunWriter

@@ -5,6 +5,7 @@ continues from the newest checkpoint that loads (after a crash, a stop or a kill
 whatever was recorded after it. A completed run is never restarted. A crash marks the run
 `failed` with its error.
 """
+
 from __future__ import annotations
 
 import json
