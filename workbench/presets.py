@@ -16,7 +16,18 @@ from pathlib import Path
 from workbench.errors import SpecError
 from workbench.specs import RunSpec
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
+
+
+def _presets_dir() -> Path:
+    """data/presets in a source checkout; `workbench_presets` beside the package when installed."""
+    beside = Path(__file__).resolve().parent.parent
+    for folder in (beside / "data" / "presets", beside / "workbench_presets"):
+        if folder.is_dir():
+            return folder
+    return beside / "data" / "presets"  # absent: load_preset names what exists (nothing)
+
+
+PRESETS_DIR = _presets_dir()
 DEFAULT = "quick"
 KEYS = ("title", "paper", "shows", "metric", "better", "normalize", "expect", "budget_s", "base", "runs")
 
