@@ -17,7 +17,6 @@ from workbench.errors import SpecError
 from workbench.specs import RunSpec
 
 
-
 def _presets_dir() -> Path:
     """data/presets in a source checkout; `workbench_presets` beside the package when installed."""
     beside = Path(__file__).resolve().parent.parent
