@@ -133,9 +133,11 @@ def test_train_preset_trains_each_run_and_judges_the_order(tmp_path):
     listing = cli("runs", cwd=tmp_path).stdout
     assert "3/3" in listing and "lf-memory" in listing
     run_id = out["runs"]["exponential"]["id"]
-    for verb in ("stop", "pause", "resume"):
+    for verb in ("stop", "pause"):  # nothing to do, and said so
         said = cli(verb, run_id, cwd=tmp_path)
         assert said.returncode == 0 and "already completed" in said.stdout and f"nothing to {verb}" in said.stdout
+    said = cli("resume", run_id, cwd=tmp_path)  # refused: a finished run's metrics are final
+    assert said.returncode == 2 and "already completed" in said.stderr and "nothing to resume" in said.stderr
 
 
 def test_train_preset_bad_run_label(tmp_path):

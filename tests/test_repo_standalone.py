@@ -10,9 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ["README.md", "workbench", "apps", "notebooks", "tests", "benchmarks", "docs"]
 TEXT = {".py", ".md", ".ipynb", ".json", ".yml", ".yaml", ".txt", ".toml", ".cfg", ".ini", ".html", ".csv"}
-# spelled in pieces (adjacent literals join), so neither this test nor a plain grep finds this file
+# spelled in pieces joined with + (the formatter merges adjacent literals), so neither this test nor
+# a plain grep finds this file
 FORBIDDEN = re.compile(
-    "|".join([r"shar" r"ed/", "REFERENCE", r"PRACT" r"ICE\.md", r"DES" r"IGN\.md", r"\b[Ii]ss" r"ue [0-9]"])
+    "|".join(["shar" + "ed/", "REFER" + "ENCE", "PRACT" + r"ICE\.md", "DES" + r"IGN\.md", r"\b[Ii]ss" + "ue [0-9]"])
 )
 
 
@@ -45,7 +46,14 @@ def test_no_reference_outside_the_repository():
 
 
 def test_the_pattern_catches_what_it_should():
-    for bad in ["See `../shared/DESIGN.md`", "(REFERENCE §8)", "as PRACTICE.md says", "(issue 8)", "Issue 14"]:
+    bad_ones = [
+        "See `../shar" + "ed/DES" + "IGN.md`",
+        "(REFER" + "ENCE §8)",
+        "as PRACT" + "ICE.md says",
+        "(iss" + "ue 8)",
+        "Iss" + "ue 14",
+    ]
+    for bad in bad_ones:
         assert FORBIDDEN.search(bad), bad
     for fine in ["Gu et al. 2022, S4D, eq. 5", "a shared memory", "tissue 3"]:
         assert not FORBIDDEN.search(fine), fine

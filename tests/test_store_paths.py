@@ -134,6 +134,6 @@ def test_a_read_only_store_lists_and_shows(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert all(i in r.stdout for i in ids) and "status: completed" in r.stdout
-    r = _read_only(root, f"{py} stop {ids[0]} --runs-dir {root}")
+    r = _read_only(root, f"{py} resume {ids[0]} --runs-dir {root}")  # a stopped run: resuming must write
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert snapshot(root) == before

@@ -98,6 +98,13 @@ def act(verb: str, run_id: str, root=None) -> tuple[str, subprocess.Popen | None
     total = (r.spec.get("train") or {}).get("steps")
     where = f"step {step}/{total}" if total else f"step {step}"
     if status in FINISHED:
+        if verb == "resume":  # refused (exit 2 in the CLI): a finished run's metrics are final
+            raise SpecError(
+                "run",
+                r.id,
+                f"a run that has not completed (it is already {status} at {where}: its "
+                f"metrics are final; nothing to resume; train a new run instead)",
+            )
         return f"{verb}: {r.id} is already {status} at {where}; nothing to {verb}", None
     if verb == "pause":
         if status != "running" or not _alive(r):
