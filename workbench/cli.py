@@ -102,7 +102,8 @@ def build_parser() -> Parser:
         metavar="FIELD=VALUE",
         help="keep runs whose FIELD (e.g. model.layer or layer) equals VALUE; repeatable",
     )
-    runs.add_argument("--json", action="store_true", help="print the rows as JSON")
+    runs.add_argument("--json", action="store_true", help="print the rows as JSON (examples with example: true)")
+    runs.add_argument("--no-examples", dest="examples", action="store_false", help="leave out the shipped example runs")
     runs.add_argument(
         "--rebuild",
         action="store_true",

@@ -38,10 +38,10 @@ def export_command(ns) -> int:
     bad = [f for f in formats if f.lower() not in FORMATS]
     if bad:
         raise SpecError("--format", bad[0], "one of " + ", ".join(FORMATS))
-    from workbench.store import open_run
+    from workbench.store.examples import open_readable
     from workbench.store.run import default_root
 
-    run = open_run(ns.run, ns.runs_dir or default_root())
+    run = open_readable(ns.run, ns.runs_dir or default_root())
     if ns.figure != "training" and ns.figure not in run.probe_names:
         raise SpecError(
             "--figure",

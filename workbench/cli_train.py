@@ -202,8 +202,11 @@ def _describe(s: dict) -> str:
 
 
 def runs_command(ns) -> int:
+    import pandas as pd
+
     from workbench.cli_json import dumps
     from workbench.store import list_runs, rebuild_index
+    from workbench.store.examples import example_runs
     from workbench.store.run import default_root
 
     root = ns.runs_dir or default_root()
@@ -224,20 +227,36 @@ def runs_command(ns) -> int:
         k, v = w.split("=", 1)
         filters[k] = _typed(v)
     df = live_steps(list_runs(root, **filters), root)
+    examples = _matching(pd.DataFrame(example_runs()), filters) if ns.examples else pd.DataFrame()
     if ns.json:
-        print(dumps(df.astype(object).where(df.notna(), None).to_dict(orient="records")))
+        both = pd.concat([df.assign(example=False), examples.assign(example=True)], ignore_index=True)
+        print(dumps(both.astype(object).where(both.notna(), None).to_dict(orient="records")))
         return 0
-    if df.empty:
-        print("no runs")
-        return 0
+    print(_table(df) if not df.empty else f"no runs in {root}")
+    if not examples.empty:
+        print("\nshipped example runs (read-only; show and export open them by id):")
+        print(_table(examples))
+    return 0
+
+
+def _table(df) -> str:
     df = df.assign(
         step=[f"{s}/{t}" if t == t and t else str(s) for s, t in zip(df["step"], df.get("train.steps", df["step"]))]
     )
     cols = [c for c in ["id", "status", "step", "model.layer", "ssm.init", "task.kind"] if c in df] + [
         c for c in df.columns if c.startswith("final.") and c != "final.wall_time_s"
     ]
-    print(df[cols].to_string(index=False))
-    return 0
+    return df[cols].to_string(index=False)
+
+
+def _matching(df, filters: dict):
+    """The example rows whose fields equal the filters (a bare name matches any `*.name` column)."""
+    for k, v in filters.items():
+        cols = [k] if k in df else [c for c in df.columns if c.endswith("." + k)]
+        if df.empty or not cols:
+            return df.iloc[0:0]
+        df = df[(df[cols] == v).any(axis=1)]
+    return df
 
 
 def live_steps(df, root):
@@ -268,10 +287,11 @@ def _typed(v: str):
 def show_command(ns) -> int:
     """Everything is read before the first line is printed; a damaged probe is shown as damaged
     (exit 1) beside the rest, a damaged run.sqlite or spec.json is one error line (exit 2)."""
-    from workbench.store import RunDamaged, open_run
+    from workbench.store import RunDamaged
+    from workbench.store.examples import open_readable
     from workbench.store.run import default_root
 
-    r = open_run(ns.run, ns.runs_dir or default_root())
+    r = open_readable(ns.run, ns.runs_dir or default_root())
     meta, m, status, last_step = r.meta, r.metrics, r.status, r.last_step
     probes, damaged = [], []
     for n in r.probe_names:

@@ -18,42 +18,14 @@ from workbench.errors import SpecError
 from workbench.presets import default_run
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
 from workbench.store import list_runs, open_run
-from workbench.store.index import flatten
+from workbench.store.examples import EXAMPLES, example_runs
 from workbench.store.run import default_root as runs_root
 from workbench.train.probes import preview_run
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-EXAMPLES = ROOT / "data" / "example_runs"  # shipped finished runs, shown read-only
 
 
 def preview_datasets(run: RunSpec, slow: bool = True, model=None) -> dict[str, xr.Dataset]:
     """What the views draw for the untrained model of `run` (the run probes' and the benchmark's function)."""
     return preview_run(run, fast_only=not slow, model=model)
-
-
-def example_runs() -> list[dict]:
-    """Index rows of the shipped example runs, read from their folders (nothing is written there)."""
-    rows = []
-    for p in sorted(EXAMPLES.glob("*/spec.json")):
-        try:
-            r = open_run(p.parent)
-            m = r.meta
-            last = r.last_step
-        except SpecError:  # a damaged example is listed as such, the others still shown
-            rows.append({"id": p.parent.name, "name": p.parent.name, "status": "damaged", "step": -1})
-            continue
-        rows.append(
-            {
-                "id": r.id,
-                "name": m.get("name", r.id),
-                "status": m.get("status", "?"),
-                "step": last,
-                "created": m.get("created", 0.0),
-                **flatten(r.spec),
-                **{f"final.{k}": v for k, v in (m.get("final_metrics") or {}).items()},
-            }
-        )
-    return rows
 
 
 class Workbench(param.Parameterized):
