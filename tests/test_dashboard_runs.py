@@ -145,3 +145,18 @@ def test_export_view_writes_valid_files(runs, state, tmp_path):
     assert view.download.filename.startswith("training-" + runs[1][0])
     ds = xr.open_dataset(next(p for p in view.files(tmp_path / "run") if p.suffix == ".nc"))
     assert "loss" in ds and ds.sizes["step"] == 10
+
+
+def test_runs_table_shows_a_live_runs_own_step(runs, state):
+    """The index records a step when the status changes; a running run's table row reads its store."""
+    spec = RunSpec(name="live", model=ModelSpec(d_model=4))
+    w = RunWriter.create(spec.to_dict(), spec.name, runs[0])
+    w.set_status("running", step=0)
+    for s in range(1, 8):
+        w.log_metrics(s, {"loss": 1.0 / s})
+    w.flush()
+    try:
+        table = state.runs_table().set_index("id")
+        assert table.loc[w.id, "step"] == 7 and table.loc[w.id, "status"] == "running"
+    finally:
+        w.close()

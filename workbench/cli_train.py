@@ -206,6 +206,7 @@ def runs_command(ns) -> int:
 
     from workbench.cli_json import dumps
     from workbench.store import list_runs, rebuild_index
+    from workbench.store.root import live_steps
     from workbench.store.examples import example_runs
     from workbench.store.run import default_root
 
@@ -256,22 +257,6 @@ def _matching(df, filters: dict):
         if df.empty or not cols:
             return df.iloc[0:0]
         df = df[(df[cols] == v).any(axis=1)]
-    return df
-
-
-def live_steps(df, root):
-    """The index records a run's step when its status changes; a live run's own store has the latest."""
-    from workbench.store import open_run
-
-    if df.empty:
-        return df
-    df = df.copy()
-    for i, row in df.iterrows():
-        if row["status"] in ("running", "paused"):
-            try:
-                df.at[i, "step"] = open_run(row["id"], root).last_step
-            except Exception:  # a run folder removed under us keeps its index step
-                pass
     return df
 
 

@@ -19,6 +19,7 @@ from workbench.presets import default_run
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
 from workbench.store import list_runs, open_run
 from workbench.store.examples import EXAMPLES, example_runs
+from workbench.store.root import live_steps
 from workbench.store.run import default_root as runs_root
 from workbench.train.probes import preview_run
 
@@ -163,7 +164,7 @@ class Workbench(param.Parameterized):
         import pandas as pd
 
         try:
-            own = list_runs(runs_root())
+            own = live_steps(list_runs(runs_root()), runs_root())
         except (SpecError, OSError) as err:  # an unreadable index: say so, keep the examples on show
             self.error = f"Runs: {err}"
             own = pd.DataFrame()

@@ -106,3 +106,17 @@ def rebuild_index(root=None, skipped: list | None = None) -> int:
         index.upsert(root, r.id, **fields)
         n += 1
     return n
+
+
+def live_steps(df, root):
+    """The index records a run's step when its status changes; a live run's own store has the latest."""
+    if df.empty:
+        return df
+    df = df.copy()
+    for i, row in df.iterrows():
+        if row["status"] in ("running", "paused"):
+            try:
+                df.at[i, "step"] = open_run(row["id"], root).last_step
+            except Exception:  # a run folder removed under us keeps its index step
+                pass
+    return df
