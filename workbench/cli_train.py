@@ -206,8 +206,8 @@ def runs_command(ns) -> int:
 
     from workbench.cli_json import dumps
     from workbench.store import list_runs, rebuild_index
-    from workbench.store.root import live_steps
     from workbench.store.examples import example_runs
+    from workbench.store.root import live_steps
     from workbench.store.run import default_root
 
     root = ns.runs_dir or default_root()
