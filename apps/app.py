@@ -55,8 +55,11 @@ def legs_convergence_view() -> pn.pane.HoloViews:
 class App:
     """One session: its state, its views and the periodic reader of the store."""
 
-    def __init__(self, state: Workbench | None = None):
-        self.state = state = Workbench() if state is None else state
+    def __init__(self, state: Workbench | None = None, defer=None):
+        # served (`defer` given): the slow half of each preview runs after the fast half is painted
+        self.state = state = Workbench(defer=defer) if state is None else state
+        if defer is not None:
+            state.defer = defer
         self.kernels, self.spectrum = KernelsView(state), SpectrumView(state)
         self.memory, self.tokens = MemoryView(state), TokensView(state)
         self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
@@ -80,7 +83,8 @@ class App:
 
             traceback.print_exc()
 
-    def template(self) -> pn.template.FastListTemplate:
+    def parts(self) -> tuple[list, list, pn.Column]:
+        """(header, sidebar, main) of the page: the tabs and the spec editor, wired to the state."""
         tabs = pn.Tabs(
             *[
                 (v.title, v)
@@ -89,7 +93,8 @@ class App:
             (self.pretrained.title, self.pretrained),
             ("S4D-LegS → LegS", pn.panel(legs_convergence_view, defer_load=True)),
             sizing_mode="stretch_width",
-        )  # not dynamic: models made after load would link CSS to the CDN (inline mode)
+            dynamic=True,  # a tab is rendered when first opened: the first figure does not wait for all eight
+        )
         shown = [self.kernels, self.spectrum, self.memory, self.tokens, self.training]  # tabs 0-4
 
         def on_tab(event=None):  # only the open tab redraws on new data; the others when opened
@@ -114,39 +119,72 @@ class App:
             editor,
         ]
         main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
-        return pn.template.FastListTemplate(
-            title="SSM Workbench",
-            sidebar=sidebar,
-            header=[self.header],
-            main=[main],
-            font="system-ui, sans-serif",
-            accent_base_color="#0072B2",
-            header_background="#0072B2",
-            sidebar_width=340,
-        )
+        return [self.header], sidebar, main
+
+    def template(self) -> pn.template.FastListTemplate:
+        header, sidebar, main = self.parts()
+        return page_template(header, sidebar, main)
+
+
+def page_template(header: list, sidebar: list, main) -> pn.template.FastListTemplate:
+    return pn.template.FastListTemplate(
+        title="SSM Workbench",
+        sidebar=sidebar,
+        header=header,
+        main=[main],
+        font="system-ui, sans-serif",
+        accent_base_color="#0072B2",
+        header_background="#0072B2",
+        sidebar_width=340,
+    )
+
+
+def loading(what: str) -> pn.Row:
+    return pn.Row(
+        pn.indicators.LoadingSpinner(value=True, size=28, color="primary"),
+        pn.pane.Markdown(what, margin=(4, 10)),
+        css_classes=["wb-loading"],
+    )
 
 
 def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.template.FastListTemplate:
-    """One session's app (a fresh Workbench by default); tests build it unserved."""
+    """One session's app (a fresh Workbench by default); tests build it unserved.
+
+    Served, the page goes out at once with its frame and a loading indicator; the views (a model,
+    its preview, every widget) are built on load and put in place, so nothing waits blank."""
     configure()
-    app = App(state)
-    page = app.template()
-    page.app = app  # for tests and notebooks
     doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        from panel.io.state import set_curdoc
+    if doc is None or doc.session_context is None:
+        app = App(state)
+        page = app.template()
+        page.app = app  # for tests and notebooks
+        return page
+    header, sidebar = pn.Row(sizing_mode="stretch_width"), pn.Column(loading("Loading the spec editor…"))
+    main = pn.Column(loading("Building the model and its first preview…"), sizing_mode="stretch_width")
+    page = page_template([header], [sidebar], main)
 
-        def later(fn):
-            # after this callback's messages went out: a timeout, not next tick, lets the browser
-            # paint the kernels before the slow half of a preview takes the CPU (2 cores: ~60 ms)
-            def run():
-                with set_curdoc(doc):
-                    fn()
-
-            doc.add_timeout_callback(run, 150)
-
-        app.state.defer = later
+    def build():
+        app = page.app = App(state, defer=_later(doc))
+        head, side, body = app.parts()
+        header[:], sidebar[:], main[:] = head, side, [body]
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())
+
+    pn.state.onload(build)
     return page
+
+
+def _later(doc):
+    from panel.io.state import set_curdoc
+
+    def later(fn):
+        # after this callback's messages went out: a timeout, not next tick, lets the browser
+        # paint the kernels before the slow half of a preview takes the CPU (2 cores: ~60 ms)
+        def run():
+            with set_curdoc(doc):
+                fn()
+
+        doc.add_timeout_callback(run, 150)
+
+    return later

@@ -51,7 +51,7 @@ class Workbench(param.Parameterized):
         doc="Whether a probe view is open: a followed run's probe arrays are read only then (its steps always).",
     )
 
-    def __init__(self, **params):
+    def __init__(self, defer=None, **params):
         quick = default_run()  # the `quick` preset: the same defaults as `workbench train`
         params.setdefault("model", quick.model)
         params.setdefault(
@@ -60,6 +60,8 @@ class Workbench(param.Parameterized):
         params.setdefault("task", quick.task)
         params.setdefault("train", quick.train)
         super().__init__(**params)
+        if defer is not None:  # a served session's scheduler, before the first preview
+            self.defer = defer
         self._probes: dict[str, xr.Dataset] = {}
         self._probes_stale = False  # new probes recorded but not read (no probe view open)
         self._seen = (-2, -1)  # (last metric step, probe count) of the selected run already read
