@@ -178,7 +178,8 @@ def test_dashboard_story(server):
                 _tab(page, title, f"dashboard-{shot}.png")
 
             # 2. a run started from the CLI's runner appears in the runs table within 2 s
-            _tab(page, "Runs")
+            _tab(page, "Runs")  # rendered when first opened: wait for the table (the examples) first
+            _poll(page, lambda v: v is not None and any("selective-copying" in str(c) for c in v), col="id", timeout=60)
             from workbench.specs import RunSpec
             from workbench.train import runner
 
