@@ -27,6 +27,7 @@ from .views.presets import PresetMenu
 from .views.pretrained import PretrainedView
 from .views.run_spec import RunSpecPanel
 from .views.runs import reap
+from .views.scrubber import StepScrubber
 
 
 def configure() -> None:
@@ -67,6 +68,7 @@ class App:
         self.export = ExportView(state, views)
         self.pretrained = PretrainedView(state)  # the model source: the spec, or an opened checkpoint
         self.header, self.presets = RunHeader(state), PresetMenu(state)
+        self.scrubber = StepScrubber(state)  # one probe step for every probe view, in the header
         self.runs_on_screen = True  # until a template's tabs say otherwise
 
     def tick(self) -> None:
@@ -119,7 +121,7 @@ class App:
             editor,
         ]
         main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
-        return [self.header], sidebar, main
+        return [self.header, self.scrubber], sidebar, main
 
     def template(self) -> pn.template.FastListTemplate:
         header, sidebar, main = self.parts()

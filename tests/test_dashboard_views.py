@@ -204,3 +204,27 @@ def test_a_run_rebuilds_the_trajectories_in_a_fixed_pane(state):
     state.select_run(EXAMPLE)
     assert view._panes["trajectories"] is panes["trajectories"] and panes["trajectories"].object is not before
     assert len(values(view.shown("trajectories"), hv.Points, "Re")[0]) > 0
+
+
+def test_header_scrubber_moves_every_probe_view(state):
+    """The header's scrubber offers the open run's probe steps; moving it changes what the probe
+    views draw, moves the Training slider, and stops following the live end."""
+    import param as _param
+
+    from apps.app import App
+
+    app = App(state)
+    scrubber, training = app.scrubber, app.training
+    assert not scrubber.row.visible  # the preview has no steps to scrub
+    state.select_run(EXAMPLE)
+    assert scrubber.row.visible and list(scrubber.slider.options) == state.steps
+    assert scrubber.slider.value == state.steps[-1] and scrubber.follow.value
+    before = {"kernels": kernel_data(app.kernels), "spectrum": app.spectrum.dataset()}
+    with _param.edit_constant(scrubber.slider):  # what the browser does at the end of a drag
+        scrubber.slider.value_throttled = state.steps[1]
+    assert state.step == state.steps[1] and state.shown_step == state.steps[1]
+    assert not state.follow_latest and not scrubber.follow.value and training.slider.value == state.steps[1]
+    assert not np.allclose(kernel_data(app.kernels)[0], before["kernels"][0])
+    assert app.spectrum.dataset().attrs["step"] == state.steps[1] != before["spectrum"].attrs["step"]
+    training._choose(state.steps[-1])  # the Training slider's choice moves the scrubber back
+    assert scrubber.slider.value == state.steps[-1]
