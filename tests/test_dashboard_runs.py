@@ -160,3 +160,38 @@ def test_runs_table_shows_a_live_runs_own_step(runs, state):
         assert table.loc[w.id, "step"] == 7 and table.loc[w.id, "status"] == "running"
     finally:
         w.close()
+
+
+def _elements(fig, kind):
+    return [el for el in fig.traverse(lambda e: e, [kind])]
+
+
+def test_runs_view_groups_into_mean_and_band_and_plots_final_against_a_field(runs, state):
+    view = RunsView(state)
+    view.field = "ssm.init"
+    view.group = True
+    sweep = [i for i, r in enumerate(view.table.value["id"]) if r in runs[1][:4]]
+    view.table.selection = sweep
+    curves = _elements(view._overlay.object, hv.Curve)
+    assert sorted(c.label for c in curves) == ["ssm.init = s4d-inv (n=2)", "ssm.init = s4d-lin (n=2)"]
+    lin = next(c for c in curves if "s4d-lin" in c.label)
+    # fake runs: test/token_accuracy = acc·s/10 with acc 0.5 and 0.6 -> the mean at step 10 is 0.55
+    view.metric = "test/token_accuracy"
+    lin = next(c for c in _elements(view._overlay.object, hv.Curve) if "s4d-lin" in c.label)
+    assert lin.dimension_values(1)[-1] == pytest.approx(0.55)
+    assert len(_elements(view._overlay.object, hv.Spread)) == 2
+    # the final metric against d_state over the ticked runs: (0.5, 0.3) at 16 and (0.6, 0.4) at 64
+    view.field, view.final = "ssm.d_state", "final.test/token_accuracy"
+    view.table.selection = [i for i, r in enumerate(view.table.value["id"]) if r in runs[1][:4]]
+    (points,) = _elements(view._final.object, hv.Scatter)
+    np.testing.assert_allclose(points.dimension_values(0), [16, 64])
+    np.testing.assert_allclose(points.dimension_values(1), [0.4, 0.5])
+    (bars,) = _elements(view._final.object, hv.ErrorBars)
+    np.testing.assert_allclose(bars.dimension_values(2), [0.1, 0.1])
+
+
+def test_runs_view_legends_are_short(runs, state):
+    view = RunsView(state)
+    view.table.selection = [i for i, r in enumerate(view.table.value["id"]) if r in runs[1][:2]]
+    labels = {c.label for c in _elements(view._overlay.object, hv.Curve)}
+    assert labels == {"s4d-lin-16", "s4d-lin-64"}  # the runs' names, not their ids

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import panel as pn
 import param
+import xarray as xr
 
+from workbench.analysis.compare import final_by_field, group_curves, short_labels
 from workbench.errors import SpecError
+from workbench.plots.views_runs import final_vs_field_view, group_band_view
 from workbench.plots.views_training import runs_curve_view, runs_metric_view
 from workbench.train import runner
 
@@ -111,13 +114,18 @@ class RunsView(pn.viewable.Viewer):
     state = param.ClassSelector(class_=Workbench)
     field = param.Selector(default="model.layer", objects=KEY_FIELDS, doc="Spec field to filter and group by.")
     value = param.Selector(default="(all)", objects=["(all)"], doc="Keep runs whose field equals this.")
-    group = param.Boolean(default=False, doc="Group the table's rows by the field.")
+    group = param.Boolean(
+        default=False, doc="Group by the field: table rows, and the metric as mean ± std over each group's runs."
+    )
     metric = param.Selector(default="loss", objects=["loss"], doc="Metric overlaid for the selected runs.")
+    final = param.Selector(
+        default=None, objects=[], doc="Final metric drawn against the field (the ticked runs, or all runs shown)."
+    )
     title = "Runs"
 
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
-        self._df = None
+        self._df = self._shown = None  # the index; the rows the table shows (filtered)
         self._signature = None
         self.table = pn.widgets.Tabulator(
             None,
@@ -132,6 +140,7 @@ class RunsView(pn.viewable.Viewer):
         self.table.on_click(self._on_click)
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
+        self._final = pn.pane.HoloViews(final_vs_field_view(xr.Dataset()), **PANE)
         self.sweeps = SweepView(state)
         # damaged and killed runs are named here; the selected run's read error too
         self.notice = pn.pane.Alert(
@@ -141,7 +150,8 @@ class RunsView(pn.viewable.Viewer):
         state.param.watch(lambda _: self._show_notice(), ["error", "run_id"])
         self.lengths = LengthsPane(state)
         self.param.watch(self._show_table, ["field", "value", "group"])
-        self.param.watch(lambda _: self._draw_overlays(), ["metric"])
+        self.param.watch(lambda _: self._draw_overlays(), ["metric", "group", "field"])
+        self.param.watch(lambda _: self._draw_final(), ["final"])
         self.refresh()
 
     def refresh(self) -> bool:
@@ -188,6 +198,11 @@ class RunsView(pn.viewable.Viewer):
         self.table.groupby = [self.field] if self.group and self.field in cols else []
         self.table.value = df[cols].reset_index(drop=True)
         self.table.selection = [i for i, r in enumerate(self.table.value["id"]) if r in keep]
+        self._shown = df
+        self.param.final.objects = finals
+        if self.final not in finals:
+            self.final = next((f for f in finals if "accuracy" in f), finals[0] if finals else None)
+        self._draw_final()
 
     def selected_ids(self) -> list[str]:
         v = self.table.value
@@ -208,9 +223,16 @@ class RunsView(pn.viewable.Viewer):
             self.state.select_run(ids[0])
         self._draw_overlays()
 
+    def _rows(self, ids: list[str]):
+        df = self._df
+        return df[df["id"].isin(ids)] if df is not None and len(df) else None
+
     def _draw_overlays(self):
+        ids = self.selected_ids()
+        rows = self._rows(ids)
+        labels = short_labels(rows) if rows is not None and len(rows) else {}
         metrics, memory = {}, {}
-        for run_id in self.selected_ids():
+        for run_id in ids:
             try:  # a damaged run is left out of the overlays (its row says damaged)
                 run = self.state.open_any(run_id)
                 metrics[run_id] = run.metrics
@@ -218,24 +240,46 @@ class RunsView(pn.viewable.Viewer):
                     ds = run.probe("memory").isel(step=-1)
                     var = "rho" if "rho" in ds else "grad_norm"
                     da = ds[var]
-                    memory[run_id] = da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
+                    mean = da.mean([d for d in da.dims if d != "lag"]) if da.ndim > 1 else da
+                    memory[labels.get(run_id, run_id)] = mean
             except (SpecError, OSError):
                 metrics.pop(run_id, None)
         names = sorted({n for m in metrics.values() for n in m.data_vars}) or ["loss"]
         self.param.metric.objects = names
         if self.metric not in names:
             self.metric = "loss" if "loss" in names else names[0]
-        self._overlay.object = runs_metric_view(metrics, self.metric)
-        self._memory.object = runs_curve_view(memory, "Memory at the last probe (mean over channels)")
-        self.lengths.update(self.selected_ids())
+        if self.group and rows is not None and self.field in rows:
+            groups = dict(zip(rows["id"], rows[self.field]))
+            self._overlay.object = group_band_view(group_curves(metrics, groups, self.metric), field=self.field)
+        else:
+            self._overlay.object = runs_metric_view({labels.get(k, k): m for k, m in metrics.items()}, self.metric)
+        self._memory.object = runs_curve_view(
+            memory, "Memory at the last probe (mean over channels)", ylabel="memory function"
+        )
+        self.lengths.update(ids)
+        self._draw_final()
+
+    def _draw_final(self):
+        """The final metric against the field: the ticked runs, or every run shown when fewer are ticked."""
+        ids = self.selected_ids()
+        rows = self._rows(ids) if len(ids) >= 2 else self._shown
+        if rows is None or not self.final or self.field not in rows or self.final not in rows:
+            self._final.object = final_vs_field_view(xr.Dataset())
+            return
+        try:
+            ds = final_by_field(rows, self.field, self.final)
+        except (KeyError, TypeError):  # a field whose values cannot be grouped (lists): nothing to draw
+            ds = xr.Dataset()
+        self._final.object = final_vs_field_view(ds)
 
     def __panel__(self):
-        controls = control_row(self, ["field", "value", "group", "metric"])
+        controls = control_row(self, ["field", "value", "group", "metric", "final"])
         return pn.Column(
             controls,
             self.notice,
             self.table,
             pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
+            pn.Row(self._final, sizing_mode="stretch_width"),
             pn.panel(self.lengths),
             self.sweeps,
             sizing_mode="stretch_width",

@@ -64,3 +64,48 @@ def grouped_curves_view(
     return hv.Overlay(items).opts(
         title=title, logx=logx, logy=logy, legend_position="bottom_left", backend="bokeh", **_SIZE
     )
+
+
+def group_band_view(ds: xr.Dataset, logy: bool = False, field: str = "group") -> hv.Overlay:
+    """`analysis.compare.group_curves`: per group, the mean over its runs as a line and ± one
+    standard deviation as a translucent band; the legend gives the group and its number of runs."""
+    name = ds.attrs.get("metric", "value")
+    title = f"{name}: mean ± std over runs, by {field}"
+    items = []
+    for i, g in enumerate(ds.group.values):
+        d = ds.sel(group=g)
+        keep = np.isfinite(d["mean"].values)
+        if not keep.any():
+            continue
+        s, m, sd = d.step.values[keep], d["mean"].values[keep], d["std"].values[keep]
+        color, n = OKABE_ITO[i % len(OKABE_ITO)], int(d["n"])
+        y = hv.Dimension(name.replace("/", "_"), label=name)
+        items.append(hv.Spread((s, m, sd), "step", [y, "std"]).opts(color=color, alpha=0.2, line_alpha=0))
+        items.append(
+            hv.Curve((s, m), "step", y, label=f"{field} = {g} (n={n})").opts(color=color, line_width=2, tools=["hover"])
+        )
+    if not items:
+        return empty(title, "tick runs in the table")
+    return hv.Overlay(items).opts(title=title, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
+
+
+def final_vs_field_view(ds: xr.Dataset) -> hv.Overlay:
+    """`analysis.compare.final_by_field`: the final metric's mean over runs against the field's
+    value, with ± one standard deviation as error bars (numeric fields on a numeric axis)."""
+    field, metric = ds.attrs.get("field", "field"), ds.attrs.get("metric", "metric")
+    title = f"final {metric} against {field}"
+    if not ds.sizes.get("value"):
+        return empty(title, "no finished run has this metric")
+    x = ds.value.values if ds.attrs.get("numeric") else ds.value.values.astype(str)
+    xdim, ydim = (
+        hv.Dimension(field.replace(".", "_"), label=field),
+        hv.Dimension(metric.replace("/", "_"), label=metric),
+    )
+    m, sd, n = ds["mean"].values, ds["std"].values, ds["n"].values
+    points = hv.Scatter((x, m, n), xdim, [ydim, "runs"]).opts(
+        color=OKABE_ITO[0], size=9, tools=["hover"], backend="bokeh"
+    )
+    bars = hv.ErrorBars((x, m, sd), xdim, [ydim, "std"]).opts(color=OKABE_ITO[0], line_width=1.5, backend="bokeh")
+    numeric = bool(ds.attrs.get("numeric")) and len(x) > 1 and np.all(np.asarray(x, float) > 0)
+    logx = numeric and float(np.max(x)) / float(np.min(x)) >= 16  # widths and state sizes span decades
+    return (bars * points).opts(title=title, logx=logx, backend="bokeh", **_SIZE)

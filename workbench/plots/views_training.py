@@ -77,14 +77,16 @@ def runs_metric_view(
     )
 
 
-def runs_curve_view(curves: dict[str, xr.DataArray], title: str, logx: bool = True, logy: bool = True) -> hv.Overlay:
+def runs_curve_view(
+    curves: dict[str, xr.DataArray], title: str, logx: bool = True, logy: bool = True, ylabel: str = "value"
+) -> hv.Overlay:
     """A 1-D probe curve (e.g. mean memory function over lag) of several runs, overlaid."""
     items = []
     for i, (label, da) in enumerate(curves.items()):
         x, y = da[da.dims[0]].values.astype(float), da.values.astype(float)
         keep = np.isfinite(y) & (y > 0 if logy else True) & (x > 0 if logx else True)
         items.append(
-            hv.Curve((x[keep], y[keep]), da.dims[0], "value", label=label).opts(
+            hv.Curve((x[keep], y[keep]), da.dims[0], hv.Dimension("value", label=ylabel), label=label).opts(
                 color=OKABE_ITO[i % len(OKABE_ITO)], line_width=2, backend="bokeh"
             )
         )
