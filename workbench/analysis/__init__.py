@@ -9,6 +9,7 @@ init_audit                                       what the initialization realize
 effective_state_size, ess_probe, state_norms     how much state a model uses (Parnichkun et al. 2025)
 position_loss                                    loss and accuracy against position and length
 preview                                          all of the preview's quantities at once
+compare (group_curves, final_by_field)           several runs: mean ± std per group, final metric vs a field
 """
 
 from workbench.analysis.audit import init_audit
