@@ -33,7 +33,7 @@ DPI_RANGE, FONT_RANGE = (50, 1200), (5, 16)
 KINDS = ("kernels", "spectrum", "memory", "tokens", "training", "selective")
 VIEWS = {"Kernels": "kernels", "Spectrum": "spectrum", "Memory": "memory", "Token dynamics": "tokens"}
 VIEWS["Training"] = "training"
-HEIGHT = 0.72  # a panel's height over its width (the data area; titles and labels come on top)
+HEIGHT = 0.6  # fig height per row over the panel width: with vspace, room for 4 title lines and the x label
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,8 @@ def composite(
     if not panels:
         raise SpecError("figure", kind, f"a view with data for {who} (this model records none of it)")
     subject = who + (f"\nstep {step}" if step is not None and who != "preview" else "")
+    if kind == "training" and step is None and metrics is not None and metrics.sizes.get("step"):
+        subject = f"{who}\nsteps {int(metrics.step[0])}–{int(metrics.step[-1])}"
     return arrange(panels, subject, options)
 
 
@@ -221,7 +223,10 @@ def arrange(panels: list, subject: str, options: FigureOptions) -> hv.Layout:
     out = []
     for p in panels:
         title = f"{_title(p)}\n{subject}"
-        legend = {"legend_position": "best"} if isinstance(p, hv.Overlay) else {}
+        # inside the axes (outside, a legend would widen the figure past the column): the corner the
+        # builder chose for the screen where it chose one (the poles' bottom left), else matplotlib's best
+        corner = hv.Store.lookup_options("bokeh", p, "plot").kwargs.get("legend_position", "top_right")
+        legend = {"legend_position": corner if corner != "top_right" else "best"} if isinstance(p, hv.Overlay) else {}
         hooks = [*hv.Store.lookup_options("matplotlib", p, "plot").kwargs.get("hooks", []), _tick_size(fs["xticks"])]
         out.append(
             p.opts(title=title, backend="bokeh").opts(
@@ -234,10 +239,10 @@ def arrange(panels: list, subject: str, options: FigureOptions) -> hv.Layout:
         .opts(shared_axes=False, backend="bokeh")
         .opts(
             sublabel_format="",
-            fig_inches=(options.inches, rows * w * HEIGHT * 1.1),
+            fig_inches=(options.inches, rows * w * HEIGHT),
             aspect_weight=0,
-            hspace=0.45,
-            vspace=0.55,
+            hspace=0.7,
+            vspace=0.6,
             backend="matplotlib",
         )
     )
