@@ -29,7 +29,13 @@ class KernelsView(ProbeView):
     urgent = True  # what a knob answers with first
     channels = param.ListSelector(default=[], objects=[], doc="Channels to draw (empty: four spread over the layer).")
     log_abs = param.Boolean(default=False, doc="log10|K|: straight lines are exponential decay.")
-    controls_params = ["layer", "channels", "log_abs"]
+    length = param.Integer(
+        default=0,
+        bounds=(0, None),
+        doc="Lags shown (0: all computed: the task's sequence length, or the probe length).",
+    )
+    log_lag = param.Boolean(default=False, doc="Log lag axis (ℓ ≥ 1): a power-law decay is a straight line.")
+    controls_params = ["layer", "channels", "log_abs", "length", "log_lag"]
 
     def _sync_layers(self) -> None:
         super()._sync_layers()
@@ -45,7 +51,7 @@ class KernelsView(ProbeView):
             ]
 
     def figures(self):
-        return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}
+        return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs, self.length, self.log_lag)}
 
     def note(self) -> str:
         ds = self.get("kernels")
