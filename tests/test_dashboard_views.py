@@ -62,6 +62,17 @@ def test_kernel_view_params(state):
     assert view.dataset().attrs["layer"] == 1
 
 
+def test_kernel_length_and_log_lag(state):
+    view = KernelsView(state)
+    full = kernel_data(view)
+    assert len(full[0]) == state.task.length()  # the default: the task's sequence length
+    view.length = 10
+    np.testing.assert_array_equal(kernel_data(view)[0], full[0][:10])
+    view.log_lag = True  # lag 0 has no log: lags 1..9 on a log axis
+    np.testing.assert_array_equal(kernel_data(view)[0], full[0][1:10])
+    assert view.shown("kernels").opts.get("plot", backend="bokeh").kwargs["logx"]
+
+
 def test_invalid_spec_keeps_pictures_and_says_why(state):
     view = KernelsView(state)
     before = kernel_data(view)

@@ -1,5 +1,6 @@
-"""Export view: the figures of a chosen view as PNG/SVG/PDF/HTML, with the data behind them
-(netCDF) and the spec (JSON), written by `workbench.plots.export` and downloaded as one zip."""
+"""Export view: the publication figure of a chosen view as PNG/SVG/PDF/HTML, with the data behind
+it (netCDF) and the spec (JSON), downloaded as one zip. The figure is `workbench.plots.composite`'s,
+the one `workbench export` writes for the same run, step and view."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import holoviews as hv
 import panel as pn
 import param
 
@@ -22,13 +22,17 @@ class ExportView(pn.viewable.Viewer):
     state = param.ClassSelector(class_=Workbench)
     view = param.Selector(default=None, objects=[], doc="Which view to export.")
     formats = param.ListSelector(default=list(FORMATS), objects=FORMATS, doc="Figure formats (plus .nc and .json).")
+    width = param.Selector(default="double", objects=["single", "double"], doc="Printed width: journal columns.")
+    dpi = param.Integer(default=200, doc="PNG resolution (50 to 1200).")
+    font = param.Integer(default=8, doc="Axis-label size in points (5 to 16).")
     title = "Export"
 
     def __init__(self, state: Workbench, views: dict, **params):
         super().__init__(state=state, **params)
         self._views = views  # title -> view with figures() and dataset()
         self.param.view.objects = list(views)
-        self.view = next(iter(views))
+        if self.view not in views:  # a view named by the caller is kept
+            self.view = next(iter(views))
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(
             callback=self._zip,
@@ -43,7 +47,7 @@ class ExportView(pn.viewable.Viewer):
 
     def _stem(self) -> str:
         who = self.state.run_id or "preview"
-        at = f"-step{self.state.step}" if self.state.run_id else ""
+        at = f"-step{self.state.shown_step}" if self.state.run_id else ""
         return f"{self.view.lower().replace(' ', '-')}-{who}{at}"
 
     def _rename(self, *_):
@@ -51,13 +55,21 @@ class ExportView(pn.viewable.Viewer):
 
     def files(self, folder: Path) -> list[Path]:
         """Write the export of the chosen view into `folder`; the list of files written."""
+        from workbench.plots.composite import VIEWS, composite, composite_data, figure_options
         from workbench.plots.export import export
 
-        view = self._views[self.view]
-        figs = [f for f in view.figures().values()]
-        figure = figs[0] if len(figs) == 1 else hv.Layout(figs).cols(2)
-        spec = self.state.open().spec if self.state.run_id else self.state.run_spec()
-        return export(figure, folder / self._stem(), formats=tuple(self.formats), data=view.dataset(), spec=spec)
+        options = figure_options(self.width, self.dpi, self.font)
+        view, kind, st = self._views[self.view], VIEWS[self.view], self.state
+        who = st.run_id or "preview"
+        step = st.shown_step if st.run_id else None
+        layer = getattr(view, "layer", None)
+        knobs = dict(channels=getattr(view, "channels", None), heat=getattr(view, "heat", "decay_to_end"))
+        figure = composite(
+            kind, st.data, who, step, options, st.metrics, layer, channel=getattr(view, "channel", 0), **knobs
+        )
+        data = composite_data(kind, st.data, who, step, st.metrics, layer)
+        spec = st.open().spec if st.run_id else st.run_spec()
+        return export(figure, folder / self._stem(), formats=tuple(self.formats), data=data, spec=spec, dpi=options.dpi)
 
     def _zip(self) -> io.BytesIO:
         self._rename()
@@ -76,11 +88,20 @@ class ExportView(pn.viewable.Viewer):
         return buf
 
     def __panel__(self):
-        controls = control_row(self, ["view", "formats"], {"formats": {"type": pn.widgets.CheckBoxGroup, "width": 320}})
+        controls = control_row(
+            self,
+            ["view", "formats", "width", "dpi", "font"],
+            {
+                "formats": {"type": pn.widgets.CheckBoxGroup, "width": 320},
+                "dpi": {"width": 120},
+                "font": {"width": 120},
+            },
+        )
         intro = pn.pane.Markdown(
             "Exports the chosen view as it is now (preview, or the selected run at the "
-            "selected step): figures through the matplotlib backend (PNG, SVG, PDF) and "
-            "standalone HTML, with the Datasets drawn (`.nc`) and the spec (`.json`).",
+            "selected step) as one publication figure, the same as `workbench export` writes: "
+            "PNG, SVG, PDF (matplotlib) and standalone HTML, with the Datasets drawn (`.nc`) and the "
+            "spec (`.json`). Width: one or two journal columns.",
             sizing_mode="stretch_width",
         )
         return pn.Column(intro, controls, self.download, self.message, sizing_mode="stretch_width")

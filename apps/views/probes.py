@@ -17,6 +17,9 @@ from workbench.plots.views_tokens import attention_view, regime_summary, token_n
 
 from .base import ProbeView
 
+# layer kinds with a materialized mixing matrix (workbench.analysis.preview.ATTENTION, by spec name)
+ATTENTION_LAYERS = {"mamba", "mamba2", "attention", "deltanet", "gated-deltanet", "rg-lru"}
+
 
 class KernelsView(ProbeView):
     """Per-channel kernels K[ℓ] of one layer; linear or log10|K|."""
@@ -26,7 +29,13 @@ class KernelsView(ProbeView):
     urgent = True  # what a knob answers with first
     channels = param.ListSelector(default=[], objects=[], doc="Channels to draw (empty: four spread over the layer).")
     log_abs = param.Boolean(default=False, doc="log10|K|: straight lines are exponential decay.")
-    controls_params = ["layer", "channels", "log_abs"]
+    length = param.Integer(
+        default=0,
+        bounds=(0, None),
+        doc="Lags shown (0: all computed: the task's sequence length, or the probe length).",
+    )
+    log_lag = param.Boolean(default=False, doc="Log lag axis (ℓ ≥ 1): a power-law decay is a straight line.")
+    controls_params = ["layer", "channels", "log_abs", "length", "log_lag"]
 
     def _sync_layers(self) -> None:
         super()._sync_layers()
@@ -42,7 +51,7 @@ class KernelsView(ProbeView):
             ]
 
     def figures(self):
-        return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs)}
+        return {"kernels": kernel_view(self.get("kernels"), self.channels, self.log_abs, self.length, self.log_lag)}
 
     def note(self) -> str:
         ds = self.get("kernels")
@@ -114,15 +123,37 @@ class TokensView(ProbeView):
 
     def figures(self):
         sel = self.get("selective")
-        gate = next((v for v in ("forget_gate", "alpha", "input_gate") if sel is not None and v in sel), "gate")
+        # Mamba has no gate of its own: its per-token forgetting is the decay Π Ā_k that Δ_t sets
+        gate = next(
+            (v for v in ("forget_gate", "alpha", "input_gate", "a", "decay_to_end") if sel is not None and v in sel),
+            "gate",
+        )
         tokens = self.get("tokens", layer=False)
         return {
             "delta": selective_heatmap(sel, "delta"),
             "gate": selective_heatmap(sel, gate),
             "norms": token_norms_view(tokens),
             "trajectories": token_trajectories_view(tokens),
-            "attention": attention_view(self.get("attention"), self.channel),
+            "attention": attention_view(self.get("attention"), self.channel, why=self._attention_missing()),
         }
 
+    def _attention_missing(self) -> str:
+        """Why a run shows no hidden attention: its model has none, or it predates recording it."""
+        if not self.state.run_id or self.state.data.get("attention") is not None:
+            return ""
+        try:
+            layer = (self.state.open().spec.get("model") or {}).get("layer", "")
+        except Exception:  # an unreadable run says so elsewhere (the header)
+            return ""
+        if layer in ATTENTION_LAYERS:
+            return "recorded by runs made since runs store hidden attention; the preview of this spec shows it"
+        return ""
+
     def note(self) -> str:
-        return regime_summary(self.get("tokens", layer=False))
+        att = self.get("attention")
+        stored = (
+            f" · hidden attention of this run: {att.attrs['stored']}"
+            if att is not None and "stored" in att.attrs
+            else ""
+        )
+        return regime_summary(self.get("tokens", layer=False)) + stored

@@ -12,7 +12,6 @@ from pathlib import Path
 import param
 import xarray as xr
 
-from workbench.analysis.preview import preview_name
 from workbench.analysis.stability import stability
 from workbench.errors import SpecError
 from workbench.presets import default_run
@@ -252,13 +251,9 @@ class Workbench(param.Parameterized):
         """Publish every probe at the nearest recorded step at or before `step`."""
         if not self.run_id or not self._probes or not self.probes_wanted:
             return
-        out = {}
-        for name, ds in self._probes.items():
-            at = ds.sel(step=min(max(self.step, int(ds.step[0])), int(ds.step[-1])), method="pad")
-            at.attrs["step"] = int(at.step)
-            out[preview_name(name, ds)] = at
-        if "spectrum" in self._probes:
-            out["spectrum_steps"] = self._probes["spectrum"]
+        from workbench.plots.composite import probes_at  # what `workbench export` draws at a step, too
+
+        out = probes_at(self._probes, self.step)
         ssm = (self.open().spec.get("ssm") or {}) if self.run_id else {}
         self.stability = stability(
             out.get("spectrum"), out.get("kernels"), ssm.get("discretization", ""), ssm.get("dt_max")

@@ -47,9 +47,10 @@ def check_formats(formats) -> tuple[str, ...]:
     return fmts
 
 
-def export(figure, path, formats=FORMATS, data: xr.Dataset | None = None, spec=None) -> list[Path]:
+def export(figure, path, formats=FORMATS, data: xr.Dataset | None = None, spec=None, dpi: int = DPI) -> list[Path]:
     """Write `<path>.<fmt>` for each format, `<path>.nc` when `data` is given and `<path>.json`
     when a spec is known (`spec`, else the JSON spec recorded in `data.attrs['spec']`).
+    The same figure gives the same bytes every time (no dates, fixed SVG ids); `dpi`: the PNG's.
     `path` is a stem: a suffix that names a format is dropped. Returns the files written."""
     fmts = check_formats(formats)
     stem = Path(path)
@@ -67,7 +68,7 @@ def export(figure, path, formats=FORMATS, data: xr.Dataset | None = None, spec=N
             if fmt == "html":
                 _save_html(figure, out, stem.name)
             else:
-                hv.save(figure, out, backend="matplotlib", fmt=fmt, **({"dpi": DPI} if fmt == "png" else {}))
+                _save_matplotlib(figure, out, fmt, dpi)
             written.append(out)
     except BaseException:
         for f in written + [stem.with_name(f"{stem.name}.{fmt}") for fmt in fmts]:  # no half export left
@@ -102,6 +103,31 @@ def _save_html(figure, out: Path, title: str) -> None:
 
     html = file_html(hv.render(figure, backend="bokeh"), Inline(mode="inline"), title)
     out.write_text(html, encoding="utf-8")
+
+
+# no creation dates, no random SVG ids: a figure exported twice (CLI, dashboard) is the same file
+_METADATA = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
+def _save_matplotlib(figure, out: Path, fmt: str, dpi: int) -> None:
+    """The figure through HoloViews' matplotlib plotting, saved by matplotlib itself: HoloViews'
+    `save` passes no metadata and caches bounding boxes by `id` of the figure (reused ids)."""
+    from itertools import chain
+
+    import matplotlib as mpl
+
+    with mpl.rc_context({"svg.hashsalt": "workbench", "svg.fonttype": "path"}):
+        plot = hv.renderer("matplotlib").get_plot(figure)
+        extra = list(chain.from_iterable(a for a in plot.traverse(lambda p: p.handles.get("bbox_extra_artists")) if a))
+        plot.state.savefig(
+            out,
+            format=fmt,
+            dpi=dpi,  # also the resolution of the images (heat maps) inside SVG and PDF
+            bbox_inches="tight",
+            bbox_extra_artists=extra,
+            pad_inches=0.05,
+            metadata=_METADATA[fmt],
+        )
 
 
 def _close_matplotlib() -> None:

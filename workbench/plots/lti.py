@@ -44,7 +44,7 @@ def kernel_plot(ds: xr.Dataset, channels=None, log_abs: bool = False) -> hv.Over
             ).opts(color=OKABE_ITO[i % len(OKABE_ITO)], line_width=1.5, framewise=True, backend="bokeh")
         )
     title = f"Kernels ({ds.attrs.get('init', '')})".replace(" ()", "")
-    return hv.Overlay(curves).opts(title=title, legend_position="top_right", backend="bokeh", **_SIZE)
+    return hv.Overlay(curves).opts(title=title, legend_position="right", backend="bokeh", **_SIZE)
 
 
 def unit_circle(n: int = 361) -> hv.Path:

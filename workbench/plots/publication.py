@@ -39,7 +39,8 @@ def _mpl_aspect(aspect: float, logx: bool, logy: bool) -> float:
 def _plain_log_ticks(plot, element) -> None:
     """matplotlib hook: log axes read 0.5, 2, 30 rather than 5×10⁻¹, 2×10⁰, 3×10¹ (within 10⁻⁴..10⁴;
     beyond, powers of ten read better). Minor ticks get labels (2, 3, 5) only on axes that span
-    less than a decade, as matplotlib's own minor formatter does."""
+    less than a decade, as matplotlib's own minor formatter does; an axis spanning less than a factor
+    of 3 gets a few evenly spaced round values instead (it may hold no 2, 3 or 5 at all)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax = plot.handles["axis"]
@@ -50,7 +51,12 @@ def _plain_log_ticks(plot, element) -> None:
         if lo <= 0 or lo < 1e-4 or hi > 1e4:
             continue
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        if hi / lo < 10:
+        if hi / lo < 3:  # no decade and maybe no 2, 3 or 5 inside (5.7 to 6.3): evenly spaced round values
+            from matplotlib.ticker import MaxNLocator
+
+            axis.set_major_locator(MaxNLocator(nbins=4))
+            axis.set_minor_formatter(NullFormatter())
+        elif hi / lo < 10:
             axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))
         else:
             axis.set_minor_formatter(NullFormatter())

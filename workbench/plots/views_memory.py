@@ -55,7 +55,7 @@ def half_life_histogram(ds: xr.Dataset | None, bins: int = 30) -> hv.Overlay:
             )
         )
     title = "Half-lives t½ = ln 2/(−ln|Ā|) per layer" + (f" ({growing} poles |Ā| ≥ 1 left out)" if growing else "")
-    return hv.Overlay(hists).opts(title=title, legend_position="top_right", backend="bokeh", **_SIZE)
+    return hv.Overlay(hists).opts(title=title, legend_position="right", backend="bokeh", **_SIZE)
 
 
 def _loglog(lag, values, label, color, dash="solid", ylabel="ρ(t)"):
@@ -81,7 +81,7 @@ def memory_function_view(ds: xr.Dataset | None, max_channels: int = 4) -> hv.Ove
         title="Memory function ρ(t) (Heaviside input)",
         logx=True,
         logy=True,
-        legend_position="bottom_left",
+        legend_position="right",
         backend="bokeh",
         **_SIZE,
     )

@@ -51,7 +51,7 @@ def ess_view(ds: xr.Dataset | None) -> hv.Overlay:
     tol = ds.attrs.get("tol", "?")
     return hv.Overlay(parts).opts(
         title=f"Effective state size: rank of T[i:, :i] (tol {tol})",
-        legend_position="top_right",
+        legend_position="right",
         backend="bokeh",
         **_SIZE,
     )
@@ -100,7 +100,7 @@ def length_curves_view(evals: dict[str, xr.Dataset]) -> hv.Overlay:
             curves.append(hv.VLine(float(train_L)).opts(color=color, line_dash="dotted", backend="bokeh"))
     return hv.Overlay(curves).opts(
         title="Against sequence length (dotted: training length)",
-        legend_position="bottom_left",
+        legend_position="right",
         backend="bokeh",
         **_SIZE,
     )

@@ -61,9 +61,7 @@ def grouped_curves_view(
         seen.add(g)
     if not items:
         return empty(title, "no such probe in these runs")
-    return hv.Overlay(items).opts(
-        title=title, logx=logx, logy=logy, legend_position="bottom_left", backend="bokeh", **_SIZE
-    )
+    return hv.Overlay(items).opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
 
 
 def group_band_view(ds: xr.Dataset, logy: bool = False, field: str = "group") -> hv.Overlay:

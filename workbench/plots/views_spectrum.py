@@ -52,17 +52,24 @@ def init_name(ds: xr.Dataset) -> str:
         return "?"
 
 
-def kernel_view(ds: xr.Dataset | None, channels=None, log_abs: bool = False) -> hv.Overlay:
-    """Per-channel kernels K[ℓ] of one layer (linear, or log10|K| to read decay rates)."""
+def kernel_view(
+    ds: xr.Dataset | None, channels=None, log_abs: bool = False, length: int = 0, log_lag: bool = False
+) -> hv.Overlay:
+    """Per-channel kernels K[ℓ] of one layer (linear, or log10|K| to read decay rates); `length`:
+    the first lags shown (0: all computed); `log_lag`: a log lag axis (ℓ ≥ 1: a power law is a line)."""
     if ds is None:
         return empty("Kernels")
     ds = as_channels(ds)
+    if length:
+        ds = ds.isel(lag=slice(0, int(length)))
+    if log_lag:
+        ds = ds.sel(lag=ds["lag"] >= 1)
     chans = [c for c in (channels or []) if c in ds.channel.values] or default_channels(ds)
     why = overflow_reason(ds["K"].sel(channel=chans).values, "kernel K[ℓ]")
     if why:
         return empty("Kernels", why)
     title = f"Kernels ({init_name(ds)})" + (f" at step {ds.attrs['step']}" if "step" in ds.attrs else "")
-    return kernel_plot(ds, chans, log_abs=log_abs).opts(title=title, backend="bokeh")
+    return kernel_plot(ds, chans, log_abs=log_abs).opts(title=title, logx=log_lag, backend="bokeh")
 
 
 def overflow_reason(values: np.ndarray, what: str, limit: float = 1e30) -> str:
@@ -157,7 +164,7 @@ def response_view(ds: xr.Dataset | None, channels=None) -> hv.Overlay:
         for i, c in enumerate(chans)
     ]
     return hv.Overlay(curves).opts(
-        title="Frequency response", logy=True, legend_position="top_right", backend="bokeh", **_SIZE
+        title="Frequency response", logy=True, legend_position="right", backend="bokeh", **_SIZE
     )
 
 

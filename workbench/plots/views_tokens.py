@@ -81,12 +81,13 @@ def regime_summary(ds: xr.Dataset | None) -> str:
     return f"**Predicted** per layer: {', '.join(map(str, pred)) or 'n/a'} · **observed**: {obs}{s}"
 
 
-def attention_view(ds: xr.Dataset | None, channel: int = 0, minmax: bool = True) -> hv.Image:
-    """α_ij (target × source) of one channel or head of one layer."""
+def attention_view(ds: xr.Dataset | None, channel: int = 0, minmax: bool = True, why: str = "") -> hv.Image:
+    """α_ij (target × source) of one channel or head of one layer; `why`: the reason when absent."""
     if ds is None:
-        return empty("Hidden attention")
+        return empty("Hidden attention", why or "not available for this model")
     var = "alpha_minmax" if minmax else "alpha"
     da = ds[var]
     dim = "head" if "head" in da.dims else "channel"
     da = da.isel({dim: min(channel, da.sizes[dim] - 1)})
-    return heatmap(da, f"Hidden attention α ({dim} {channel})", x="source", y="target")
+    shown = int(da[dim]) if dim in da.coords else channel
+    return heatmap(da, f"Hidden attention α ({dim} {shown})", x="source", y="target")

@@ -73,7 +73,7 @@ def runs_metric_view(
     if not curves:
         return empty(f"{name} of selected runs", "select runs in the table")
     return hv.Overlay(curves).opts(
-        title=f"{name}: selected runs", logy=logy, legend_position="top_right", backend="bokeh", **_SIZE
+        title=f"{name}: selected runs", logy=logy, legend_position="right", backend="bokeh", **_SIZE
     )
 
 
@@ -92,6 +92,4 @@ def runs_curve_view(
         )
     if not items:
         return empty(title, "no probe recorded for the selected runs")
-    return hv.Overlay(items).opts(
-        title=title, logx=logx, logy=logy, legend_position="bottom_left", backend="bokeh", **_SIZE
-    )
+    return hv.Overlay(items).opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)

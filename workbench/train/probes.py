@@ -12,8 +12,37 @@ import torch
 from workbench.analysis.preview import FAST, preview, stored_name
 from workbench.specs import RunSpec
 
-PROBED = ("kernels", "spectrum", "memory", "gradient_memory", "selective", "tokens", "ess", "state_norms")
+PROBED = (
+    "kernels",
+    "spectrum",
+    "memory",
+    "gradient_memory",
+    "selective",
+    "attention",
+    "tokens",
+    "ess",
+    "state_norms",
+)
 N_PROJECTIONS = 8  # gradient memory: random projections per probe (the preview on screen uses 2)
+# hidden attention per probe step: the first example (the preview's), its first ATTENTION_LENGTH
+# tokens, the first ATTENTION_GROUPS channels|heads of each layer, in float32 (at most
+# 4 × 64 × 64 × 2 arrays × 4 B = 128 KiB per layer per step, where the full matrices grow as L²).
+# Every mixer is causal, so α_ij for i, j < 64 on the first 64 tokens is the full matrix's corner;
+# the min-max scaling is over that corner.
+ATTENTION_GROUPS, ATTENTION_LENGTH = 4, 64
+
+
+def bounded_attention(model, inputs):
+    """The hidden attention a run stores: `hidden_attention` on the first example's first
+    ATTENTION_LENGTH tokens, first ATTENTION_GROUPS channels|heads (absent: {})."""
+    out = preview(model, ATTENTION_LENGTH, inputs[:1, :ATTENTION_LENGTH], names=("attention",))
+    if "attention" not in out:
+        return {}
+    ds = out["attention"]
+    group = "head" if "head" in ds.dims else "channel"
+    ds = ds.isel({group: slice(0, ATTENTION_GROUPS)}).astype("float32")
+    stored = f"first {ATTENTION_GROUPS} {group}s, first {ATTENTION_LENGTH} tokens of the first example"
+    return {"attention": ds.assign_attrs(stored=stored)}
 
 
 class Probes:
@@ -24,9 +53,13 @@ class Probes:
         self.active = tuple(n for n in got if not (n == "gradient_memory" and "memory" in got))
 
     def _preview(self, model, names) -> dict:
-        out = preview(model, self.length, self.batch.inputs, names=names, n_projections=N_PROJECTIONS)
+        rest = tuple(n for n in names if n != "attention")
+        out = preview(model, self.length, self.batch.inputs, names=rest, n_projections=N_PROJECTIONS)
         if "tokens" in out:  # norms and trajectories; the full states would dominate the store
             out["tokens"] = out["tokens"][["norm", "projection"]].isel(sample=slice(0, 2))
+        if "attention" in names:  # (layers, C, L, L) grows as L²: a bounded corner of it
+            with torch.no_grad():
+                out.update(bounded_attention(model, self.batch.inputs))
         return out
 
     @torch.no_grad()
