@@ -17,9 +17,9 @@ class StepScrubber(pn.viewable.Viewer):
     def __init__(self, state: Workbench, **params):
         super().__init__(state=state, **params)
         self.slider = pn.widgets.DiscreteSlider(
-            name="Probe step", options=[0], value=0, width=260, margin=(0, 10), css_classes=["wb-scrubber"]
+            label="Probe step", options=[0], value=0, width=260, margin=(0, 10), css_classes=["wb-scrubber"]
         )
-        self.follow = pn.widgets.Checkbox(name="latest", value=state.follow_latest, margin=(18, 5, 0, 5))
+        self.follow = pn.widgets.Checkbox(label="latest", value=state.follow_latest, margin=(18, 5, 0, 5))
         self.follow.link(state, value="follow_latest", bidirectional=True)
         self._setting = False  # True while the state moves the slider
         self.slider.param.watch(self._on_slider, ["value_throttled"])
