@@ -50,7 +50,7 @@ def train(model: dict, task: dict, steps: int, metric: str = "test/token_accurac
     """Train one run in this process; its final held-out accuracy (%)."""
     t = dict(
         steps=steps,
-        batch=8 if FAST else 32,
+        batch=4 if FAST else 32,
         probe_every=0,
         eval_every=max(steps // 4, 1),
         checkpoint_every=steps,
@@ -95,11 +95,11 @@ def row(result: str, paper, ours, claim: str = "", holds=None) -> None:
 # %%
 copy_task = {
     "name": "selective-copying",
-    **({"noise_len": 16, "n_data": 4} if FAST else {"noise_len": 64, "n_data": 8}),
+    **({"noise_len": 6, "n_data": 2} if FAST else {"noise_len": 64, "n_data": 8}),
 }
-size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
+size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
 S4 = {"selective_delta": False, "selective_B": False, "selective_C": False}
-steps = 10 if FAST else 2000
+steps = 4 if FAST else 2000
 acc = {
     (arch, layer): train({"layer": "mamba", "gate": gate, **size, **sel}, copy_task, steps)
     for arch, gate in (("no gate", "none"), ("Mamba", "silu"))
@@ -127,10 +127,10 @@ for arch in ("no gate", "Mamba"):
 # %%
 mqar = {
     "name": "mqar",
-    **({"seq_len": 32, "vocab_size": 64, "num_kv": 4} if FAST else {"seq_len": 64, "vocab_size": 256, "num_kv": 4}),
+    **({"seq_len": 16, "vocab_size": 32, "num_kv": 2} if FAST else {"seq_len": 64, "vocab_size": 256, "num_kv": 4}),
 }
-mqar_size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
-mqar_steps = 10 if FAST else 3000
+mqar_size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
+mqar_steps = 4 if FAST else 3000
 recall = {
     layer: train({"layer": layer, **mqar_size}, mqar, mqar_steps, lr=3e-3 if layer == "attention" else 1e-2)
     for layer in ("attention", "s4d", "mamba")
@@ -164,7 +164,7 @@ legs_convergence_plot(conv)
 
 # %% [markdown]
 # ## Mamba, Table 11: induction heads past the training length
-# Trained at L 256 in the paper (here L 64; FAST: 16), evaluated at 2×–16× the training length with
+# Trained at L 256 in the paper (here L 64; FAST: 8), evaluated at 2×–16× the training length with
 # `evaluate_lengths` (the same as `workbench eval RUN --lengths ...`, stored with each run). The paper:
 # Mamba stays at 100% up to 2^20; attention with absolute positions falls (58.6% at 2^9). Ours uses
 # rotary positions, which extrapolate better than absolute ones but still fall past the training length.
@@ -172,16 +172,16 @@ legs_convergence_plot(conv)
 # %%
 from workbench.cli_eval import evaluate_lengths
 
-ih_len = 16 if FAST else 64
+ih_len = 8 if FAST else 64
 ih_task = {"name": "induction-heads", "seq_len": ih_len, "vocab_size": 16, "test_lengths": [2 * ih_len]}
-ih_steps = 10 if FAST else 1500
-ih_size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
-factors = (1, 2, 4) if FAST else (1, 2, 4, 8, 16)
+ih_steps = 4 if FAST else 1500
+ih_size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
+factors = (1, 2) if FAST else (1, 2, 4, 8, 16)
 by_length = {}
 for layer in ("mamba", "attention"):
     train({"layer": layer, **ih_size}, ih_task, ih_steps, metric=f"test/L={2 * ih_len}/accuracy", lr=3e-3)
     ds = evaluate_lengths(
-        open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors], batch=16 if FAST else 256
+        open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors], batch=4 if FAST else 256
     )
     by_length[layer] = 100 * ds.accuracy.values
     row(
