@@ -18,7 +18,8 @@
 #
 # The papers' numbers next to runs computed here: Mamba's Table 1 (selective copying) and Table 11
 # (induction heads past the training length), Zoology's Figure 2 (MQAR at L 64, d 64), the S4D paper's
-# convergence claim, HiPPO's online reconstruction and the effective state size (Parnichkun et al. 2025). Shapes should agree
+# convergence claim, HiPPO's online reconstruction, the effective state size (Parnichkun et al. 2025) and StableSSM's
+# reparameterizations (Wang & Li 2023). Shapes should agree
 # (selective beats LTI, attention solves MQAR, the error falls with N); the exact numbers need the full
 # settings (the default: tens of minutes on a CPU). `WORKBENCH_FAST=1` runs tiny versions in seconds,
 # whose numbers mean nothing beyond "the pipeline works".
@@ -272,6 +273,78 @@ row(
     f"ESS {mean_ess['s4d']:.1f} / {mean_ess['mamba']:.1f}; acc {recall['s4d']:.0f}% / {recall['mamba']:.0f}%",
     "same order",
     (mean_ess["mamba"] > mean_ess["s4d"]) == (recall["mamba"] > recall["s4d"]),
+)
+
+# %% [markdown]
+# ## StableSSM: polynomial memory needs a stable reparameterization (Wang & Li 2023)
+# The paper's linear RNN as a workbench layer: one channel, N 16 real modes, Ā = e^{Re A} (Δ ≡ 1), fit by
+# Adam to the lf-memory target y_t = Σ_s ρ(s) x_{t−s} at L 100, exponential ρ = e^{−s} or polynomial
+# ρ = (1 + 0.1 s)^{−1.1}. Re A = f(w) with f direct (w), exp (−e^w), softplus or best (−1/(w² + ½)). A polynomial
+# target pulls modes toward Re A = 0: at this learning rate (0.1) direct steps across it into the unstable half
+# plane, the stable maps cannot. The paper's claim: without a stable reparameterization only exponentially
+# decaying memory is learned stably.
+
+# %%
+from workbench.analysis.stable_reparam import reparam_sweep
+
+stable_lr, stable_steps = 0.1, 30 if FAST else 600
+sweep = reparam_sweep(
+    seeds=(0,) if FAST else (0, 1, 2),
+    steps=stable_steps,
+    lr=stable_lr,
+    **({"L": 32, "d_state": 8} if FAST else {"L": 100, "d_state": 16}),
+)
+# final loss: the mean of the last 20 steps (inf for a run whose loss went non-finite)
+final = sweep.loss.isel(step=slice(-20, None)).mean("step", skipna=False).fillna(np.inf)
+crossed = sweep.re_a_max.max("step") > 0  # (memory, reparam, seed): Re A > 0 at some step
+stable_reps = ["exp", "softplus", "best"]
+med = final.median("seed")
+print(f"here: lr {stable_lr}, {stable_steps} steps, seeds {list(sweep.seed.values)}")
+print(final.to_dataframe(name="final MSE")["final MSE"].unstack("seed").map(lambda v: f"{v:.3g}"))
+worst_exp = float(final.sel(memory="exponential").max())
+row(
+    "StableSSM, exponential memory, every reparameterization",
+    "fits (about 10 epochs)",
+    f"final MSE ≤ {worst_exp:.2g}",
+    "all train",
+    bool(worst_exp < 1e-2 and not crossed.sel(memory="exponential").any()),
+)
+poly = final.sel(memory="polynomial")
+row(
+    "StableSSM, polynomial memory, direct (Re A = w)",
+    "unstable",
+    f"median final MSE {float(med.sel(memory='polynomial', reparam='direct')):.3g}; Re A > 0 in "
+    f"{int(crossed.sel(memory='polynomial', reparam='direct').sum())}/{sweep.seed.size} seeds",
+    "direct fails",
+    bool(crossed.sel(memory="polynomial", reparam="direct").all()),
+)
+row(
+    "StableSSM, polynomial memory, exp / softplus / best",
+    "trains stably",
+    " / ".join(f"{float(med.sel(memory='polynomial', reparam=r)):.2g}" for r in stable_reps) + " (median final MSE)",
+    "stable ≪ direct",
+    bool(
+        float(poly.sel(reparam=stable_reps).median("seed").max()) * 10 < float(poly.sel(reparam="direct").median())
+        and not crossed.sel(memory="polynomial", reparam=stable_reps).any()
+    ),
+)
+colors = dict(zip(sweep.reparam.values, ("#D55E00", "#0072B2", "#009E73", "#CC79A7")))
+hv.Layout(
+    [
+        hv.Overlay(
+            [
+                hv.Curve(
+                    (sweep.step.values, sweep.loss.sel(memory=m, reparam=r, seed=s).values),
+                    "step",
+                    "training MSE",
+                    label=str(r),
+                ).opts(color=colors[str(r)], alpha=0.8)
+                for r in sweep.reparam.values
+                for s in sweep.seed.values
+            ]
+        ).opts(title=f"{m} memory", logy=True, width=420, height=300, show_grid=True, legend_position="top_right")
+        for m in sweep.memory.values
+    ]
 )
 
 # %% [markdown]
