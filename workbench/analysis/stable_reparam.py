@@ -94,10 +94,15 @@ def reparam_sweep(
     """Loss curves over (memory, reparam, seed, step) for `fit_memory`'s setting."""
     shape = (len(memories), len(reparams), len(seeds), steps)
     loss, re_a = np.empty(shape), np.empty(shape)
-    for i, m in enumerate(memories):
-        for j, r in enumerate(reparams):
-            for k, s in enumerate(seeds):
-                loss[i, j, k], re_a[i, j, k] = fit_memory(m, r, seed=s, steps=steps, lr=lr, **kw)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one channel, L × N tensors: a second thread only adds synchronization
+    try:
+        for i, m in enumerate(memories):
+            for j, r in enumerate(reparams):
+                for k, s in enumerate(seeds):
+                    loss[i, j, k], re_a[i, j, k] = fit_memory(m, r, seed=s, steps=steps, lr=lr, **kw)
+    finally:
+        torch.set_num_threads(threads)
     d = ("memory", "reparam", "seed", "step")
     return xr.Dataset(
         {
