@@ -18,7 +18,8 @@
 #
 # The papers' numbers next to runs computed here: Mamba's Table 1 (selective copying) and Table 11
 # (induction heads past the training length), Zoology's Figure 2 (MQAR at L 64, d 64), the S4D paper's
-# convergence claim, HiPPO's online reconstruction and the effective state size (Parnichkun et al. 2025). Shapes should agree
+# convergence claim, HiPPO's online reconstruction, the effective state size (Parnichkun et al. 2025) and StableSSM's
+# reparameterizations (Wang & Li 2023). Shapes should agree
 # (selective beats LTI, attention solves MQAR, the error falls with N); the exact numbers need the full
 # settings (the default: tens of minutes on a CPU). `WORKBENCH_FAST=1` runs tiny versions in seconds,
 # whose numbers mean nothing beyond "the pipeline works".
@@ -50,7 +51,7 @@ def train(model: dict, task: dict, steps: int, metric: str = "test/token_accurac
     """Train one run in this process; its final held-out accuracy (%)."""
     t = dict(
         steps=steps,
-        batch=8 if FAST else 32,
+        batch=4 if FAST else 32,
         probe_every=0,
         eval_every=max(steps // 4, 1),
         checkpoint_every=steps,
@@ -95,11 +96,11 @@ def row(result: str, paper, ours, claim: str = "", holds=None) -> None:
 # %%
 copy_task = {
     "name": "selective-copying",
-    **({"noise_len": 16, "n_data": 4} if FAST else {"noise_len": 64, "n_data": 8}),
+    **({"noise_len": 6, "n_data": 2} if FAST else {"noise_len": 64, "n_data": 8}),
 }
-size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
+size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
 S4 = {"selective_delta": False, "selective_B": False, "selective_C": False}
-steps = 10 if FAST else 2000
+steps = 4 if FAST else 2000
 acc = {
     (arch, layer): train({"layer": "mamba", "gate": gate, **size, **sel}, copy_task, steps)
     for arch, gate in (("no gate", "none"), ("Mamba", "silu"))
@@ -127,10 +128,10 @@ for arch in ("no gate", "Mamba"):
 # %%
 mqar = {
     "name": "mqar",
-    **({"seq_len": 32, "vocab_size": 64, "num_kv": 4} if FAST else {"seq_len": 64, "vocab_size": 256, "num_kv": 4}),
+    **({"seq_len": 16, "vocab_size": 32, "num_kv": 2} if FAST else {"seq_len": 64, "vocab_size": 256, "num_kv": 4}),
 }
-mqar_size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
-mqar_steps = 10 if FAST else 3000
+mqar_size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
+mqar_steps = 4 if FAST else 3000
 recall = {
     layer: train({"layer": layer, **mqar_size}, mqar, mqar_steps, lr=3e-3 if layer == "attention" else 1e-2)
     for layer in ("attention", "s4d", "mamba")
@@ -164,7 +165,7 @@ legs_convergence_plot(conv)
 
 # %% [markdown]
 # ## Mamba, Table 11: induction heads past the training length
-# Trained at L 256 in the paper (here L 64; FAST: 16), evaluated at 2×–16× the training length with
+# Trained at L 256 in the paper (here L 64; FAST: 8), evaluated at 2×–16× the training length with
 # `evaluate_lengths` (the same as `workbench eval RUN --lengths ...`, stored with each run). The paper:
 # Mamba stays at 100% up to 2^20; attention with absolute positions falls (58.6% at 2^9). Ours uses
 # rotary positions, which extrapolate better than absolute ones but still fall past the training length.
@@ -172,16 +173,16 @@ legs_convergence_plot(conv)
 # %%
 from workbench.cli_eval import evaluate_lengths
 
-ih_len = 16 if FAST else 64
+ih_len = 8 if FAST else 64
 ih_task = {"name": "induction-heads", "seq_len": ih_len, "vocab_size": 16, "test_lengths": [2 * ih_len]}
-ih_steps = 10 if FAST else 1500
-ih_size = {"d_model": 16, "n_layers": 2} if FAST else {"d_model": 64, "n_layers": 2}
-factors = (1, 2, 4) if FAST else (1, 2, 4, 8, 16)
+ih_steps = 4 if FAST else 1500
+ih_size = {"d_model": 8, "n_layers": 1} if FAST else {"d_model": 64, "n_layers": 2}
+factors = (1, 2) if FAST else (1, 2, 4, 8, 16)
 by_length = {}
 for layer in ("mamba", "attention"):
     train({"layer": layer, **ih_size}, ih_task, ih_steps, metric=f"test/L={2 * ih_len}/accuracy", lr=3e-3)
     ds = evaluate_lengths(
-        open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors], batch=16 if FAST else 256
+        open_run(RUNS[layer, "induction-heads"]), [f * ih_len for f in factors], batch=4 if FAST else 256
     )
     by_length[layer] = 100 * ds.accuracy.values
     row(
@@ -272,6 +273,80 @@ row(
     f"ESS {mean_ess['s4d']:.1f} / {mean_ess['mamba']:.1f}; acc {recall['s4d']:.0f}% / {recall['mamba']:.0f}%",
     "same order",
     (mean_ess["mamba"] > mean_ess["s4d"]) == (recall["mamba"] > recall["s4d"]),
+)
+
+# %% [markdown]
+# ## StableSSM: polynomial memory needs a stable reparameterization (Wang & Li 2023)
+# The paper's linear RNN as a workbench layer: one channel, N 16 real modes, Ā = e^{Re A} (Δ ≡ 1), fit by
+# Adam to the lf-memory target y_t = Σ_s ρ(s) x_{t−s} at L 100, exponential ρ = e^{−s} or polynomial
+# ρ = (1 + 0.1 s)^{−1.1}. Re A = f(w) with f direct (w), exp (−e^w), softplus or best (−1/(w² + ½)). A polynomial
+# target pulls modes toward Re A = 0: at this learning rate (0.1) direct steps across it into the unstable half
+# plane, the stable maps cannot. The paper's claim: without a stable reparameterization only exponentially
+# decaying memory is learned stably. At lr 0.01 (300 steps) the gap does not show: direct then reaches Re A ≈ 0
+# first and fits polynomial memory fastest. The failure needs the larger steps, as in the paper's
+# learning-rate sweeps.
+
+# %%
+from workbench.analysis.stable_reparam import reparam_sweep
+
+stable_lr, stable_steps = 0.1, 30 if FAST else 600
+sweep = reparam_sweep(
+    seeds=(0,) if FAST else (0, 1, 2),
+    steps=stable_steps,
+    lr=stable_lr,
+    **({"L": 32, "d_state": 8} if FAST else {"L": 100, "d_state": 16}),
+)
+# final loss: the mean of the last 20 steps (inf for a run whose loss went non-finite)
+final = sweep.loss.isel(step=slice(-20, None)).mean("step", skipna=False).fillna(np.inf)
+crossed = sweep.re_a_max.max("step") > 0  # (memory, reparam, seed): Re A > 0 at some step
+stable_reps = ["exp", "softplus", "best"]
+med = final.median("seed")
+print(f"here: lr {stable_lr}, {stable_steps} steps, seeds {[int(s) for s in sweep.seed.values]}")
+print(final.to_dataframe(name="final MSE")["final MSE"].unstack("seed").map(lambda v: f"{v:.3g}"))
+worst_exp = float(final.sel(memory="exponential").max())
+row(
+    "StableSSM, exponential memory, every reparameterization",
+    "fits (about 10 epochs)",
+    f"final MSE ≤ {worst_exp:.2g}",
+    "all train",
+    bool(worst_exp < 1e-2 and not crossed.sel(memory="exponential").any()),
+)
+poly = final.sel(memory="polynomial")
+row(
+    "StableSSM, polynomial memory, direct (Re A = w)",
+    "unstable",
+    f"median final MSE {float(med.sel(memory='polynomial', reparam='direct')):.3g}; Re A > 0 in "
+    f"{int(crossed.sel(memory='polynomial', reparam='direct').sum())}/{sweep.seed.size} seeds",
+    "direct fails",
+    bool(crossed.sel(memory="polynomial", reparam="direct").all()),
+)
+row(
+    "StableSSM, polynomial memory, exp / softplus / best",
+    "trains stably",
+    " / ".join(f"{float(med.sel(memory='polynomial', reparam=r)):.2g}" for r in stable_reps) + " (median final MSE)",
+    "stable ≪ direct",
+    bool(
+        float(poly.sel(reparam=stable_reps).median("seed").max()) * 10 < float(poly.sel(reparam="direct").median())
+        and not crossed.sel(memory="polynomial", reparam=stable_reps).any()
+    ),
+)
+colors = dict(zip(sweep.reparam.values, ("#D55E00", "#0072B2", "#009E73", "#CC79A7")))
+hv.Layout(
+    [
+        hv.Overlay(
+            [
+                hv.Curve(
+                    (sweep.step.values, sweep.loss.sel(memory=m, reparam=r, seed=s).values),
+                    "step",
+                    "training MSE",
+                    label=str(r),
+                ).opts(color=colors[str(r)], alpha=0.8)
+                for r in sweep.reparam.values
+                for s in sweep.seed.values
+            ]
+        ).opts(title=f"{m} memory", logy=True, width=420, height=300, show_grid=True, legend_position="top_right")
+        for m in sweep.memory.values
+    ]
 )
 
 # %% [markdown]

@@ -87,6 +87,9 @@ def test_probes_store_the_preview_under_one_memory_name():
     batch = next(iter(test_batches(run.task, 4).values()))
     probes = Probes(model, batch, batch.inputs.shape[1])
     rec = probes.compute(model)
+    assert set(probes.initial) == set(rec)  # a run records the choosing pass at step 0: the same quantities
+    for name in ("kernels", "memory", "ess"):
+        _close(probes.initial[name], rec[name])
     assert set(rec) == {"kernels", "spectrum", "memory", "tokens", "ess", "state_norms"}  # gradient memory as "memory"
     assert "grad_norm" in rec["memory"] and preview_name("memory", rec["memory"]) == "gradient_memory"
     assert stored_name("gradient_memory") == "memory" and stored_name("kernels") == "kernels"

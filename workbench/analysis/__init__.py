@@ -8,6 +8,7 @@ hippo_reconstruction, legs_convergence           HiPPO and S4D-LegS claims
 init_audit                                       what the initialization realized
 effective_state_size, ess_probe, state_norms     how much state a model uses (Parnichkun et al. 2025)
 position_loss                                    loss and accuracy against position and length
+reparam_sweep, fit_memory                        StableSSM: reparameterizations of Re A on lf-memory
 preview                                          all of the preview's quantities at once
 compare (group_curves, final_by_field)           several runs: mean ± std per group, final metric vs a field
 """
@@ -21,11 +22,14 @@ from workbench.analysis.memory import gradient_memory, memory_function
 from workbench.analysis.position_loss import position_loss
 from workbench.analysis.preview import preview
 from workbench.analysis.selective import hidden_attention, selective_forgetting
+from workbench.analysis.stable_reparam import fit_memory, reparam_sweep
 from workbench.analysis.state_norms import state_norms
 from workbench.analysis.tokens import token_dynamics
 
 __all__ = [
     "effective_state_size",
+    "fit_memory",
+    "reparam_sweep",
     "ess_probe",
     "position_loss",
     "state_norms",

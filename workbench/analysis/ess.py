@@ -74,34 +74,55 @@ def _psd_factor(G: torch.Tensor) -> torch.Tensor:
     return S
 
 
-def ess_gram(f: Factors, tol: float, atol: float = 0.0, budget: int = 1 << 22):
-    """Every split position 1..L-1 from the factors: -> (ESS, entropy ESS) (b, g, L-1)."""
+EIG_CHUNK = 1024  # matrices per LAPACK batch: each batch's factor, product and spectrum stay in cache
+
+
+def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
+    """Gr, Go (m, n, n) Gramians at m splits -> σ (m, n) ascending: σ² = eig(S^H G_o S), S S^H = G_r."""
+    sig = torch.empty(Gr.shape[:-1], dtype=torch.float64)  # (m, n)
+    for s in range(0, Gr.shape[0], EIG_CHUNK):
+        S = _psd_factor(Gr[s : s + EIG_CHUNK])
+        lam = torch.linalg.eigvalsh(S.mH @ Go[s : s + EIG_CHUNK] @ S)
+        sig[s : s + EIG_CHUNK] = torch.sqrt(lam.clamp(min=0))
+    return sig
+
+
+def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """u, v (..., n) -> u v^H (..., n, n): for a diagonal system every Gramian step is elementwise."""
+    return u[..., :, None] * v.conj()[..., None, :]
+
+
+def ess_gram(f: Factors, tol: float, atol: float = 0.0, budget: int = 1 << 23):
+    """Every split position 1..L-1 from the factors: -> (ESS, entropy ESS) (b, g, L-1).
+
+    Time-major: one fused step per position over every group of a pass (diagonal A makes each
+    Gramian update elementwise); the observability pass hands blocks of positions to the
+    eigen-solver as it goes, so only the reachability Gramians are stored."""
     b, g, L, n = f.A.shape
     dtype = torch.complex128 if any(t.is_complex() for t in (f.A, f.B, f.C)) else torch.float64
-    A, B, C = (t.to(dtype) for t in (f.A, f.B, f.C))
+    A, B, C = (t.to(dtype).permute(2, 0, 1, 3) for t in (f.A, f.B, f.C))  # (L, b, g, n)
     step = max(1, budget // max(1, b * L * n * n))  # groups per pass: bounds the stored Gramians
-    ranks, ents = [], []
+    sig = torch.empty(L - 1, b, g, n, dtype=torch.float64)  # σ at split i = index + 1
     for g0 in range(0, g, step):
-        a, bb, c = A[:, g0 : g0 + step], B[:, g0 : g0 + step], C[:, g0 : g0 + step]  # (b, s, L, n)
-        Gr = torch.zeros(*a.shape[:2], n, n, dtype=dtype)
-        Go = torch.zeros_like(Gr)
-        Grs, Gos = [], [None] * L
-        for t in range(L - 1):  # reachability after inputs 0..t: split i = t + 1
-            at = a[:, :, t]
-            Gr = at[..., :, None] * Gr * at.conj()[..., None, :] if t else Gr
-            Gr = Gr + bb[:, :, t, :, None] * bb[:, :, t].conj()[..., None, :]
-            Grs.append(Gr)
-        for t in range(L - 1, 0, -1):  # observability of outputs t..L-1 from the state before step t
-            at, ct = a[:, :, t], c[:, :, t]
-            Go = at.conj()[..., :, None] * (ct.conj()[..., :, None] * ct[..., None, :] + Go) * at[..., None, :]
-            Gos[t] = Go
-        Gr_all, Go_all = torch.stack(Grs, 2), torch.stack(Gos[1:], 2)  # (b, s, L-1, n, n) for i = 1..L-1
-        S = _psd_factor(Gr_all)
-        lam = torch.linalg.eigvalsh(S.mH @ Go_all @ S)  # σ² of T[i:, :i]
-        r, e = _count(torch.sqrt(lam.clamp(min=0)), tol, atol)
-        ranks.append(r)
-        ents.append(e)
-    return torch.cat(ranks, 1), torch.cat(ents, 1)
+        a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
+        Gr = torch.empty(L - 1, *a.shape[1:], n, dtype=dtype)  # (L-1, b, s, n, n): inputs 0..t, split t + 1
+        Gr[0] = _outer(bb[0], bb[0])
+        for t in range(1, L - 1):  # G_r(t+1) = (a_t a_t^H)∘G_r(t) + b_t b_t^H
+            torch.addcmul(_outer(bb[t], bb[t]), _outer(a[t], a[t]), Gr[t - 1], out=Gr[t])
+        Go = torch.zeros(*a.shape[1:], n, dtype=dtype)  # (b, s, n, n)
+        block = max(1, EIG_CHUNK // (b * a.shape[2]))  # positions per eigen batch
+        Gos = torch.empty(block, *Go.shape, dtype=dtype)
+        for t in range(L - 1, 0, -1):  # G_o(t) = (a_t^H a_t)∘(c_t^H c_t + G_o(t+1)): outputs t.., split t
+            Go = _outer(a[t], a[t]).conj() * (_outer(c[t].conj(), c[t].conj()) + Go)
+            k = (t - 1) % block
+            Gos[k] = Go
+            if k == 0 or t == 1:  # splits t..t+block-1 are complete
+                hi = min(t - 1 + block, L - 1)
+                m = hi - (t - 1)
+                sig[t - 1 : hi, :, g0 : g0 + step] = _hankel_sigmas(
+                    Gr[t - 1 : hi].reshape(-1, n, n), Gos[k : k + m].reshape(-1, n, n)
+                ).reshape(m, b, -1, n)
+    return _count(sig.permute(1, 2, 0, 3), tol, atol)
 
 
 def _check(tol, atol, method, positions, L):

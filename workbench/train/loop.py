@@ -88,8 +88,8 @@ def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict
     model.to(device)
     capacity = tr.steps // max(tr.probe_every, tr.steps) + 2 if tr.probe_every == 0 else tr.steps // tr.probe_every + 2
 
-    def record_probes():
-        for name, ds in probes.compute(model.cpu()).items():
+    def record_probes(computed: dict | None = None):
+        for name, ds in (computed if computed is not None else probes.compute(model.cpu())).items():
             emit({"kind": "probe", "step": step, "name": name, "data": ds, "capacity": capacity})
         model.to(device)
 
@@ -119,7 +119,7 @@ def _train(run: RunSpec, emit, control=None, resume: dict | None = None) -> dict
     if resume is not None and "dropout_rng" in resume:  # older checkpoints resume with a fresh stream
         torch.set_rng_state(resume["dropout_rng"])
     if resume is None:
-        record_probes()
+        record_probes(probes.initial)  # the untrained model's, computed once when the probes were chosen
         checkpoint()
     emit({"kind": "status", "status": "running", "step": step})
     while step < tr.steps:

@@ -48,9 +48,11 @@ def bounded_attention(model, inputs):
 class Probes:
     def __init__(self, model, batch, length: int):
         self.batch, self.length = batch, length
-        got = self._preview(model, PROBED)
+        got = self._evaluate(model, PROBED)
         # one memory curve: the memory function where the model has one, else the gradient memory
         self.active = tuple(n for n in got if not (n == "gradient_memory" and "memory" in got))
+        # the model as given, already computed: a run records it at step 0 instead of computing it twice
+        self.initial = {stored_name(n): got[n] for n in self.active}
 
     def _preview(self, model, names) -> dict:
         rest = tuple(n for n in names if n != "attention")
@@ -63,14 +65,17 @@ class Probes:
         return out
 
     @torch.no_grad()
-    def compute(self, model) -> dict:
+    def _evaluate(self, model, names) -> dict:
         was_training = model.training
         model.eval()
         try:
             with torch.enable_grad():  # gradient memory needs it; the others run under no_grad inside
-                return {stored_name(n): ds for n, ds in self._preview(model, self.active).items()}
+                return self._preview(model, names)
         finally:
             model.train(was_training)
+
+    def compute(self, model) -> dict:
+        return {stored_name(n): ds for n, ds in self._evaluate(model, self.active).items()}
 
 
 def preview_run(run: RunSpec, fast_only: bool = False, model=None) -> dict:
