@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks.harness import RESULTS, machine
+from benchmarks.serving import served
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [
@@ -58,40 +54,6 @@ KNOB = """async (value) => {
 SET_WIDGET = """([title, value]) => { let n = 0;
   for (const m of Bokeh.documents[0].all_models) if (m.title === title && 'value' in m) { m.value = value; n++; }
   return n; }"""
-
-
-def serve(runs: Path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "panel",
-            "serve",
-            "apps/dashboard.py",
-            "--port",
-            str(port),
-            "--address",
-            "127.0.0.1",
-            "--allow-websocket-origin",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=60).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"{url} did not answer")
 
 
 def open_page(p, url):
@@ -205,8 +167,8 @@ def run(reps: int = 20, pairs: int = 2) -> str:
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         runs = Path(tmp) / "runs"
-        proc, url = serve(runs)
-        try:
+        with served(runs, timeout=90) as srv:
+            url = srv.url
             lat = latency(p, url, reps)
             print(
                 json.dumps({k: {m: round(v[m], 1) for m in ("median_ms", "p95_ms")} for k, v in lat.items()}),
@@ -214,10 +176,7 @@ def run(reps: int = 20, pairs: int = 2) -> str:
             )
             thr = throughput(p, url, runs, pairs)
             print(json.dumps({k: v for k, v in thr.items() if k != "spec"}), flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            time.sleep(1)  # let the last run's worker release its files before the folder goes
+        time.sleep(1)  # let the last run's worker release its files before the folder goes
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dashboard.json").write_text(
         json.dumps({"machine": machine(), "latency": lat, "throughput": thr}, indent=1)
