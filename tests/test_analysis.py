@@ -57,7 +57,7 @@ def test_dense_infinite_response_matches_long_kernel():
     assert np.allclose(fr.H_real.values + 1j * fr.H_imag.values, direct, rtol=1e-8)
 
 
-@pytest.mark.parametrize("layer", ["mega-ema", "lru"])
+@pytest.mark.parametrize("layer", [pytest.param("mega-ema", marks=pytest.mark.slow), "lru"])
 def test_frequency_response_other_lti_layers(layer):
     m = build_model(ModelSpec(layer=layer, d_model=4, n_layers=1)).double()
     L = 32
@@ -91,6 +91,7 @@ def test_gradient_memory_of_linear_layer_is_abs_kernel():
     assert np.isclose(g[0], abs(K[0] + layer.D.item()), rtol=1e-10)
 
 
+@pytest.mark.slow  # one backward pass per output position
 def test_gradient_memory_token_model_is_causal():
     m = build_model(ModelSpec(layer="mamba", d_model=8, vocab_size=7)).double()
     ds = gradient_memory(m, torch.randint(0, 7, (2, 20)))
@@ -262,6 +263,7 @@ def test_preview_returns_every_quantity_consistently():
     assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))
 
 
+@pytest.mark.slow  # 400 backward passes
 def test_gradient_memory_projection_estimate_is_close_to_exact():
     m = build_model(ModelSpec(layer="s4d", d_model=8, vocab_size=40)).double()
     x = torch.randint(0, 40, (3, 16))

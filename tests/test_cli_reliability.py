@@ -166,6 +166,7 @@ def test_export_to_an_unwritable_folder(tmp_path, capsys):
         refused(["export", run_id, "--figure", "training", "-o", out, "--runs-dir", str(tmp_path)], "-o=")
 
 
+@pytest.mark.slow  # a CLI subprocess in a shell pipe
 def test_closed_pipe_is_quiet(tmp_path):
     assert main(["train", *SMALL, "--runs-dir", str(tmp_path)]) == 0
     run_id = next(p.name for p in tmp_path.iterdir() if p.is_dir())

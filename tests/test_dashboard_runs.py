@@ -133,6 +133,7 @@ def test_sweep_summary_and_grouped_overlay(runs, state):
     )
 
 
+@pytest.mark.slow  # renders every format
 def test_export_view_writes_valid_files(runs, state, tmp_path):
     views = {v.title: v for v in (KernelsView(state), TrainingView(state))}
     view = ExportView(state, views, formats=["png", "svg"])

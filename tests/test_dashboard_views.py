@@ -72,6 +72,7 @@ def test_invalid_spec_keeps_pictures_and_says_why(state):
     assert state.error == ""
 
 
+@pytest.mark.slow  # gradient memory of the default model
 def test_memory_view_follows_layer_and_heat(state):
     state.model.layer = "mamba"  # selective: has a forgetting heat map
     view = MemoryView(state)
@@ -81,6 +82,7 @@ def test_memory_view_follows_layer_and_heat(state):
     assert len(values(view.shown("half_lives"), hv.Histogram, "modes")) == 2  # one per layer
 
 
+@pytest.mark.slow  # token dynamics of the default model
 def test_tokens_view_follows_the_spec(state):
     state.model.layer = "mamba"
     view = TokensView(state)
@@ -93,6 +95,7 @@ def test_tokens_view_follows_the_spec(state):
     assert len(values(view.shown("norms"), hv.Curve, "norm")[0]) == 3  # encoder + 2 blocks
 
 
+@pytest.mark.slow  # reads every probe step of the example run
 def test_selecting_an_earlier_step_changes_the_kernels(state):
     view = KernelsView(state)
     state.select_run(EXAMPLE)
@@ -105,6 +108,7 @@ def test_selecting_an_earlier_step_changes_the_kernels(state):
     assert len(kernel_data(view)[0]) == state.task.length()
 
 
+@pytest.mark.slow  # builds the whole app
 def test_create_app_widgets_drive_the_spec(state):
     import panel as pn
 
