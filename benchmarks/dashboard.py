@@ -20,19 +20,9 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import RESULTS, machine
-from benchmarks.serving import served
+from benchmarks.serving import CHROMIUM, CHROMIUM_ARGS, served
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STEPS = 2000
 
 # In the page: set the Init widget, then poll the kernel sources every animation frame until their
@@ -57,7 +47,7 @@ SET_WIDGET = """([title, value]) => { let n = 0;
 
 
 def open_page(p, url):
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url, wait_until="load", timeout=90_000)
     page.wait_for_function(

@@ -15,21 +15,10 @@ from urllib.parse import urlparse
 
 import pytest
 
-from benchmarks.serving import served
+from benchmarks.serving import CHROMIUM, CHROMIUM_ARGS as ARGS, served
 
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
