@@ -112,6 +112,7 @@ def test_runs_view_filters_and_overlays(runs, state):
     assert not np.allclose(curve_values(view._overlay.object)[0], curves[0])
 
 
+@pytest.mark.slow  # overlays every run of the sweep
 def test_sweep_summary_and_grouped_overlay(runs, state):
     view = RunsView(state).sweeps
     assert view.param.sweep.objects == ["(no sweep)", "sweep-1"]

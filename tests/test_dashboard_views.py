@@ -165,6 +165,7 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
         pn.state.curdoc = None
 
 
+@pytest.mark.slow  # a preview per edit; the in-place cases above stay fast
 def test_structure_tells_in_place_from_rebuild(state):
     from apps.views.base import structure
 
@@ -176,6 +177,7 @@ def test_structure_tells_in_place_from_rebuild(state):
     assert structure(view.shown("kernels")) != lin  # another value dimension (log10|K|)
 
 
+@pytest.mark.slow  # a preview per edit; the in-place cases above stay fast
 def test_hidden_view_redraws_when_opened(state):
     view = KernelsView(state)
     view.on_screen = False
