@@ -14,29 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks.harness import RESULTS, machine
+from benchmarks.serving import CHROMIUM, CHROMIUM_ARGS, served
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STEPS = 2000
 
 # In the page: set the Init widget, then poll the kernel sources every animation frame until their
@@ -60,42 +46,8 @@ SET_WIDGET = """([title, value]) => { let n = 0;
   return n; }"""
 
 
-def serve(runs: Path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "panel",
-            "serve",
-            "apps/dashboard.py",
-            "--port",
-            str(port),
-            "--address",
-            "127.0.0.1",
-            "--allow-websocket-origin",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=60).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"{url} did not answer")
-
-
 def open_page(p, url):
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url, wait_until="load", timeout=90_000)
     page.wait_for_function(
@@ -205,8 +157,8 @@ def run(reps: int = 20, pairs: int = 2) -> str:
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         runs = Path(tmp) / "runs"
-        proc, url = serve(runs)
-        try:
+        with served(runs, timeout=90) as srv:
+            url = srv.url
             lat = latency(p, url, reps)
             print(
                 json.dumps({k: {m: round(v[m], 1) for m in ("median_ms", "p95_ms")} for k, v in lat.items()}),
@@ -214,10 +166,7 @@ def run(reps: int = 20, pairs: int = 2) -> str:
             )
             thr = throughput(p, url, runs, pairs)
             print(json.dumps({k: v for k, v in thr.items() if k != "spec"}), flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            time.sleep(1)  # let the last run's worker release its files before the folder goes
+        time.sleep(1)  # let the last run's worker release its files before the folder goes
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dashboard.json").write_text(
         json.dumps({"machine": machine(), "latency": lat, "throughput": thr}, indent=1)

@@ -294,7 +294,9 @@ def _snapshot(root: Path):
     )
 
 
-def run_cli(args, root: Path | None) -> tuple[int, str, str]:
+def run_cli(args) -> tuple[int | str, str, str]:
+    """`workbench.cli.main(args)` in this process: (exit code, stdout, stderr); an exception that escapes
+    main is printed to the captured stderr and its exit code is "raised <type>"."""
     from workbench.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -311,24 +313,26 @@ def run_cli(args, root: Path | None) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
+def refusal_fault(rc, err: str) -> str | None:
+    """Why (exit code, stderr) is not a clean refusal: exit 2, exactly one stderr line, no traceback.
+    None when it is one."""
+    if "Traceback" in err or "internal error" in err:
+        return f"traceback/internal error: {err.strip()[-300:]}"
+    if rc != 2:
+        return f"exit {rc}: {err.strip()[-300:]}"
+    n = len(err.strip().splitlines())
+    return None if n == 1 else f"exit 2 with {n} stderr lines: {err[:300]}"
+
+
 def check_cli(args, root: Path | None) -> tuple[object, str | None]:
     """(exit code, None when the case passes else why)."""
-    rc, why = _check_cli(args, root)
-    return rc, why
-
-
-def _check_cli(args, root):
     before = _snapshot(root) if root else None
-    rc, out, err = run_cli(args, root)
-    lines = err.strip().splitlines()
-    if "Traceback" in err or "internal error" in err:
-        return rc, f"traceback/internal error: {err.strip()[-300:]}"
-    if rc == 2:
-        if len(lines) != 1:
-            return rc, f"exit 2 with {len(lines)} stderr lines: {err[:300]}"
-        if root is not None and _snapshot(root) != before:
-            return rc, "exit 2 but the runs root changed"
-        return rc, None
+    rc, out, err = run_cli(args)
+    if rc == 2 or "Traceback" in err or "internal error" in err:
+        why = refusal_fault(rc, err)
+        if why is None and root is not None and _snapshot(root) != before:
+            why = "exit 2 but the runs root changed"
+        return rc, why
     if rc == 0:
         if "--json" in args and out.strip():
             try:

@@ -57,7 +57,7 @@ def test_dense_infinite_response_matches_long_kernel():
     assert np.allclose(fr.H_real.values + 1j * fr.H_imag.values, direct, rtol=1e-8)
 
 
-@pytest.mark.parametrize("layer", ["mega-ema", "lru"])
+@pytest.mark.parametrize("layer", [pytest.param("mega-ema", marks=pytest.mark.slow), "lru"])
 def test_frequency_response_other_lti_layers(layer):
     m = build_model(ModelSpec(layer=layer, d_model=4, n_layers=1)).double()
     L = 32
@@ -91,6 +91,7 @@ def test_gradient_memory_of_linear_layer_is_abs_kernel():
     assert np.isclose(g[0], abs(K[0] + layer.D.item()), rtol=1e-10)
 
 
+@pytest.mark.slow  # one backward pass per output position
 def test_gradient_memory_token_model_is_causal():
     m = build_model(ModelSpec(layer="mamba", d_model=8, vocab_size=7)).double()
     ds = gradient_memory(m, torch.randint(0, 7, (2, 20)))
@@ -222,6 +223,20 @@ def test_init_audit_flags_dt_bias_built_from_log_dt():
     assert init_audit(forgot_inverse).flagged.values.tolist() == [True, False]
 
 
+def test_delta_summary_counts_by_hand():
+    from workbench.analysis.audit import BINS, delta_summary
+
+    # [1e-3, 1e-1] widened by 1 %: 1.005e-1 and 9.95e-4 stay in, 0.2 and 0 fall out, NaN and inf are non-finite
+    dt = np.array([1e-2, 1.005e-1, 9.95e-4, 0.2, 0.0, np.nan, np.inf])
+    nonfinite, outside, hist, flags = delta_summary(3, dt, 1e-3, 1e-1, 0.01, against="claimed")
+    assert nonfinite.tolist() == [False] * 5 + [True, True]
+    assert outside.tolist() == [False, False, False, True, True, False, False]
+    assert hist.sum() == 4 and hist[np.searchsorted(BINS, -2.0, side="right") - 1] == 1  # the 0 has no log
+    assert flags[0].startswith("layer 3: 2 of 7 channels realize a non-finite")
+    assert flags[1].startswith("layer 3: 2 of 7 channels realize Δ outside the claimed [0.001, 0.1]")
+    assert delta_summary(0, dt[:4], np.nan, np.nan, 0.01)[3] == []  # no stated range: nothing outside
+
+
 def test_init_audit_lru_ring_and_ptd():
     ds = init_audit(lti("ptd-legs", H=2, N=16))
     assert np.isfinite(ds.kappa_V.values).all() and not ds.flagged.any()
@@ -248,6 +263,7 @@ def test_preview_returns_every_quantity_consistently():
     assert np.allclose(p["frequency_response"].gain.values, np.abs(np.fft.rfft(p["kernels"].K.values, axis=-1)))
 
 
+@pytest.mark.slow  # 400 backward passes
 def test_gradient_memory_projection_estimate_is_close_to_exact():
     m = build_model(ModelSpec(layer="s4d", d_model=8, vocab_size=40)).double()
     x = torch.randint(0, 40, (3, 16))

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from benchmarks.fuzz import refusal_fault, run_cli
 from workbench.cli import main
 from workbench.cli_json import dumps
 
@@ -38,16 +39,12 @@ SMALL = [
 ]
 
 
-def refused(capsys, args, words=""):
+def refused(args, words=""):
     """main(args) exits 2 with one stderr line naming `words`; returns that line."""
-    try:
-        rc = main(args)
-    except SystemExit as e:
-        rc = e.code
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert rc == 2 and len(lines) == 1 and "Traceback" not in err and words in lines[0], (rc, err)
-    return lines[0]
+    rc, _, err = run_cli(args)
+    why = refusal_fault(rc, err)
+    assert why is None and words in err, (why, err)
+    return err.strip()
 
 
 @pytest.mark.parametrize(
@@ -64,25 +61,23 @@ def refused(capsys, args, words=""):
         (["--task.test_lengths", "4,99999999"], "task.test_lengths"),
     ],
 )
-def test_bad_train_values_write_nothing(tmp_path, capsys, flags, words):
+def test_bad_train_values_write_nothing(tmp_path, flags, words):
     root = tmp_path / "runs"
-    refused(capsys, ["train", *SMALL, *flags, "--runs-dir", str(root)], words)
+    refused(["train", *SMALL, *flags, "--runs-dir", str(root)], words)
     assert not root.exists() or not any(p.is_dir() for p in root.iterdir())
 
 
-def test_empty_resume_is_not_a_new_run(tmp_path, capsys):
-    refused(capsys, ["train", "--resume", "", "--runs-dir", str(tmp_path)], "run=''")
+def test_empty_resume_is_not_a_new_run(tmp_path):
+    refused(["train", "--resume", "", "--runs-dir", str(tmp_path)], "run=''")
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is visible here")
 @pytest.mark.parametrize("device", ["cuda", "mps"])
-def test_absent_device_refused_before_the_run_folder(tmp_path, capsys, device):
+def test_absent_device_refused_before_the_run_folder(tmp_path, device):
     if device == "mps" and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         pytest.skip("an MPS device is visible here")
-    refused(
-        capsys, ["train", *SMALL, "--train.device", device, "--runs-dir", str(tmp_path)], f"train.device='{device}'"
-    )
+    refused(["train", *SMALL, "--train.device", device, "--runs-dir", str(tmp_path)], f"train.device='{device}'")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -149,16 +144,16 @@ def test_json_is_valid_for_non_finite_values(tmp_path, capsys):
         ("a: [", "valid YAML"),
     ],
 )
-def test_malformed_sweeps_one_line(tmp_path, capsys, text, words):
+def test_malformed_sweeps_one_line(tmp_path, text, words):
     f = tmp_path / "s.yaml"
     f.write_text(text)
-    refused(capsys, ["sweep", str(f), "--dry-run"], words)
+    refused(["sweep", str(f), "--dry-run"], words)
 
 
 def test_max_configs_flag_raises_the_bound(tmp_path, capsys):
     f = tmp_path / "s.yaml"
     f.write_text("base: {model: {layer: s4d}}\ngrid: {train.seed: [0, 1, 2]}")
-    refused(capsys, ["sweep", str(f), "--dry-run", "--max-configs", "2"], "at most 2 configurations")
+    refused(["sweep", str(f), "--dry-run", "--max-configs", "2"], "at most 2 configurations")
     assert main(["sweep", str(f), "--dry-run", "--max-configs", "3"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
 
@@ -168,9 +163,10 @@ def test_export_to_an_unwritable_folder(tmp_path, capsys):
     capsys.readouterr()
     run_id = next(p.name for p in tmp_path.iterdir() if p.is_dir())
     for out in ("/proc/self", "/proc/self/new", "/dev/null"):
-        refused(capsys, ["export", run_id, "--figure", "training", "-o", out, "--runs-dir", str(tmp_path)], "-o=")
+        refused(["export", run_id, "--figure", "training", "-o", out, "--runs-dir", str(tmp_path)], "-o=")
 
 
+@pytest.mark.slow  # a CLI subprocess in a shell pipe
 def test_closed_pipe_is_quiet(tmp_path):
     assert main(["train", *SMALL, "--runs-dir", str(tmp_path)]) == 0
     run_id = next(p.name for p in tmp_path.iterdir() if p.is_dir())
@@ -220,6 +216,6 @@ def test_serve_arguments(monkeypatch, capsys):
     assert os.environ["PANEL_COOKIE_SECRET"] == "k" and "password required" in capsys.readouterr().err
     monkeypatch.delenv("PANEL_BASIC_AUTH")
     monkeypatch.delenv("PANEL_COOKIE_SECRET")
-    refused(capsys, ["serve", "--cookie-secret", "k"], "--cookie-secret")
-    refused(capsys, ["serve", "--allow-websocket-origin", "bad origin"], "--allow-websocket-origin")
-    refused(capsys, ["serve", "--address", "no.such.host.invalid"], "--address")
+    refused(["serve", "--cookie-secret", "k"], "--cookie-secret")
+    refused(["serve", "--allow-websocket-origin", "bad origin"], "--allow-websocket-origin")
+    refused(["serve", "--address", "no.such.host.invalid"], "--address")

@@ -8,31 +8,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from benchmarks.serving import CHROMIUM, CHROMIUM_ARGS as ARGS, served
+
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,58 +50,14 @@ SET_WIDGET = """([title, value]) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dash")
     runs = tmp / "runs"
-    port = _free_port()
-    log = open(tmp / "panel.log", "w")
-    env = {**os.environ, "WORKBENCH_RUNS_DIR": str(runs)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "panel",
-            "serve",
-            "apps/dashboard.py",
-            "--port",
-            str(port),
-            "--address",
-            "127.0.0.1",
-            "--allow-websocket-origin",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, f"panel serve exited with {proc.returncode}"
-            try:
-                with urllib.request.urlopen(url, timeout=60) as r:  # a GET builds a whole session
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, f"{url} did not answer"
-                time.sleep(0.3)
-        yield url, runs
+        with served(runs, log=tmp / "panel.log", timeout=90) as srv:
+            yield srv.url, runs
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         print((tmp / "panel.log").read_text())  # shown by pytest only on failure
 
 

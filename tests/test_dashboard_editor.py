@@ -8,6 +8,7 @@ if str(ROOT) not in sys.path:  # apps/ is a folder of the checkout (installed: w
     sys.path.insert(0, str(ROOT))
 
 import panel as pn  # noqa: E402
+import pytest  # noqa: E402
 
 from apps.views.editor import spec_editor  # noqa: E402
 from apps.views.state import Workbench  # noqa: E402
@@ -19,6 +20,7 @@ def shown(editor) -> dict:
     return {c.title: list(c.objects[0].parameters) for c in editor[1:] if c.visible}
 
 
+@pytest.mark.slow  # previews redrawn for every layer and task switch
 def test_editor_follows_layer_task_and_init():
     state = Workbench(
         model=ModelSpec(d_model=8, n_layers=1), task=TaskSpec(kind="selective-copying", noise_len=8, n_data=2)

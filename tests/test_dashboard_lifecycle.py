@@ -45,6 +45,7 @@ def state(tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.slow  # trains a run first
 def test_click_on_a_row_opens_the_run_and_the_sidebar_shows_its_spec(state, tmp_path):
     import panel as pn
 
@@ -100,6 +101,7 @@ def test_euler_on_fast_modes_raises_the_banner(state):
     assert banner_text({}) == ""
 
 
+@pytest.mark.slow  # rebuilds every view for the preset's spec
 def test_preset_menu_loads_a_run_into_the_editor(state):
     menu = PresetMenu(state)
     menu.preset.value = "mqar"

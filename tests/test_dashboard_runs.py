@@ -112,6 +112,7 @@ def test_runs_view_filters_and_overlays(runs, state):
     assert not np.allclose(curve_values(view._overlay.object)[0], curves[0])
 
 
+@pytest.mark.slow  # overlays every run of the sweep
 def test_sweep_summary_and_grouped_overlay(runs, state):
     view = RunsView(state).sweeps
     assert view.param.sweep.objects == ["(no sweep)", "sweep-1"]
@@ -133,6 +134,7 @@ def test_sweep_summary_and_grouped_overlay(runs, state):
     )
 
 
+@pytest.mark.slow  # renders every format
 def test_export_view_writes_valid_files(runs, state, tmp_path):
     views = {v.title: v for v in (KernelsView(state), TrainingView(state))}
     view = ExportView(state, views, formats=["png", "svg"])

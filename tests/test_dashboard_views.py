@@ -83,6 +83,7 @@ def test_invalid_spec_keeps_pictures_and_says_why(state):
     assert state.error == ""
 
 
+@pytest.mark.slow  # gradient memory of the default model
 def test_memory_view_follows_layer_and_heat(state):
     state.model.layer = "mamba"  # selective: has a forgetting heat map
     view = MemoryView(state)
@@ -92,6 +93,7 @@ def test_memory_view_follows_layer_and_heat(state):
     assert len(values(view.shown("half_lives"), hv.Histogram, "modes")) == 2  # one per layer
 
 
+@pytest.mark.slow  # token dynamics of the default model
 def test_tokens_view_follows_the_spec(state):
     state.model.layer = "mamba"
     view = TokensView(state)
@@ -104,6 +106,7 @@ def test_tokens_view_follows_the_spec(state):
     assert len(values(view.shown("norms"), hv.Curve, "norm")[0]) == 3  # encoder + 2 blocks
 
 
+@pytest.mark.slow  # reads every probe step of the example run
 def test_selecting_an_earlier_step_changes_the_kernels(state):
     view = KernelsView(state)
     state.select_run(EXAMPLE)
@@ -116,6 +119,7 @@ def test_selecting_an_earlier_step_changes_the_kernels(state):
     assert len(kernel_data(view)[0]) == state.task.length()
 
 
+@pytest.mark.slow  # builds the whole app
 def test_create_app_widgets_drive_the_spec(state):
     import panel as pn
 
@@ -172,6 +176,7 @@ def test_served_updates_in_place_keep_the_document_consistent(state):
         pn.state.curdoc = None
 
 
+@pytest.mark.slow  # a preview per edit; the in-place cases above stay fast
 def test_structure_tells_in_place_from_rebuild(state):
     from apps.views.base import structure
 
@@ -183,6 +188,7 @@ def test_structure_tells_in_place_from_rebuild(state):
     assert structure(view.shown("kernels")) != lin  # another value dimension (log10|K|)
 
 
+@pytest.mark.slow  # a preview per edit; the in-place cases above stay fast
 def test_hidden_view_redraws_when_opened(state):
     view = KernelsView(state)
     view.on_screen = False

@@ -39,7 +39,8 @@ def rel_err(a, b):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("gated", [False, True])
-@pytest.mark.parametrize("L, chunk", [(150, 32), (67, 16), (5, 64)])  # not divisible, many chunks; shorter than one
+# not divisible, many chunks; shorter than one
+@pytest.mark.parametrize("L, chunk", [pytest.param(150, 32, marks=pytest.mark.slow), (67, 16), (5, 64)])
 def test_chunked_equals_recurrent_outputs_and_gradients(dtype, gated, L, chunk):
     q, k, v, beta, la = [t.requires_grad_() for t in inputs(L=L, dtype=dtype)]
     la_used = la if gated else None
@@ -109,7 +110,7 @@ def test_operator_reproduces_the_rule(gated):
     assert float(M.triu(1).abs().max()) == 0.0
 
 
-@pytest.mark.parametrize("cls", [DeltaNet, GatedDeltaNet])
+@pytest.mark.parametrize("cls", [DeltaNet, pytest.param(GatedDeltaNet, marks=pytest.mark.slow)])
 def test_layer_fast_path_equals_reference_past_several_chunks(cls):
     torch.manual_seed(0)
     m = cls(d_model=12, heads=3, chunk=8).double()
@@ -202,9 +203,9 @@ def test_default_ssm_of_the_new_layers():
 @pytest.mark.parametrize(
     "layer, kinds",
     [
-        ("deltanet", {"selective", "tokens"}),
+        pytest.param("deltanet", {"selective", "tokens"}, marks=pytest.mark.slow),
         ("gated-deltanet", {"selective", "spectrum", "tokens"}),
-        ("rg-lru", {"selective", "spectrum", "tokens"}),
+        pytest.param("rg-lru", {"selective", "spectrum", "tokens"}, marks=pytest.mark.slow),
     ],
 )
 def test_live_runs_record_the_new_probes(layer, kinds):

@@ -44,6 +44,7 @@ def _html_without_bokehjs(html: str) -> str:
     return re.sub(r"<script>\s*/\* BEGIN bokeh[\s\S]*?</script>", "", html)
 
 
+@pytest.mark.slow  # six renderers, matplotlib's among them
 def test_every_format(run, tmp_path):
     fig, data = figure_for_run(run, "spectrum")
     hv.Store.set_current_backend("bokeh")
@@ -68,7 +69,10 @@ def test_every_format(run, tmp_path):
     assert RunSpec.from_dict(json.loads(js.read_text())).to_dict() == RunSpec.from_dict(run.spec).to_dict()
 
 
-@pytest.mark.parametrize("kind", ["kernels", "memory", "tokens", "training", "selective"])
+@pytest.mark.parametrize(
+    "kind",
+    ["kernels", "memory", *(pytest.param(k, marks=pytest.mark.slow) for k in ("tokens", "training", "selective"))],
+)
 def test_each_figure_renders_on_both_backends(run, kind):
     fig, data = figure_for_run(run, kind)
     assert isinstance(fig, hv.Layout)

@@ -43,6 +43,7 @@ def test_constraints_pin_torch_cpu_build():
     assert "torch==2.13.0" in pins
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_import_workbench_loads_no_ui_stack():
     code = (
         "import sys, workbench, workbench.specs, workbench.ssm.build, workbench.analysis, workbench.cli;"

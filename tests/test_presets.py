@@ -140,6 +140,7 @@ def test_train_preset_trains_each_run_and_judges_the_order(tmp_path):
     assert said.returncode == 2 and "already completed" in said.stderr and "nothing to resume" in said.stderr
 
 
+@pytest.mark.slow  # a CLI subprocess
 def test_train_preset_bad_run_label(tmp_path):
     r = cli("train", "--preset", "mqar", "--preset-run", "rnn", cwd=tmp_path)
     assert r.returncode == 2 and "attention, mamba, s4d" in r.stderr and not (tmp_path / "runs").exists()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.serving import served
 
 pytest.importorskip("transformers")
 pytest.importorskip("panel")
@@ -57,12 +54,6 @@ def test_view_opens_a_checkpoint_and_labels_tokens_with_words(ckpt):
     assert view._alert.visible and "source=" in view._alert.object
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 AXIS_WORDS = """() => {
   const doc = (window.Bokeh && Bokeh.documents.length) ? Bokeh.documents[0] : null;
   if (!doc) return null;
@@ -82,46 +73,15 @@ AXIS_WORDS = """() => {
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing")
 def test_served_dashboard_opens_a_checkpoint_typed_sentence_on_the_delta_axis(ckpt, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    log = open(tmp_path / "panel.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "panel",
-            "serve",
-            "apps/dashboard.py",
-            "--port",
-            str(port),
-            "--address",
-            "127.0.0.1",
-            "--allow-websocket-origin",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "WORKBENCH_RUNS_DIR": str(tmp_path / "runs")},
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
+    log = tmp_path / "panel.log"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"panel serve exited with {proc.returncode}"
-            try:
-                with urllib.request.urlopen(url, timeout=60) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, f"{url} did not answer"
-                time.sleep(0.3)
-        with sync_api.sync_playwright() as p:
+        with served(tmp_path / "runs", log=log) as srv, sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             errors = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(url, timeout=120_000)
+            page.goto(srv.url, timeout=120_000)
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=120_000)
             page.locator(".bk-tab", has_text="Pretrained").first.click()
             page.get_by_text("open a checkpoint").first.click()
@@ -145,10 +105,4 @@ def test_served_dashboard_opens_a_checkpoint_typed_sentence_on_the_delta_axis(ck
             assert not errors, errors
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        print((tmp_path / "panel.log").read_text())
+        print(log.read_text())  # shown by pytest only on failure

@@ -4,18 +4,16 @@ run is selected; the server log stays free of tracebacks."""
 
 from __future__ import annotations
 
-import os
 import re
+import shlex
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks import serving
 from workbench.store import RunWriter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,15 +37,10 @@ READ_IDS = """() => {
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing"),
     pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a read-only bind mount"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -64,42 +57,16 @@ def served(tmp_path_factory):
         ids.append(w.id)
     db = runs / ids[1] / "run.sqlite"
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])  # the damaged one
-    port = _free_port()
-    serve = (
-        f"exec {sys.executable} -m panel serve apps/dashboard.py --port {port} --address 127.0.0.1 "
-        f"--allow-websocket-origin 127.0.0.1:{port}"
-    )
-    cmd = f"mount --bind {runs} {runs} && mount -o remount,bind,ro {runs} && {serve}"
     if subprocess.run(["unshare", "-m", "true"]).returncode != 0:
         pytest.skip("unshare -m not permitted here")
-    log = open(tmp / "panel.log", "w")
-    proc = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", cmd],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp / "panel.log").read_text()
-            try:
-                with urllib.request.urlopen(url, timeout=60) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, f"{url} did not answer"
-                time.sleep(0.3)
-        yield url, ids, tmp / "panel.log"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+
+    def read_only(port: int) -> list[str]:  # the server sees `runs` through a read-only bind mount
+        r = shlex.quote(str(runs))
+        ro = f"mount --bind {r} {r} && mount -o remount,bind,ro {r}"
+        return ["unshare", "-m", "sh", "-c", f"{ro} && exec {shlex.join(serving.panel_serve(port))}"]
+
+    with serving.served(runs, read_only, log=tmp / "panel.log") as srv:
+        yield srv.url, ids, tmp / "panel.log"
 
 
 def test_read_only_store_served_and_damaged_run_shown(served):

@@ -58,6 +58,7 @@ def test_selective_scan_matches_reference(variable_BC, complex_A, dtype, tol):
         assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max())), name
 
 
+@pytest.mark.slow  # finite differences over every input
 def test_selective_scan_gradcheck_small():
     kw = inputs(torch.float64)
     kw = {k: (v.requires_grad_() if torch.is_tensor(v) else v) for k, v in kw.items()}

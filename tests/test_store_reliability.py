@@ -99,6 +99,7 @@ def test_created_run_is_killed_only_after_a_grace(tmp_path, monkeypatch):
     assert open_run(path.name, tmp_path).status == "killed"
 
 
+@pytest.mark.slow  # five runs written, then the index rebuilt
 def test_rebuild_index_skips_a_truncated_run_and_lists_the_others(tmp_path):
     ids = []
     for i in range(5):
@@ -125,6 +126,7 @@ def test_rebuild_index_skips_a_truncated_run_and_lists_the_others(tmp_path):
     assert r.returncode == 0 and r.stdout.count("completed") == 4 and "damaged" in r.stdout + r.stderr
 
 
+@pytest.mark.slow  # trains, then two CLI subprocesses
 def test_a_completed_run_is_not_resumable_and_keeps_its_metrics(tmp_path):
     path = runner.create(tiny_run(steps=10), tmp_path)
     run_worker(path)
@@ -159,6 +161,7 @@ def test_resume_falls_back_past_a_truncated_checkpoint(tmp_path):
     assert torch.load(ck, weights_only=True)["step"] == 20  # rewritten whole
 
 
+@pytest.mark.slow  # resumes through a CLI subprocess that trains to the end
 def test_leftover_stop_is_cleared_by_resume(tmp_path):
     path = runner.create(tiny_run(steps=12, checkpoint_every=4), tmp_path)
     (path / "control").write_text("stop")

@@ -164,6 +164,7 @@ def test_competing_load_starts_and_stops_its_process():
     assert s["median_s"] == 3.0 and s["p90_s"] == pytest.approx(4 + 0.6 * 6) and s["spread"] == pytest.approx(7.6 / 3)
 
 
+@pytest.mark.slow  # trains
 def test_train_steps_on_the_policys_count_and_restores_it(monkeypatch):
     from workbench.specs import RunSpec
     from workbench.train import loop

@@ -183,12 +183,15 @@ def test_cli_train_json_runs_and_show(tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["--task.name", "nope"], "task.kind='nope'"),
-        (["--train.steps", "0"], "train.steps=0"),
-        (["--model.layer", "mamba", "--ssm.init", "hippo-legs"], "ssm.init='hippo-legs'"),
+        # each case is a subprocess (an interpreter and torch import); the fast selection keeps one
+        pytest.param(["--task.name", "nope"], "task.kind='nope'", marks=pytest.mark.slow),
+        pytest.param(["--train.steps", "0"], "train.steps=0", marks=pytest.mark.slow),
+        pytest.param(
+            ["--model.layer", "mamba", "--ssm.init", "hippo-legs"], "ssm.init='hippo-legs'", marks=pytest.mark.slow
+        ),
         (["--task.name", "mqar", "--task.seq_len", "8"], "task.seq_len"),
-        (["--model.layer", "attention", "--model.heads", "3"], "model.heads=3"),
-        (["--train.device", "tpu"], "train.device='tpu'"),
+        pytest.param(["--model.layer", "attention", "--model.heads", "3"], "model.heads=3", marks=pytest.mark.slow),
+        pytest.param(["--train.device", "tpu"], "train.device='tpu'", marks=pytest.mark.slow),
     ],
 )
 def test_cli_train_bad_input_exits_2_and_writes_nothing(tmp_path, args, words):
@@ -197,6 +200,7 @@ def test_cli_train_bad_input_exits_2_and_writes_nothing(tmp_path, args, words):
     assert "Traceback" not in r.stderr and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow  # three CLI subprocesses
 def test_cli_missing_run_exits_2(tmp_path):
     for args in (["show", "20990101-000000-none-0000"], ["stop", "../x"], ["train", "--resume", "nope-0"]):
         r = cli(*args, cwd=tmp_path)

@@ -8,14 +8,13 @@ dependencies come from the running environment); the imported files are checked 
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.serving import served
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -31,12 +30,6 @@ SKIP = shutil.ignore_patterns(
     ".ruff_cache",
     ".ipynb_checkpoints",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -92,37 +85,10 @@ def test_wheel_holds_the_library_and_the_dashboard(site):
 def test_workbench_serve_from_the_wheel_answers_200(site, tmp_path):
     outside = tmp_path / "elsewhere"  # no apps/, no workbench/ here
     outside.mkdir()
-    port = _free_port()
-    log = open(tmp_path / "serve.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "serve", "--port", str(port), "--runs-dir", "runs"],
-        cwd=outside,
-        env=_env(site),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"workbench serve exited with {proc.returncode}: {log.seek(0) or log.read()}"
-            try:
-                with urllib.request.urlopen(url, timeout=90) as r:  # a GET builds a whole session
-                    status, page = r.status, r.read().decode()
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, f"{url} did not answer"
-                time.sleep(0.5)
-        assert status == 200
-        assert "<title>SSM Workbench</title>" in page
-        log.seek(0)
-        said = log.read()
-        served = said.split("serving the dashboard (", 1)[1].split(")", 1)[0]
-        assert Path(served).resolve() == (site / "workbench_dashboard" / "dashboard.py").resolve(), said
-    finally:
-        proc.terminate()  # serve execs panel in place: this is the server's own process
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    log = tmp_path / "serve.log"
+    serve = lambda port: [sys.executable, "-m", "workbench", "serve", "--port", str(port), "--runs-dir", "runs"]
+    with served(command=serve, cwd=outside, env=_env(site), log=log) as srv:
+        assert "<title>SSM Workbench</title>" in srv.page
+        said = log.read_text()
+        served_from = said.split("serving the dashboard (", 1)[1].split(")", 1)[0]
+        assert Path(served_from).resolve() == (site / "workbench_dashboard" / "dashboard.py").resolve(), said

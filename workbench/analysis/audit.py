@@ -16,6 +16,26 @@ from workbench.analysis.walk import layer_modes, lti_core, mixers, model_attrs, 
 BINS = np.linspace(-6, 2, 33)  # log10 Δ histogram edges
 
 
+def delta_summary(layer: int, dt: np.ndarray, lo: float, hi: float, tolerance: float, against: str = "requested"):
+    """Realized Δ of one layer (channel,) against [lo, hi] widened by `tolerance`.
+
+    Returns (non-finite mask, outside mask (finite channels only), counts per log10 Δ bin of BINS,
+    flag sentences naming the layer). A NaN bound (a core that states no range) flags nothing.
+    """
+    finite = np.isfinite(dt)
+    outside = finite & ((dt < lo * (1 - tolerance)) | (dt > hi * (1 + tolerance)))
+    flags = []
+    if (~finite).any():
+        flags.append(f"layer {layer}: {int((~finite).sum())} of {dt.size} channels realize a non-finite Δ")
+    if outside.any():
+        flags.append(
+            f"layer {layer}: {int(outside.sum())} of {dt.size} channels realize Δ outside the {against} "
+            f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})"
+        )
+    hist = np.histogram(np.log10(dt[finite & (dt > 0)]), BINS)[0]
+    return ~finite, outside, hist, flags
+
+
 @torch.no_grad()
 def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
     rows, flags = [], []
@@ -26,15 +46,8 @@ def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
         core = lti_core(m) or m
         lo, hi = getattr(core, "dt_range", (np.nan, np.nan))
         dt = md.dt.numpy()
-        finite = np.isfinite(dt)
-        outside = finite & ((dt < lo * (1 - tolerance)) | (dt > hi * (1 + tolerance)))
-        if (~finite).any():
-            flags.append(f"layer {i}: {int((~finite).sum())} of {dt.size} channels realize a non-finite Δ")
-        if outside.any():
-            flags.append(
-                f"layer {i}: {int(outside.sum())} of {dt.size} channels realize Δ outside the requested "
-                f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})"
-            )
+        nonfinite, outside, hist, dt_flags = delta_summary(i, dt, lo, hi, tolerance)
+        flags += dt_flags
         re = md.A.real.numpy()
         if (re > 0).any():
             flags.append(f"layer {i}: {int((re > 0).sum())} modes have Re A > 0 (unstable)")
@@ -45,7 +58,6 @@ def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
             off_ring = int(((r < ring[0] * (1 - tolerance)) | (r > ring[1] * (1 + tolerance))).sum())
             if off_ring:
                 flags.append(f"layer {i}: {off_ring} poles off the LRU ring [{ring[0]:g}, {ring[1]:g}]")
-        hist = np.histogram(np.log10(dt[finite & (dt > 0)]), BINS)[0]
         kappa = float(getattr(core, "info", {}).get("kappa_V", np.nan))
         rows.append(
             dict(
@@ -57,7 +69,7 @@ def init_audit(model, tolerance: float = 0.01) -> xr.Dataset:
                 lo=lo,
                 hi=hi,
                 kappa=kappa,
-                flagged=bool((~finite).any() or outside.any() or (re > 0).any() or off_ring),
+                flagged=bool(nonfinite.any() or outside.any() or (re > 0).any() or off_ring),
             )
         )
     need(rows, "init_audit", "SSM", model)

@@ -14,11 +14,10 @@ import numpy as np
 import torch
 import xarray as xr
 
+from workbench.analysis.audit import BINS, delta_summary
 from workbench.analysis.walk import mixers, model_attrs, need
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2
-
-BINS = np.linspace(-6, 2, 33)  # log10 Δ
 
 
 def _at_rest(m) -> torch.Tensor:
@@ -51,20 +50,15 @@ def delta_audit(
         if not isinstance(m, (Mamba, Mamba2)):
             continue
         dt = _at_rest(m).double().cpu().numpy()
-        finite = np.isfinite(dt) & (dt > 0)
-        out = ~finite | (dt < lo * (1 - tolerance)) | (dt > hi * (1 + tolerance))
+        nonfinite, outside, hist, dt_flags = delta_summary(i, dt, lo, hi, tolerance, against="claimed")
+        flags += dt_flags
         # KS distance against log-uniform on [log lo_min, log hi] with the floor's atom
-        x = np.sort(np.log(dt[finite]))
+        x = np.sort(np.log(dt[~nonfinite & (dt > 0)]))
         a, b = np.log(lo_min), np.log(hi)
         cdf = np.clip((x - a) / (b - a), 0, 1) if b > a else np.zeros_like(x)
         n = max(len(x), 1)
         ks = float(np.max(np.maximum(np.arange(1, n + 1) / n - cdf, cdf - np.arange(n) / n))) if len(x) else np.nan
-        if out.any():
-            flags.append(
-                f"layer {i}: {int(out.sum())} of {dt.size} channels realize Δ outside the claimed "
-                f"[{lo:g}, {hi:g}] (seen {np.nanmin(dt):.3g} to {np.nanmax(dt):.3g})"
-            )
-        rows.append((i, dt, int(out.sum()), ks, np.histogram(np.log10(dt[finite]), BINS)[0]))
+        rows.append((i, dt, int(nonfinite.sum() + outside.sum()), ks, hist))
     need(rows, "delta_audit", "mamba or mamba2", model)
     dim = "head" if isinstance(mixers(model)[rows[0][0]], Mamba2) else "channel"
     verdict = "disagrees" if flags else "consistent"
