@@ -3,24 +3,18 @@ in the Token dynamics view (an image with data, not the "not available" placehol
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.serving import CHROMIUM, CHROMIUM_ARGS as ARGS, served
 from workbench.specs import RunSpec
 from workbench.train import runner
 from workbench.train.worker import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,14 +45,8 @@ ATTENTION = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("att") / "runs"
     spec = RunSpec.from_dict(
         {
@@ -70,41 +58,13 @@ def served(tmp_path_factory):
     )
     run_id = runner.create(spec, runs).name
     run_worker(runs / run_id)
-    port = _free_port()
-    log = open(runs.parent / "panel.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "apps/dashboard.py", "--port", str(port), "--address", "127.0.0.1"]
-        + ["--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "WORKBENCH_RUNS_DIR": str(runs)},
-    )
-    url = f"http://127.0.0.1:{port}/dashboard"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (runs.parent / "panel.log").read_text()
-            try:
-                with urllib.request.urlopen(url, timeout=60) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, f"{url} did not answer"
-                time.sleep(0.3)
-        yield url, run_id
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with served(runs, log=runs.parent / "panel.log") as srv:
+        yield srv.url, run_id
 
 
-def test_a_runs_hidden_attention_is_drawn(served):
+def test_a_runs_hidden_attention_is_drawn(served_run):
     sync_api = pytest.importorskip("playwright.sync_api")
-    url, run_id = served
+    url, run_id = served_run
     ART.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

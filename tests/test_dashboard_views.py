@@ -223,6 +223,7 @@ def test_a_run_rebuilds_the_trajectories_in_a_fixed_pane(state):
     assert len(values(view.shown("trajectories"), hv.Points, "Re")[0]) > 0
 
 
+@pytest.mark.slow  # builds the whole app and reads every probe step of the example run
 def test_header_scrubber_moves_every_probe_view(state):
     """The header's scrubber offers the open run's probe steps; moving it changes what the probe
     views draw, moves the Training slider, and stops following the live end."""
