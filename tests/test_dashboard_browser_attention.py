@@ -26,6 +26,7 @@ pytestmark = [
 ATTENTION = """() => {
   const doc = (window.Bokeh && Bokeh.documents.length) ? Bokeh.documents[0] : null;
   if (!doc) return null;
+  let best = null;  // a replaced plot may linger among the document's models: the one drawing most
   for (const m of doc.all_models) {
     const t = m.title;
     if (!t || typeof t !== 'object' || !String(t.text || '').startsWith('Hidden attention')) continue;
@@ -39,9 +40,9 @@ ATTENTION = """() => {
       const text = get('text');
       if (text) texts.push(...Array.from(text));
     }
-    return {title: String(t.text), pixels, texts};
+    if (best === null || pixels > best.pixels) best = {title: String(t.text), pixels, texts};
   }
-  return null;
+  return best;
 }"""
 
 
