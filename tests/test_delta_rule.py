@@ -14,6 +14,7 @@ from workbench.ssm.delta_chunked import (
     delta_rule_chunked,
     delta_rule_operator,
     delta_rule_recurrent,
+    segment_length,
 )
 from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.gated_deltanet import GatedDeltaNet
@@ -60,6 +61,27 @@ def test_chunked_carries_an_initial_state():
     o, S = delta_rule_chunked(q, k, v, beta, la, chunk=16, state=S0)
     o_ref, S_ref = delta_rule_recurrent(q, k, v, beta, la, state=S0)
     assert rel_err(o, o_ref) <= 1e-10 and rel_err(S, S_ref) <= 1e-10
+
+
+@pytest.mark.parametrize("segment", [32, 40, 150])  # several segments (the last ragged); 40 rounds down to 32
+def test_segmented_equals_recurrent_outputs_and_gradients(segment):
+    q, k, v, beta, la = [t.requires_grad_() for t in inputs(L=150)]
+    S0 = torch.randn(2, 3, 8, 6, dtype=torch.float64)
+    o, S = delta_rule_chunked(q, k, v, beta, la, chunk=16, state=S0, segment=segment)
+    o_ref, S_ref = delta_rule_recurrent(q, k, v, beta, la, state=S0)
+    assert rel_err(o, o_ref) <= 1e-10 and rel_err(S, S_ref) <= 1e-10
+    w = torch.randn_like(o)
+    g = torch.autograd.grad((o * w).sum() + S.sum(), [q, k, v, beta, la])
+    g_ref = torch.autograd.grad((o_ref * w).sum() + S_ref.sum(), [q, k, v, beta, la])
+    for a, b in zip(g, g_ref):
+        assert rel_err(a, b) <= 1e-9
+
+
+def test_segment_length_keeps_each_chunk_temporary_within_the_budget():
+    # b 8, h 4, Q 64, float32: one chunk's (Q, Q) block per (b, h) is 8·4·64·64·4 B = 512 KiB
+    assert segment_length(8, 4, 64, 4, budget=8 << 20) == 16 * 64
+    assert segment_length(8, 4, 64, 8, budget=8 << 20) == 8 * 64
+    assert segment_length(512, 16, 64, 4, budget=8 << 20) == 64  # never less than one chunk
 
 
 def test_beta_one_orthonormal_keys_store_and_retrieve_exactly():
