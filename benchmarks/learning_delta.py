@@ -36,12 +36,12 @@ MQAR = {"kind": "mqar", "seq_len": 64, "num_kv": 8}
 NEEDLE = {"kind": "needle", "seq_len": 64, "vocab_size": 16, "test_lengths": NEEDLE_LENGTHS}
 
 
-def _case(layer, task, steps, lr=1e-2):
+def _case(layer, task, steps, lr=1e-2, model=None):
     # ssm_lr = lr: Mamba-2 and Gated DeltaNet train Δ and A at the model's learning rate (no weight
     # decay); the workbench's S4-style default (1e-3) left gated-deltanet at chance on MQAR in 600 steps
     m, s = EQUAL_STATE[layer]
     return {
-        "model": {"layer": layer, **MODEL, **m},
+        "model": {"layer": layer, **MODEL, **m, **(model or {})},
         "ssm": {**s, "ssm_lr": lr},
         "task": task,
         "train": {"steps": steps, "lr": lr},
@@ -50,6 +50,8 @@ def _case(layer, task, steps, lr=1e-2):
 
 CASES = {f"{layer}/needle": _case(layer, NEEDLE, 400) for layer in ("gated-deltanet", "deltanet", "mamba2")}
 CASES.update({f"{layer}/mqar": _case(layer, MQAR, 600) for layer in ("gated-deltanet", "deltanet", "gla", "mamba2")})
+# the ablation: Gated DeltaNet without its output gate (DeltaNet plus the decay)
+CASES["gated-deltanet-nogate/mqar"] = _case("gated-deltanet", MQAR, 600, model={"gate": "none"})
 
 
 def state_size(spec: RunSpec) -> int:
