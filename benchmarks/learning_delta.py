@@ -132,12 +132,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(rows: list[dict], m: dict) -> str:
+def write_section(rows: list[dict], m: dict, note: str = "") -> str:
     """benchmarks/results/learning-delta.md, and the same section at the end of learning.md."""
     text = table(rows)
     section = (
         f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run, "
-        f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n{text}"
+        f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n"
+        + (f"{note}\n\n" if note else "")
+        + text
     )
     (RESULTS / "learning-delta.md").write_text(section)
     main_md = RESULTS / "learning.md"
@@ -155,7 +157,7 @@ def main() -> None:
     ns = p.parse_args()
     if ns.report_only:
         saved = json.loads((RESULTS / "learning-delta.json").read_text())
-        print(write_section(saved["rows"], saved["machine"]))
+        print(write_section(saved["rows"], saved["machine"], saved.get("note", "")))
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
