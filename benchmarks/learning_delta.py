@@ -36,13 +36,13 @@ MQAR = {"kind": "mqar", "seq_len": 64, "num_kv": 8}
 NEEDLE = {"kind": "needle", "seq_len": 64, "vocab_size": 16, "test_lengths": NEEDLE_LENGTHS}
 
 
-def _case(layer, task, steps, lr=1e-2, model=None):
+def _case(layer, task, steps, lr=1e-2, model=None, ssm=None):
     # ssm_lr = lr: Mamba-2 and Gated DeltaNet train Δ and A at the model's learning rate (no weight
     # decay); the workbench's S4-style default (1e-3) left gated-deltanet at chance on MQAR in 600 steps
     m, s = EQUAL_STATE[layer]
     return {
         "model": {"layer": layer, **MODEL, **m, **(model or {})},
-        "ssm": {**s, "ssm_lr": lr},
+        "ssm": {**s, "ssm_lr": lr, **(ssm or {})},
         "task": task,
         "train": {"steps": steps, "lr": lr},
     }
@@ -52,6 +52,8 @@ CASES = {f"{layer}/needle": _case(layer, NEEDLE, 400) for layer in ("gated-delta
 CASES.update({f"{layer}/mqar": _case(layer, MQAR, 600) for layer in ("gated-deltanet", "deltanet", "gla", "mamba2")})
 # the ablation: Gated DeltaNet without its output gate (DeltaNet plus the decay)
 CASES["gated-deltanet-nogate/mqar"] = _case("gated-deltanet", MQAR, 600, model={"gate": "none"})
+# Mamba-2 with Gated DeltaNet's Δ range: at its own ([1e-3, 1e-1]) it stays at chance on the needle
+CASES["mamba2-dt1e-2/needle"] = _case("mamba2", NEEDLE, 400, ssm={"dt_min": 1e-4, "dt_max": 1e-2})
 
 
 def state_size(spec: RunSpec) -> int:
