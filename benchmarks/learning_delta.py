@@ -36,13 +36,13 @@ MQAR = {"kind": "mqar", "seq_len": 64, "num_kv": 8}
 NEEDLE = {"kind": "needle", "seq_len": 64, "vocab_size": 16, "test_lengths": NEEDLE_LENGTHS}
 
 
-def _case(layer, task, steps, lr=1e-2):
+def _case(layer, task, steps, lr=1e-2, model=None, ssm=None):
     # ssm_lr = lr: Mamba-2 and Gated DeltaNet train Δ and A at the model's learning rate (no weight
     # decay); the workbench's S4-style default (1e-3) left gated-deltanet at chance on MQAR in 600 steps
     m, s = EQUAL_STATE[layer]
     return {
-        "model": {"layer": layer, **MODEL, **m},
-        "ssm": {**s, "ssm_lr": lr},
+        "model": {"layer": layer, **MODEL, **m, **(model or {})},
+        "ssm": {**s, "ssm_lr": lr, **(ssm or {})},
         "task": task,
         "train": {"steps": steps, "lr": lr},
     }
@@ -50,6 +50,10 @@ def _case(layer, task, steps, lr=1e-2):
 
 CASES = {f"{layer}/needle": _case(layer, NEEDLE, 400) for layer in ("gated-deltanet", "deltanet", "mamba2")}
 CASES.update({f"{layer}/mqar": _case(layer, MQAR, 600) for layer in ("gated-deltanet", "deltanet", "gla", "mamba2")})
+# the ablation: Gated DeltaNet without its output gate (DeltaNet plus the decay)
+CASES["gated-deltanet-nogate/mqar"] = _case("gated-deltanet", MQAR, 600, model={"gate": "none"})
+# Mamba-2 with Gated DeltaNet's Δ range: at its own ([1e-3, 1e-1]) it stays at chance on the needle
+CASES["mamba2-dt1e-2/needle"] = _case("mamba2", NEEDLE, 400, ssm={"dt_min": 1e-4, "dt_max": 1e-2})
 
 
 def state_size(spec: RunSpec) -> int:
@@ -130,12 +134,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(rows: list[dict], m: dict) -> str:
+def write_section(rows: list[dict], m: dict, note: str = "") -> str:
     """benchmarks/results/learning-delta.md, and the same section at the end of learning.md."""
     text = table(rows)
     section = (
         f"{HEADING}\n\nMachine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, 1 torch thread per run, "
-        f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n{text}"
+        f"batch 32, lr 1e-2 (warm-up 50, cosine); `python -m benchmarks.learning_delta`.\n\n"
+        + (f"{note}\n\n" if note else "")
+        + text
     )
     (RESULTS / "learning-delta.md").write_text(section)
     main_md = RESULTS / "learning.md"
@@ -153,7 +159,7 @@ def main() -> None:
     ns = p.parse_args()
     if ns.report_only:
         saved = json.loads((RESULTS / "learning-delta.json").read_text())
-        print(write_section(saved["rows"], saved["machine"]))
+        print(write_section(saved["rows"], saved["machine"], saved.get("note", "")))
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

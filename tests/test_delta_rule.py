@@ -14,6 +14,7 @@ from workbench.ssm.delta_chunked import (
     delta_rule_chunked,
     delta_rule_operator,
     delta_rule_recurrent,
+    segment_length,
 )
 from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.gated_deltanet import GatedDeltaNet
@@ -61,6 +62,27 @@ def test_chunked_carries_an_initial_state():
     o, S = delta_rule_chunked(q, k, v, beta, la, chunk=16, state=S0)
     o_ref, S_ref = delta_rule_recurrent(q, k, v, beta, la, state=S0)
     assert rel_err(o, o_ref) <= 1e-10 and rel_err(S, S_ref) <= 1e-10
+
+
+@pytest.mark.parametrize("segment", [32, 40, 150])  # several segments (the last ragged); 40 rounds down to 32
+def test_segmented_equals_recurrent_outputs_and_gradients(segment):
+    q, k, v, beta, la = [t.requires_grad_() for t in inputs(L=150)]
+    S0 = torch.randn(2, 3, 8, 6, dtype=torch.float64)
+    o, S = delta_rule_chunked(q, k, v, beta, la, chunk=16, state=S0, segment=segment)
+    o_ref, S_ref = delta_rule_recurrent(q, k, v, beta, la, state=S0)
+    assert rel_err(o, o_ref) <= 1e-10 and rel_err(S, S_ref) <= 1e-10
+    w = torch.randn_like(o)
+    g = torch.autograd.grad((o * w).sum() + S.sum(), [q, k, v, beta, la])
+    g_ref = torch.autograd.grad((o_ref * w).sum() + S_ref.sum(), [q, k, v, beta, la])
+    for a, b in zip(g, g_ref):
+        assert rel_err(a, b) <= 1e-9
+
+
+def test_segment_length_keeps_each_chunk_temporary_within_the_budget():
+    # b 8, h 4, Q 64, float32: one chunk's (Q, Q) block per (b, h) is 8·4·64·64·4 B = 512 KiB
+    assert segment_length(8, 4, 64, 4, budget=8 << 20) == 16 * 64
+    assert segment_length(8, 4, 64, 8, budget=8 << 20) == 8 * 64
+    assert segment_length(512, 16, 64, 4, budget=8 << 20) == 64  # never less than one chunk
 
 
 def test_beta_one_orthonormal_keys_store_and_retrieve_exactly():
@@ -124,6 +146,39 @@ def test_layer_fast_path_equals_reference_past_several_chunks(cls):
     assert rel_err(torch.stack(ys, 1), m(x)) <= 1e-10
 
 
+def test_gated_deltanet_without_decay_starts_as_deltanet():
+    """α forced to 1 (a = −exp(A_log) → 0): at initialization Gated DeltaNet is DeltaNet of the same seed,
+    outputs and gradients, because the gate starts open and flat (W_g = 0, SiLU(b_g) = 1)."""
+    x = torch.randn(2, 37, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gdn, dn = (
+        GatedDeltaNet(d_model=16, heads=4, chunk=8, seed=5).double(),
+        DeltaNet(d_model=16, heads=4, chunk=8, seed=5).double(),
+    )
+    with torch.no_grad():
+        gdn.A_log.fill_(-torch.inf)
+    q, k, v, beta, log_alpha = gdn.mixer_inputs(x)
+    assert float(log_alpha.detach().abs().max()) == 0.0
+    for a, b in zip((q, k, v, beta), dn.mixer_inputs(x)[:4]):
+        assert torch.equal(a, b)
+    assert rel_err(gdn(x), dn(x)) <= 1e-6  # SiLU(b_g) = 1 to float32 precision
+    gdn(x).square().sum().backward()
+    dn(x).square().sum().backward()
+    assert rel_err(gdn.qkv.weight.grad, dn.qkv.weight.grad) <= 1e-6
+    assert abs(float(F.silu(gdn.g_proj.bias.detach()[0])) - 1) <= 1e-6
+
+
+def test_gated_deltanet_gate_none_is_deltanet_plus_the_decay():
+    x = torch.randn(2, 20, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    gdn = GatedDeltaNet(d_model=16, heads=4, chunk=8, gate="none", seed=2).double()
+    dn = DeltaNet(d_model=16, heads=4, chunk=8, seed=2).double()
+    assert not hasattr(gdn, "g_proj")
+    q, k, v, beta, la = gdn.mixer_inputs(x)
+    o, _ = delta_rule_recurrent(q, k, v, beta, la)
+    assert rel_err(gdn(x), dn._out(o, x)) <= 1e-10
+    with pytest.raises(SpecError, match="model.gate"):
+        GatedDeltaNet(d_model=16, heads=4, gate="glu")
+
+
 def test_gated_deltanet_step_size_knobs():
     m = GatedDeltaNet(d_model=16, heads=8, dt_min=1e-3, dt_max=1e-1, dt_transform="exp", seed=3)
     dt = m.dt_at_rest().detach()
@@ -145,6 +200,7 @@ def test_gated_deltanet_step_size_knobs():
         ({"layer": "deltanet", "beta_max": 2.5}, "model.beta_max"),
         ({"layer": "gated-deltanet", "beta_max": 0}, "model.beta_max"),
         ({"layer": "rg-lru", "rg_lru_c": -1}, "model.rg_lru_c"),
+        ({"layer": "gated-deltanet", "gate": "glu"}, "model.gate"),
     ],
 )
 def test_bad_specs_name_the_field(values, field):
@@ -195,7 +251,13 @@ def test_needle_task_plants_one_pair_and_scores_the_query():
 
 
 def test_default_ssm_of_the_new_layers():
-    assert default_ssm("gated-deltanet").dt_transform == "softplus"
+    g = default_ssm("gated-deltanet")
+    assert g.dt_transform == "softplus" and (g.dt_min, g.dt_max) == (1e-4, 1e-2)
+    # α at rest = exp(−Δ a) with a ≤ 16: no head starts below exp(−0.16) ≈ 0.85 (t½ ≥ 4 steps)
+    for seed in range(5):
+        m = build_model(ModelSpec(layer="gated-deltanet", d_model=32, heads=8, seed=seed), g).layers[0].mixer
+        alpha = torch.exp(-m.dt_at_rest() * torch.exp(m.A_log)).detach()
+        assert float(alpha.min()) >= math.exp(-0.16) - 1e-6
     r = default_ssm("rg-lru")
     assert (r.r_min, r.r_max) == (0.9, 0.999)
 

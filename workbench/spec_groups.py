@@ -61,7 +61,7 @@ RELEVANT: dict[tuple[str, str], dict[str, tuple] | list[dict[str, tuple]]] = {
     ("model", "selective_delta"): {"layer": ("mamba",)},
     ("model", "selective_B"): {"layer": ("mamba",)},
     ("model", "selective_C"): {"layer": ("mamba",)},
-    ("model", "gate"): {"layer": ("mamba",)},
+    ("model", "gate"): {"layer": ("mamba", "gated-deltanet")},
     ("model", "chunk"): {"layer": ("mamba2", "deltanet", "gated-deltanet")},
     ("model", "beta_max"): {"layer": ("deltanet", "gated-deltanet")},
     ("model", "rg_lru_c"): {"layer": ("rg-lru",)},

@@ -198,6 +198,8 @@ class SSMSpec(Spec):
         return self.init in DENSE_INITS
 
 
+GDN_GATES = ("silu", "none")  # Gated DeltaNet's output gate: the paper's SiLU, or none (the ablation)
+
 LAYERS = (
     "s4d",
     "mamba",
@@ -217,8 +219,10 @@ def default_ssm(layer: str) -> SSMSpec:
     """The published defaults of each layer kind's SSM (Mamba: S4D-Real, softplus Δ, its own mix)."""
     if layer == "mamba":
         return SSMSpec(init="s4d-real", d_state=16, discretization="mamba", dt_transform="softplus")
-    if layer in ("mamba2", "mega-ema", "gated-deltanet"):
+    if layer in ("mamba2", "mega-ema"):
         return SSMSpec(init="s4d-real", d_state=16, dt_transform="softplus")
+    if layer == "gated-deltanet":  # Δ·a ≤ 0.16 at rest: α ≥ 0.85, no head wiped within a few tokens
+        return SSMSpec(init="s4d-real", d_state=16, dt_transform="softplus", dt_min=1e-4, dt_max=1e-2)
     if layer in ("lru", "rg-lru"):  # rg-lru: a^c uniform on [r_min, r_max] (Griffin: [0.9, 0.999])
         return SSMSpec(init="lru-ring", d_state=64)
     return SSMSpec()
@@ -252,7 +256,9 @@ class ModelSpec(Spec):
     selective_B = param.Boolean(default=True, doc="Mamba: B_t depends on the input (else a learned constant).")
     selective_C = param.Boolean(default=True, doc="Mamba: C_t depends on the input (else a learned constant).")
     gate = param.Selector(
-        default="silu", objects=["none", "silu", "glu"], doc="Mamba output gate: y, y·SiLU(z) or y·σ(z)."
+        default="silu",
+        objects=["none", "silu", "glu"],
+        doc="Output gate of mamba (y, y·SiLU(z) or y·σ(z)) and gated-deltanet (none or silu).",
     )
     chunk = param.Integer(
         default=64, bounds=(1, 4096), doc="Chunk length of Mamba-2 (SSD) and the delta rule (deltanet, gated-deltanet)."
@@ -292,6 +298,8 @@ class ModelSpec(Spec):
         ):
             what = "model.expand·model.d_model" if expanded else "model.d_model"
             raise SpecError("model.heads", self.heads, f"a divisor of {what} ({width}) for layer {self.layer!r}")
+        if self.layer == "gated-deltanet" and self.gate not in GDN_GATES:
+            raise SpecError("model.gate", self.gate, f"one of {', '.join(GDN_GATES)} for layer 'gated-deltanet'")
         if self.layer == "attention" and (self.d_model // self.heads) % 2:
             raise SpecError(
                 "model.heads",

@@ -64,10 +64,43 @@ def _decay_matrix(g):
     return torch.exp((g[..., :, None] - g[..., None, :]).masked_fill(upper, -torch.inf))
 
 
-def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=None):
-    """The chunked parallel form; same signature and results as `delta_rule_recurrent`."""
+SEGMENT_BYTES = 8 << 20  # the size of one (b, h, chunks, Q, Q) temporary in a segment
+
+
+def segment_length(b: int, h: int, Q: int, itemsize: int, budget: int = SEGMENT_BYTES) -> int:
+    """Tokens per segment: a whole number of chunks whose (Q, Q) temporaries take at most `budget`
+    bytes each (one chunk at least)."""
+    return Q * max(1, budget // (b * h * Q * Q * itemsize))
+
+
+def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=None, segment: int | None = None):
+    """The chunked parallel form; same signature and results as `delta_rule_recurrent`.
+
+    Long sequences go through in segments of whole chunks (`segment` tokens; by default as many as
+    keep each (Q, Q) temporary within SEGMENT_BYTES), the state carried from one to the next. The
+    work is the same; what changes is that no temporary grows with L. Tensors beyond the C
+    allocator's mmap threshold (32 MiB in glibc) are fresh pages on every call, so unsegmented the
+    kernel's page zeroing grew to half the time of a long fwd+bwd.
+    """
     b, L, h, dk = k.shape
     Q = min(chunk, L)
+    seg = segment or segment_length(b, h, Q, k.element_size())
+    seg = max(Q, seg // Q * Q)
+    if L <= seg:
+        return _chunked_segment(q, k, v, beta, log_alpha, Q, state)
+    outs = []
+    for t in range(0, L, seg):
+        part = slice(t, t + seg)
+        la = log_alpha[:, part] if log_alpha is not None else None
+        o, state = _chunked_segment(q[:, part], k[:, part], v[:, part], beta[:, part], la, Q, state)
+        outs.append(o)
+    return torch.cat(outs, 1), state
+
+
+def _chunked_segment(q, k, v, beta, log_alpha, Q, state):
+    """One segment (or the whole sequence) in n = ⌈L/Q⌉ chunks of Q."""
+    b, L, h, dk = k.shape
+    Q = min(Q, L)
     n = -(-L // Q)
     # padded steps have k = v = β = 0 and log α = 0: they leave the state unchanged
     q, k, v, beta = _chunks(q, Q, n), _chunks(k, Q, n), _chunks(v, Q, n), _chunks(beta, Q, n)  # (b, h, n, Q, ·)

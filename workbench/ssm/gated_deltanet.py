@@ -4,8 +4,14 @@
 
 α_t = exp(Δ_t a) as in Mamba-2: Δ_t = g(W_Δ x_t + b_Δ) per head with g the workbench's Δ transform
 (softplus in the paper) and b_Δ initialized from Δ log-uniform on [dt_min, dt_max]; a = −exp(A_log)
-per head, a ~ U(1, 16). q, k, v and β as in DeltaNet; the output is RMSNorm(o_t) ⊙ SiLU(W_g x_t),
+per head, a ~ U(1, 16). q, k, v and β as in DeltaNet; the output is RMSNorm(o_t) ⊙ SiLU(W_g x_t + b_g),
 then the output projection. Half-lives: t½ = ln 2 / (Δ_t |a|) steps, as for Mamba-2.
+
+The gate starts open and flat: W_g = 0 and SiLU(b_g) = 1, so at initialization the layer is
+DeltaNet with a decay (exactly DeltaNet where α = 1). A randomly initialized gate multiplies every
+retrieved value by a token-dependent random mask; at the workbench's scale it kept the layer near
+chance on MQAR (see docs/delta_rule.md). The default Δ range [1e-4, 1e-2] starts every head at
+α ≥ e^{−0.16} ≈ 0.85, where Mamba-2's [1e-3, 1e-1] starts some at α ≈ 0.2.
 """
 
 from __future__ import annotations
@@ -14,12 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workbench.errors import SpecError
+from workbench.specs import GDN_GATES
 from workbench.ssm.deltanet import DeltaNet
 from workbench.ssm.init import log_uniform_dt
 from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT
 from workbench.ssm.seeding import seeded
+
+SILU_ONE = 1.2784645  # SiLU(b) = 1: the open gate
 
 
 class GatedDeltaNet(DeltaNet):
@@ -32,11 +42,12 @@ class GatedDeltaNet(DeltaNet):
         heads: int = 4,
         d_conv: int = 4,
         beta_max: float = 1.0,
-        dt_min: float = 1e-3,
-        dt_max: float = 1e-1,
+        dt_min: float = 1e-4,
+        dt_max: float = 1e-2,
         dt_transform: str = "softplus",
         chunk: int = 64,
         ssm_lr: float = 1e-3,
+        gate: str = "silu",
         seed: int = 0,
     ):
         nn.Module.__init__(self)
@@ -48,7 +59,13 @@ class GatedDeltaNet(DeltaNet):
         self.dt_bias = hint(nn.Parameter(inv_dt(dt0).float()), ssm_lr)
         a = 1 + 15 * torch.rand(heads, generator=gen, dtype=torch.float64)  # a ~ U(1, 16)
         self.A_log = hint(nn.Parameter(torch.log(a).float()), ssm_lr)
-        self.g_proj = seeded(nn.Linear, d_model, self.E, bias=False, gen=gen)
+        if gate not in GDN_GATES:
+            raise SpecError("model.gate", gate, f"one of {', '.join(GDN_GATES)} for layer 'gated-deltanet'")
+        self.gate = gate
+        if gate == "silu":
+            self.g_proj = nn.Linear(d_model, self.E)  # the gate starts open and input-independent
+            nn.init.zeros_(self.g_proj.weight)
+            nn.init.constant_(self.g_proj.bias, SILU_ONE)
         self.probes = probes("q", "k", "v", "beta", "delta", "alpha", "out")
 
     def _gates(self, x):
@@ -59,6 +76,8 @@ class GatedDeltaNet(DeltaNet):
         return beta, log_alpha
 
     def _out(self, o, x):
+        if self.gate == "none":
+            return super()._out(o, x)
         g = F.silu(self.g_proj(x)).view(*x.shape[:-1], self.h, self.d)
         return self.probes["out"](self.out_proj((self.o_norm(o) * g).flatten(-2)))
 

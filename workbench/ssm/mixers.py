@@ -89,6 +89,7 @@ MIXERS = {
         dt_transform=s.dt_transform,
         chunk=m.chunk,
         ssm_lr=s.ssm_lr,
+        gate=m.gate,
         seed=seed,
     ),
     "rg-lru": lambda m, s, seed: RGLRU(
