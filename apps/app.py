@@ -168,7 +168,9 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
     def build():
         app = page.app = App(state, defer=_later(doc))
         head, side, body = app.parts()
-        header[:], sidebar[:], main[:] = head, side, [body]
+        header[:], main[:] = head, [body]
+        # the editor's few hundred widgets go out in the next message, after the first figure's
+        _later(doc, 50)(lambda: sidebar.__setitem__(slice(None), side))
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())
@@ -177,7 +179,7 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
     return page
 
 
-def _later(doc):
+def _later(doc, delay_ms: int = 150):
     from panel.io.state import set_curdoc
 
     def later(fn):
@@ -187,6 +189,6 @@ def _later(doc):
             with set_curdoc(doc):
                 fn()
 
-        doc.add_timeout_callback(run, 150)
+        doc.add_timeout_callback(run, delay_ms)
 
     return later
