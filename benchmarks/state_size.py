@@ -34,15 +34,18 @@ def completed_runs(runs_dir) -> pd.DataFrame:
 
 def summarize(runs_dir) -> dict:
     from workbench.analysis.state_size import zoology_ordering
+    from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
+    from workbench.specs import SweepSpec
 
     runs = completed_runs(runs_dir)
     table = state_size_table(runs, METRIC).sort_values(["layer", "state_size"])
     table["wall_s"] = [float(runs.set_index("id").loc[i, "final.wall_time_s"]) for i in table["id"]]
     checks = zoology_ordering(table)
+    have = set(zip(table["layer"], table["d_model"]))
+    wanted = [(r.model.layer, r.model.d_model) for _, r in SweepSpec.from_yaml(SWEEP).configurations()]
+    missing = [f"{k} d {d}" for k, d in wanted if (k, d) not in have]
     RESULTS.mkdir(exist_ok=True)
-    from workbench.plots.export import export
-
     export(
         state_size_plot(table, "MQAR (L 64, V 256, kv 8) accuracy against state size"), RESULTS / "state_size", "png"
     )
@@ -53,12 +56,15 @@ def summarize(runs_dir) -> dict:
         "metric": METRIC,
         "rows": table.to_dict("records"),
         "checks": checks.to_dict("records"),
+        "missing": missing,
     }
     (RESULTS / "state_size.json").write_text(json.dumps(out, indent=1, default=float))
     md = (
         "# MQAR accuracy against state size (Zoology Fig. 2 / MAD)\n\n"
         f"From `{out['sweep']}`, {len(table)} completed runs; `python -m benchmarks.state_size`. Load average at "
-        f"summary {' '.join(f'{v:.1f}' for v in out['load_average'])}.\n\n"
+        f"summary {' '.join(f'{v:.1f}' for v in out['load_average'])}."
+        + (f" Not completed ({len(missing)} of {len(wanted)}): {', '.join(missing)}." if missing else "")
+        + "\n\n"
         + _markdown(table[["layer", "d_model", "state_size", "accuracy", "wall_s"]])
         + "\n\n## Zoology's ordering\n\n"
         + _markdown(checks)

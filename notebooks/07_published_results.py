@@ -368,6 +368,8 @@ else:
     found = [p / "benchmarks/results/state_size.json" for p in (Path.cwd(), *Path.cwd().parents)]
     summary = json.loads(next(f for f in found if f.is_file()).read_text())
     state_table = pd.DataFrame(summary["rows"])
+    if summary.get("missing"):
+        print(f"the sweep's summary lacks {len(summary['missing'])} runs: {', '.join(summary['missing'])}")
 checks = zoology_ordering(state_table)
 for claim, g in checks.groupby("claim", sort=False):
     row(
