@@ -44,6 +44,13 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     return [(t, f"{t:g}" if t < 1e5 else f"{t:.0e}") for t in ticks]
 
 
+def _no_minor_labels(plot, element) -> None:
+    """matplotlib labels a log axis' minor ticks when it spans under two decades; they collide with ours."""
+    from matplotlib.ticker import NullFormatter
+
+    plot.handles["axis"].xaxis.set_minor_formatter(NullFormatter())
+
+
 def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state size") -> hv.Overlay:
     """df: layer, state_size, accuracy (one row per run): mean over seeds per (layer, state size), log x."""
     curves = []
@@ -84,5 +91,12 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
     return (
         hv.Overlay(curves)
         .opts(title=title, legend_position="bottom_right", backend="bokeh")
-        .opts(title=title, legend_position="right", fig_inches=(8, 4), aspect="auto", backend="matplotlib")
+        .opts(
+            title=title,
+            legend_position="right",
+            fig_inches=(8, 4),
+            aspect="auto",
+            hooks=[_no_minor_labels],
+            backend="matplotlib",
+        )
     )
