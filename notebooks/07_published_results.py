@@ -350,6 +350,114 @@ hv.Layout(
 )
 
 # %% [markdown]
+# ## Token dynamics (Vo et al., ICLR 2025): the criterion predicts the regime
+# The paper's setting: stacked bare S6 layers on the residual stream (no norm, conv, gate or MLP),
+# B_t = S_B x_t, C_t = S_C x_t, continuous tokens. Its claim: sym(S_Cᵀ S_B) negative definite → every
+# token converges to 0 (a theorem in 1-D, about 1/√t); a positive eigenvalue → tokens diverge (a theorem
+# in 1-D; Fig. 6 shows it in 2-D, also when only one eigenvalue is positive). Per seed we draw S_B, S_C
+# with sym(S_Cᵀ S_B) negative definite, positive definite or indefinite, run the tokens through a stack
+# of the workbench's Mamba blocks set to the paper's layer (each layer an Euler step of the paper's flow,
+# on a geometric time grid so that slow 1/√t convergence shows in 40 layers), and compare the
+# criterion's prediction with the regime `token_dynamics` observes.
+
+# %%
+from workbench.analysis.token_regimes import regime_trials
+
+token_seeds = range(2 if FAST else 20)
+trials = regime_trials(token_seeds, depth=24 if FAST else 40, growth=0.4 if FAST else 0.25)
+by_kind = trials.groupby("kind", sort=False).agg(
+    trials=("agree", "size"),
+    agree=("agree", "mean"),
+    slope_min=("log_norm_slope", "min"),
+    slope_max=("log_norm_slope", "max"),
+    tokens_grown=("tokens_grown", "mean"),
+)
+print(
+    f"{len(trials)} trials, agreement {trials.agree.mean():.0%}; outside the paper's setting: "
+    f"{sorted(set(trials.outside_setting) - {''}) or 'none'}"
+)
+for kind, claim in (
+    ("negative definite", "all tokens → 0"),
+    ("positive definite", "tokens diverge"),
+    ("indefinite", "tokens diverge (Fig. 6, 2-D)"),
+):
+    k = by_kind.loc[kind]
+    row(
+        f"Vo et al. 2025, token regime, sym(S_Cᵀ S_B) {kind}",
+        claim,
+        f"{k.agree:.0%} of {int(k.trials)} seeds as predicted (log-norm slope {k.slope_min:.2g} … "
+        f"{k.slope_max:.2g}; {k.tokens_grown:.0%} of tokens grew)",
+        "criterion = observed",
+        bool(k.agree >= 0.9),
+    )
+by_kind
+
+# %%
+hv.Scatter(trials, "eig_max", ["log_norm_slope", "kind", "seed", "observed"]).opts(
+    color="kind",
+    cmap=["#0072B2", "#D55E00", "#009E73"],
+    size=7,
+    tools=["hover"],
+    show_legend=True,
+    legend_position="right",
+    logy=False,
+    width=560,
+    height=320,
+    show_grid=True,
+    xlabel="max eig sym(S_Cᵀ S_B)",
+    ylabel="observed d log‖x‖ / d layer",
+    title="Token regime against the criterion",
+) * hv.VLine(0).opts(color="gray", line_dash="dashed") * hv.HLine(0).opts(color="gray", line_dash="dotted")
+
+# %% [markdown]
+# ## Zoology Fig. 2 / MAD: accuracy against state size
+# Zoology's ordering on MQAR: attention best at every size it fits; input-dependent (gated) recurrences
+# (Mamba, Mamba-2, GLA, mLSTM) above LTI S4D at equal state size; accuracy rising with state size. The full
+# mode reads the sweep `data/sweeps/state_size.yaml` (6 layers × 3 widths) summarised by
+# `python -m benchmarks.state_size --run` into benchmarks/results/state_size.json; the fast mode trains
+# three tiny runs here.
+
+# %%
+import json
+from pathlib import Path
+
+from workbench.analysis.state_size import state_elements, zoology_ordering
+from workbench.plots.state_size import state_size_plot
+
+if FAST:
+    sweep_rows = []
+    for layer in ("s4d", "mamba", "attention"):
+        ss_task = {"name": "mqar", "seq_len": 32, "vocab_size": 64, "num_kv": 4}
+        ss_acc = train({"layer": layer, "d_model": 16, "n_layers": 2, "heads": 2}, ss_task, 10) / 100
+        spec = RunSpec.from_dict(open_run(RUNS[layer, "mqar"]).spec)
+        sweep_rows.append(
+            {
+                "layer": layer,
+                "d_model": 16,
+                "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
+                "accuracy": ss_acc,
+            }
+        )
+    state_table = pd.DataFrame(sweep_rows)
+else:
+    found = [p / "benchmarks/results/state_size.json" for p in (Path.cwd(), *Path.cwd().parents)]
+    summary = json.loads(next(f for f in found if f.is_file()).read_text())
+    state_table = pd.DataFrame(summary["rows"])
+    if summary.get("missing"):
+        print(f"the sweep's summary lacks {len(summary['missing'])} runs: {', '.join(summary['missing'])}")
+checks = zoology_ordering(state_table)
+for claim, g in checks.groupby("claim", sort=False):
+    row(
+        f"Zoology Fig. 2, MQAR against state size: {claim}",
+        "yes",
+        f"{int(g.holds.sum())} of {len(g)}: " + "; ".join(g["where"] + " " + g.ours),
+        claim,
+        bool(g.holds.all()),
+    )
+print(state_table.to_string(index=False))
+state_size_plot(state_table).opts(legend_position="right", width=640, backend="bokeh")
+
+# %% [markdown]
 # ## Side by side
 
 # %%

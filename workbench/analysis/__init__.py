@@ -3,7 +3,7 @@
 kernels, spectrum, frequency_response            what an LTI layer is (§5, §7)
 memory_function, gradient_memory                 how fast it forgets
 selective_forgetting, hidden_attention           what selective/gated layers do with their input
-token_dynamics                                   depth as time (Vo et al.)
+token_dynamics, token_regimes.regime_trials     depth as time (Vo et al.); the criterion tested
 hippo_reconstruction, legs_convergence           HiPPO and S4D-LegS claims
 init_audit                                       what the initialization realized
 effective_state_size, ess_probe, state_norms     how much state a model uses (Parnichkun et al. 2025)

@@ -32,3 +32,57 @@ def state_elements(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 
     if model.layer not in kinds:
         raise SpecError("model.layer", model.layer, "one of " + ", ".join(sorted(kinds) + ["attention"]))
     return kinds[model.layer]()
+
+
+GATED = ("mamba", "mamba2", "gla", "mlstm")  # input-dependent recurrences (Zoology's "gated" side)
+
+
+def zoology_ordering(df, match: float = 1.25, tol: float = 0.02):
+    """Zoology Fig. 2's ordering checked on a table of runs (layer, d_model, state_size, accuracy):
+
+    1. attention is the best layer at every width it was run at;
+    2. a gated layer beats LTI s4d at equal state size (pairs whose state sizes are within a
+       factor `match`; Zoology compares along the state-size axis, not at equal width);
+    3. accuracy rises with state size for each layer kind (no drop larger than `tol`).
+
+    One row per comparison: claim, where, ours (the numbers), holds."""
+    import pandas as pd
+
+    acc = df.groupby(["layer", "d_model", "state_size"], as_index=False)["accuracy"].mean()
+    rows = []
+    for d, g in acc.groupby("d_model"):
+        if "attention" in set(g.layer) and len(g) > 1:
+            att, rest = g[g.layer == "attention"].accuracy.iloc[0], g[g.layer != "attention"]
+            best = rest.loc[rest.accuracy.idxmax()]
+            rows.append(
+                {
+                    "claim": "attention best",
+                    "where": f"d {d}",
+                    "ours": f"attention {att:.3f}; best other {best.layer} {best.accuracy:.3f}",
+                    "holds": bool(att >= rest.accuracy.max()),
+                }
+            )
+    lti = acc[acc.layer == "s4d"]
+    for _, r in acc[acc.layer.isin(GATED)].iterrows():
+        for _, s in lti.iterrows():
+            if max(r.state_size, s.state_size) <= match * min(r.state_size, s.state_size):
+                rows.append(
+                    {
+                        "claim": "gated > LTI at equal state size",
+                        "where": f"{r.layer} d {r.d_model} ({r.state_size}) vs s4d d {s.d_model} ({s.state_size})",
+                        "ours": f"{r.accuracy:.3f} vs {s.accuracy:.3f}",
+                        "holds": bool(r.accuracy > s.accuracy),
+                    }
+                )
+    for layer, g in acc.groupby("layer"):
+        g = g.sort_values("state_size")
+        if len(g) > 1:
+            rows.append(
+                {
+                    "claim": "rises with state size",
+                    "where": layer,
+                    "ours": " → ".join(f"{a:.3f}" for a in g.accuracy),
+                    "holds": bool((g.accuracy.diff().dropna() >= -tol).all()),
+                }
+            )
+    return pd.DataFrame(rows, columns=["claim", "where", "ours", "holds"])

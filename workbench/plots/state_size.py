@@ -6,6 +6,7 @@ import json
 
 import holoviews as hv
 import holoviews.plotting.bokeh
+import numpy as np
 import pandas as pd
 
 from workbench.plots.lti import OKABE_ITO
@@ -35,15 +36,32 @@ def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """1-2-5 ticks covering [lo, hi] (a log axis spanning less than a decade gets no tick from
+    the default locator, and matplotlib's minor labels then collide)."""
+    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    ticks = [m * 10**k for k in range(k0, k1 + 1) for m in (1, 2, 5) if lo / 1.05 <= m * 10**k <= hi * 1.05]
+    return [(t, f"{t:g}" if t < 1e5 else f"{t:.0e}") for t in ticks]
+
+
+def _no_minor_labels(plot, element) -> None:
+    """matplotlib labels a log axis' minor ticks when it spans under two decades; they collide with ours."""
+    from matplotlib.ticker import NullFormatter
+
+    plot.handles["axis"].xaxis.set_minor_formatter(NullFormatter())
+
+
 def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state size") -> hv.Overlay:
     """df: layer, state_size, accuracy (one row per run): mean over seeds per (layer, state size), log x."""
     curves = []
+    xticks = log_ticks(df["state_size"].min(), df["state_size"].max())
     layers = [k for k in ORDER if k in set(df["layer"])] + sorted(set(df["layer"]) - set(ORDER))
     for i, layer in enumerate(layers):
         d = df[df["layer"] == layer].groupby("state_size", as_index=False)["accuracy"].mean().sort_values("state_size")
         color = OKABE_ITO[i % len(OKABE_ITO)]
         axes = dict(
             logx=True,
+            xticks=xticks,
             ylim=(0, 1.02),
             width=520,
             height=340,
@@ -54,11 +72,12 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
         )
         mpl = dict(
             logx=True,
+            xticks=xticks,
             ylim=(0, 1.02),
             xlabel=axes["xlabel"],
             ylabel="accuracy",
             color=color,
-            aspect=1.6,
+            padding=0.05,  # the end points are not clipped by the frame
             backend="matplotlib",
         )  # what PNG/SVG/PDF export renders
         curves += [
@@ -72,5 +91,12 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
     return (
         hv.Overlay(curves)
         .opts(title=title, legend_position="bottom_right", backend="bokeh")
-        .opts(title=title, legend_position="right", fig_size=150, backend="matplotlib")
+        .opts(
+            title=title,
+            legend_position="right",
+            fig_inches=(8, 4),
+            aspect="auto",
+            hooks=[_no_minor_labels],
+            backend="matplotlib",
+        )
     )

@@ -1,0 +1,99 @@
+"""`python -m benchmarks.state_size [--run] [--runs-dir DIR] [--workers N]`: MQAR accuracy against state
+size (Zoology Fig. 2 / MAD), summarised from a runs folder of data/sweeps/state_size.yaml.
+
+--run first runs the sweep there (18 trainings, ~1 min each on an idle core; a LocalCluster of
+--workers processes). Then every completed run in the folder becomes a row of
+results/state_size.json (with the machine and the load), results/state_size.md (the table and
+Zoology's ordering checked, `analysis.state_size.zoology_ordering`) and results/state_size.png.
+Notebook 07 reads the JSON in full mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.harness import RESULTS, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "data" / "sweeps" / "state_size.yaml"
+METRIC = "final.test/token_accuracy"
+
+
+def completed_runs(runs_dir) -> pd.DataFrame:
+    """Index rows (with spec_json) of the completed runs in `runs_dir`."""
+    from workbench.store import index, list_runs
+
+    ok = set(list_runs(runs_dir).query("status == 'completed'")["id"])
+    return pd.DataFrame([r for r in index.query(Path(runs_dir), {}) if r["id"] in ok])
+
+
+def summarize(runs_dir) -> dict:
+    from workbench.analysis.state_size import zoology_ordering
+    from workbench.plots.export import export
+    from workbench.plots.state_size import state_size_plot, state_size_table
+    from workbench.specs import SweepSpec
+
+    runs = completed_runs(runs_dir)
+    table = state_size_table(runs, METRIC).sort_values(["layer", "state_size"])
+    table["wall_s"] = [float(runs.set_index("id").loc[i, "final.wall_time_s"]) for i in table["id"]]
+    checks = zoology_ordering(table)
+    have = set(zip(table["layer"], table["d_model"]))
+    wanted = [(r.model.layer, r.model.d_model) for _, r in SweepSpec.from_yaml(SWEEP).configurations()]
+    missing = [f"{k} d {d}" for k, d in wanted if (k, d) not in have]
+    RESULTS.mkdir(exist_ok=True)
+    export(
+        state_size_plot(table, "MQAR (L 64, V 256, kv 8) accuracy against state size"), RESULTS / "state_size", "png"
+    )
+    out = {
+        "machine": machine(),
+        "load_average": os.getloadavg(),
+        "sweep": str(SWEEP.relative_to(ROOT)),
+        "metric": METRIC,
+        "rows": table.to_dict("records"),
+        "checks": checks.to_dict("records"),
+        "missing": missing,
+    }
+    (RESULTS / "state_size.json").write_text(json.dumps(out, indent=1, default=float))
+    md = (
+        "# MQAR accuracy against state size (Zoology Fig. 2 / MAD)\n\n"
+        f"From `{out['sweep']}`, {len(table)} completed runs; `python -m benchmarks.state_size`. Load average at "
+        f"summary {' '.join(f'{v:.1f}' for v in out['load_average'])}."
+        + (f" Not completed ({len(missing)} of {len(wanted)}): {', '.join(missing)}." if missing else "")
+        + "\n\n"
+        + _markdown(table[["layer", "d_model", "state_size", "accuracy", "wall_s"]])
+        + "\n\n## Zoology's ordering\n\n"
+        + _markdown(checks)
+        + "\n\n![accuracy against state size](state_size.png)\n"
+    )
+    (RESULTS / "state_size.md").write_text(md)
+    print(md)
+    return out
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    return "\n".join(lines + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)])
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.state_size")
+    p.add_argument("--run", action="store_true", help="run the sweep first (18 trainings)")
+    p.add_argument("--runs-dir", default=str(ROOT / "runs" / "state-size"))
+    p.add_argument("--workers", type=int, default=2)
+    ns = p.parse_args(argv)
+    if ns.run:
+        from workbench.specs import SweepSpec
+        from workbench.sweep import run_sweep
+
+        run_sweep(SweepSpec.from_yaml(SWEEP), ns.runs_dir, workers=ns.workers, threads=1, progress=print)
+    summarize(ns.runs_dir)
+
+
+if __name__ == "__main__":
+    main()

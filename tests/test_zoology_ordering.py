@@ -1,0 +1,34 @@
+"""Zoology Fig. 2's ordering checked on a table of runs: each claim can hold or fail."""
+
+import pandas as pd
+
+from workbench.analysis.state_size import zoology_ordering
+
+
+def _table(acc):
+    """(layer, d_model) -> accuracy; state sizes by hand: s4d H·16, mamba 2H·16, attention 2·64·H."""
+    size = {"s4d": lambda d: 16 * d, "mamba": lambda d: 32 * d, "attention": lambda d: 128 * d}
+    return pd.DataFrame(
+        [{"layer": k, "d_model": d, "state_size": size[k](d), "accuracy": a} for (k, d), a in acc.items()]
+    )
+
+
+def test_the_papers_ordering_holds():
+    acc = {("s4d", 16): 0.1, ("s4d", 32): 0.2, ("mamba", 16): 0.5, ("mamba", 32): 0.7}
+    checks = zoology_ordering(_table({**acc, ("attention", 16): 0.9, ("attention", 32): 0.99}))
+    assert checks.holds.all()
+    assert checks.claim.value_counts().to_dict() == {
+        "attention best": 2,
+        "rises with state size": 3,
+        "gated > LTI at equal state size": 1,  # mamba d 16 (512) against s4d d 32 (512) only
+    }
+    pair = checks[checks.claim.str.startswith("gated")].iloc[0]
+    assert pair["where"] == "mamba d 16 (512) vs s4d d 32 (512)" and pair.ours == "0.500 vs 0.200"
+
+
+def test_each_claim_can_fail():
+    acc = {("s4d", 16): 0.3, ("s4d", 32): 0.6, ("mamba", 16): 0.5, ("mamba", 32): 0.4, ("attention", 16): 0.2}
+    checks = zoology_ordering(_table(acc)).set_index("where")
+    assert not checks.loc["d 16", "holds"]  # attention 0.2 < mamba 0.5
+    assert not checks.loc["mamba d 16 (512) vs s4d d 32 (512)", "holds"]  # 0.5 < 0.6
+    assert not checks.loc["mamba", "holds"] and checks.loc["s4d", "holds"]  # mamba drops 0.5 -> 0.4
