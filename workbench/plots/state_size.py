@@ -6,10 +6,10 @@ import json
 
 import holoviews as hv
 import holoviews.plotting.bokeh
-import numpy as np
 import pandas as pd
 
 from workbench.plots.lti import OKABE_ITO
+from workbench.plots.style import log_ticks
 
 ORDER = ("attention", "mamba", "mamba2", "gla", "mlstm", "s4d", "lru", "mega-ema")
 
@@ -34,14 +34,6 @@ def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """1-2-5 ticks covering [lo, hi] (a log axis spanning less than a decade gets no tick from
-    the default locator, and matplotlib's minor labels then collide)."""
-    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
-    ticks = [m * 10**k for k in range(k0, k1 + 1) for m in (1, 2, 5) if lo / 1.05 <= m * 10**k <= hi * 1.05]
-    return [(t, f"{t:g}" if t < 1e5 else f"{t:.0e}") for t in ticks]
 
 
 def _no_minor_labels(plot, element) -> None:

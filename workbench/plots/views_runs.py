@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import OKABE_ITO
-from workbench.plots.style import SIZE as _SIZE
+from workbench.plots.style import SIZE as _SIZE, log_ticks
 from workbench.plots.views_spectrum import empty
 
 CURVES = {"memory": "memory function (mean over channels)", "kernels": "mean |K[ℓ]| over channels"}
@@ -61,7 +61,13 @@ def grouped_curves_view(
         seen.add(g)
     if not items:
         return empty(title, "no such probe in these runs")
-    return hv.Overlay(items).opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
+    xs = np.concatenate([c.dimension_values(0) for c in items])
+    ticks = {"xticks": log_ticks(xs.min(), xs.max())} if logx and len(xs) and xs.min() > 0 else {}
+    return (
+        hv.Overlay(items)
+        .opts(**ticks)
+        .opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
+    )
 
 
 def group_band_view(ds: xr.Dataset, logy: bool = False, field: str = "group") -> hv.Overlay:

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import OKABE_ITO
-from workbench.plots.style import SIZE as _SIZE
+from workbench.plots.style import SIZE as _SIZE, log_ticks
 from workbench.plots.views_spectrum import empty
 
 
@@ -92,4 +92,10 @@ def runs_curve_view(
         )
     if not items:
         return empty(title, "no probe recorded for the selected runs")
-    return hv.Overlay(items).opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
+    xs = np.concatenate([c.dimension_values(0) for c in items])
+    ticks = {"xticks": log_ticks(xs.min(), xs.max())} if logx and len(xs) and xs.min() > 0 else {}
+    return (
+        hv.Overlay(items)
+        .opts(**ticks)
+        .opts(title=title, logx=logx, logy=logy, legend_position="right", backend="bokeh", **_SIZE)
+    )
