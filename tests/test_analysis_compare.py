@@ -67,6 +67,8 @@ def test_short_labels():
     assert short_labels(rows) == {"20261201-1-x-aaaa": "layer=mamba", "20261201-2-x-bbbb": "layer=s4d"}
     named = rows.assign(name=["fast", "slow"])
     assert set(short_labels(named).values()) == {"fast", "slow"}
+    common = rows.assign(name=["selective-copying: mamba", "selective-copying: mamba2"])
+    assert set(short_labels(common).values()) == {"mamba", "mamba2"}  # cut at the word boundary
     same = rows.assign(**{"model.layer": ["s4d", "s4d"]})
     assert set(short_labels(same).values()) == {"aaaa", "bbbb"}
     seeds = same.assign(**{"model.seed": [0, 1], "train.seed": [1, 0]})  # two fields named seed

@@ -5,6 +5,8 @@ Pure functions of the runs' metrics and index rows (no model), xarray out like e
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -74,7 +76,7 @@ def short_labels(rows: pd.DataFrame) -> dict[str, str]:
     ids = rows["id"].astype(str).tolist()
     names = rows["name"].astype(str).tolist() if "name" in rows else ids
     if len(set(names)) == len(names) and names != ids:
-        return dict(zip(ids, names))
+        return dict(zip(ids, _without_common_prefix(names)))
     spec = [c for c in rows.columns if c.startswith(SPEC_PARTS)]
     differ = sorted(c for c in spec if rows[c].astype(str).nunique() > 1)
     short = [c.split(".", 1)[1] for c in differ]
@@ -85,3 +87,13 @@ def short_labels(rows: pd.DataFrame) -> dict[str, str]:
             return dict(zip(ids, labels))
     tails = [i.rsplit("-", 1)[-1] for i in ids]
     return dict(zip(ids, tails if len(set(tails)) == len(tails) else ids))
+
+
+def _without_common_prefix(names: list[str]) -> list[str]:
+    """ "selective-copying: mamba", "selective-copying: s4d" -> "mamba", "s4d" (cut at a word boundary)."""
+    if len(names) < 2:
+        return names
+    prefix = os.path.commonprefix(names)
+    cut = max(prefix.rfind(c) for c in (" ", ":", "-", "_", "/")) + 1
+    rest = [n[cut:].lstrip(" :-_/") for n in names]
+    return rest if all(rest) and len(set(rest)) == len(rest) else names

@@ -92,8 +92,10 @@ def runs_curve_view(
         )
     if not items:
         return empty(title, "no probe recorded for the selected runs")
-    xs = np.concatenate([c.dimension_values(0) for c in items])
+    xs, ys = (np.concatenate([c.dimension_values(i) for c in items]) for i in (0, 1))
     ticks = {"xticks": log_ticks(xs.min(), xs.max())} if logx and len(xs) and xs.min() > 0 else {}
+    if logy and len(ys) and ys.min() > 0:
+        ticks["yticks"] = log_ticks(ys.min(), ys.max())
     return (
         hv.Overlay(items)
         .opts(**ticks)
