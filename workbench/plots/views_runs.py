@@ -112,4 +112,4 @@ def final_vs_field_view(ds: xr.Dataset) -> hv.Overlay:
     bars = hv.ErrorBars((x, m, sd), xdim, [ydim, "std"]).opts(color=OKABE_ITO[0], line_width=1.5, backend="bokeh")
     numeric = bool(ds.attrs.get("numeric")) and len(x) > 1 and np.all(np.asarray(x, float) > 0)
     logx = numeric and float(np.max(x)) / float(np.min(x)) >= 16  # widths and state sizes span decades
-    return (bars * points).opts(title=title, logx=logx, backend="bokeh", **_SIZE)
+    return (bars * points).opts(title=title, logx=logx, padding=0.1, backend="bokeh", **_SIZE)
