@@ -63,7 +63,8 @@ class GatedDeltaNet(DeltaNet):
             raise SpecError("model.gate", gate, f"one of {', '.join(GDN_GATES)} for layer 'gated-deltanet'")
         self.gate = gate
         if gate == "silu":
-            self.g_proj = nn.Linear(d_model, self.E)  # the gate starts open and input-independent
+            # the gate starts open and input-independent; skip_init: no draw from the global RNG
+            self.g_proj = nn.utils.skip_init(nn.Linear, d_model, self.E)
             nn.init.zeros_(self.g_proj.weight)
             nn.init.constant_(self.g_proj.bias, SILU_ONE)
         self.probes = probes("q", "k", "v", "beta", "delta", "alpha", "out")
