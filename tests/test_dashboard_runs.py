@@ -197,3 +197,23 @@ def test_runs_view_legends_are_short(runs, state):
     view.table.selection = [i for i, r in enumerate(view.table.value["id"]) if r in runs[1][:2]]
     labels = {c.label for c in _elements(view._overlay.object, hv.Curve)}
     assert labels == {"16", "64"}  # the runs' names less their common prefix, not their ids
+
+
+@pytest.mark.slow  # renders a three-panel figure in three formats
+def test_runs_view_exports_the_comparison(runs, state, tmp_path):
+    from workbench.plots.export import open_data
+
+    view = RunsView(state)
+    view.field, view.group = "ssm.init", True
+    view.table.selection = [i for i, r in enumerate(view.table.value["id"]) if r in runs[1][:4]]
+    files = view.files(tmp_path)
+    assert sorted(f.suffix for f in files) == [".json", ".nc", ".pdf", ".png", ".svg"]
+    assert (tmp_path / "runs-comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = open_data(tmp_path / "runs-comparison.nc")
+    np.testing.assert_allclose(data["curves.mean"].sel({"curves.group": "s4d-lin"}).values[-1], 0.55 * 1.0 + 1 / 10)
+    assert set(json.loads((tmp_path / "runs-comparison.json").read_text())["runs"]) == set(runs[1][:4])
+    from workbench.plots.comparison import comparison_figure
+    from workbench.plots.views_spectrum import empty
+
+    with pytest.raises(ValueError, match="tick runs"):  # only placeholders: nothing to export
+        comparison_figure([empty("a", "tick runs in the table"), empty("b")], "0 runs")

@@ -6,6 +6,11 @@ Runs live in their own processes (`workbench.train.runner`), so closing a tab ne
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
 import panel as pn
 import param
 import xarray as xr
@@ -141,6 +146,14 @@ class RunsView(pn.viewable.Viewer):
         self._overlay = pn.pane.HoloViews(runs_metric_view({}), **PANE)
         self._memory = pn.pane.HoloViews(runs_curve_view({}, "Memory at the last probe"), **PANE)
         self._final = pn.pane.HoloViews(final_vs_field_view(xr.Dataset()), **PANE)
+        self._data: dict[str, xr.Dataset] = {}  # what the comparison figures draw, for the export
+        self.download = pn.widgets.FileDownload(
+            callback=self._zip,
+            filename="runs-comparison.zip",
+            label="Download the comparison (zip: PNG, SVG, PDF, data, specs)",
+            embed=False,
+            width=420,
+        )
         self.sweeps = SweepView(state)
         # damaged and killed runs are named here; the selected run's read error too
         self.notice = pn.pane.Alert(
@@ -250,8 +263,12 @@ class RunsView(pn.viewable.Viewer):
             self.metric = "loss" if "loss" in names else names[0]
         if self.group and rows is not None and self.field in rows:
             groups = dict(zip(rows["id"], rows[self.field]))
-            self._overlay.object = group_band_view(group_curves(metrics, groups, self.metric), field=self.field)
+            bands = self._data["curves"] = group_curves(metrics, groups, self.metric)
+            self._overlay.object = group_band_view(bands, field=self.field)
         else:
+            self._data["curves"] = xr.Dataset(
+                {labels.get(k, k): m[self.metric] for k, m in metrics.items() if self.metric in m}
+            )
             self._overlay.object = runs_metric_view({labels.get(k, k): m for k, m in metrics.items()}, self.metric)
         self._memory.object = runs_curve_view(
             memory, "Memory at the last probe (mean over channels)", ylabel="memory function"
@@ -270,7 +287,36 @@ class RunsView(pn.viewable.Viewer):
             ds = final_by_field(rows, self.field, self.final)
         except (KeyError, TypeError):  # a field whose values cannot be grouped (lists): nothing to draw
             ds = xr.Dataset()
+        self._data["final"] = ds
         self._final.object = final_vs_field_view(ds)
+
+    def files(self, folder: Path) -> list[Path]:
+        """The comparison figure of the ticked runs (PNG, SVG, PDF), its data (.nc) and their specs (.json)."""
+        from workbench.plots.comparison import comparison_figure
+        from workbench.plots.export import export
+
+        ids = self.selected_ids()
+        figure = comparison_figure([self._overlay.object, self._final.object, self._memory.object], f"{len(ids)} runs")
+        data = xr.Dataset(
+            {
+                f"{part}.{v}": d[v].rename({k: f"{part}.{k}" for k in d[v].dims})
+                for part, d in self._data.items()
+                for v in d.data_vars
+            }
+        )
+        data.attrs = {"runs": ", ".join(ids), "field": self.field, "metric": self.metric, "final": str(self.final)}
+        specs = {rid: self.state.open_any(rid).spec for rid in ids}
+        return export(
+            figure, folder / "runs-comparison", formats=("png", "svg", "pdf"), data=data, spec={"runs": specs}
+        )
+
+    def _zip(self) -> io.BytesIO:
+        buf = io.BytesIO()
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as z:
+            for f in self.files(Path(tmp)):
+                z.write(f, f.name)
+        buf.seek(0)
+        return buf
 
     def __panel__(self):
         controls = control_row(self, ["field", "value", "group", "metric", "final"])
@@ -280,6 +326,7 @@ class RunsView(pn.viewable.Viewer):
             self.table,
             pn.Row(self._overlay, self._memory, sizing_mode="stretch_width"),
             pn.Row(self._final, sizing_mode="stretch_width"),
+            self.download,
             pn.panel(self.lengths),
             self.sweeps,
             sizing_mode="stretch_width",
