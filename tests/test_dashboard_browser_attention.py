@@ -1,5 +1,6 @@
-"""In Debian's Chromium: a Mamba run selected in the Runs view shows its recorded hidden attention
-in the Token dynamics view (an image with data, not the "not available" placeholder)."""
+"""In Debian's Chromium, on a small finished Mamba run: selected in the Runs view, it shows its
+recorded hidden attention in the Token dynamics view (an image with data, not the "not available"
+placeholder); the header's step scrubber moves what the open probe view draws."""
 
 from __future__ import annotations
 
@@ -89,3 +90,45 @@ def test_a_runs_hidden_attention_is_drawn(served_run):
             browser.close()
     assert seen is not None and seen["pixels"] == 16 * 16, seen  # the run's L × L matrix (L = 16)
     assert not any("not available" in t or "recorded by runs" in t for t in seen["texts"]), seen
+
+
+# every kernel source's K column, joined: changes when the kernels view draws another step
+KERNELS = """() => { const doc = (window.Bokeh && Bokeh.documents.length) ? Bokeh.documents[0] : null;
+  if (!doc) return null; const out = [];
+  for (const m of doc.all_models) { const d = m.data; if (!d || typeof d !== 'object') continue;
+    const k = (d instanceof Map) ? d.get('K') : d.K; if (k !== undefined) out.push(Array.from(k).join()); }
+  return out.length ? out.sort().join('|') : null; }"""
+
+
+def test_the_header_scrubber_moves_the_open_probe_view(served_run):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, run_id = served_run
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(url, wait_until="load", timeout=60_000)
+            page.locator(".bk-tab", has_text="Runs").first.click()
+            row = page.locator(".tabulator-row", has_text=run_id)
+            row.first.wait_for(timeout=30_000)
+            row.locator(".tabulator-cell").nth(2).click()  # a data cell: opens the run
+            page.get_by_text("Probe step").first.wait_for(timeout=30_000)  # shown: the run has steps 0 and 2
+            page.locator(".bk-tab", has_text="Kernels").first.click()
+            page.wait_for_timeout(2000)
+            at_last = page.evaluate(KERNELS)
+            # drag the scrubber's handle to its left end (step 0), as a user would
+            box = page.locator(".wb-scrubber .noUi-handle").first.bounding_box()
+            track = page.locator(".wb-scrubber .noUi-base").first.bounding_box()
+            y = box["y"] + box["height"] / 2
+            page.mouse.move(box["x"] + box["width"] / 2, y)
+            page.mouse.down()
+            page.mouse.move(track["x"] + 2, y, steps=8)
+            page.mouse.up()
+            deadline, now = time.monotonic() + 30, at_last
+            while now == at_last and time.monotonic() < deadline:
+                page.wait_for_timeout(300)
+                now = page.evaluate(KERNELS)
+            page.screenshot(path=str(ART / "dashboard-scrubber.png"), animations="disabled")
+        finally:
+            browser.close()
+    assert at_last is not None and now != at_last, "the kernels did not change with the scrubber"

@@ -22,7 +22,10 @@ class StepScrubber(pn.viewable.Viewer):
         self.follow = pn.widgets.Checkbox(label="latest", value=state.follow_latest, margin=(18, 5, 0, 5))
         self.follow.link(state, value="follow_latest", bidirectional=True)
         self._setting = False  # True while the state moves the slider
-        self.slider.param.watch(self._on_slider, ["value_throttled"])
+        # `value`, not `value_throttled`: Panel never sends the throttled value to the browser, so a
+        # drag back to the index the page first held (the first step, say) would never be reported.
+        # A drag passes one event per probe step: few, each a cheap re-read.
+        self.slider.param.watch(self._on_slider, ["value"])
         state.param.watch(self._sync, ["run_id", "steps", "step"])
         self.row = pn.Row(self.slider, self.follow, visible=False, styles={"color": "white"})
         self._sync()
