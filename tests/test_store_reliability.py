@@ -122,7 +122,7 @@ def test_rebuild_index_skips_a_truncated_run_and_lists_the_others(tmp_path):
     with pytest.raises(RunDamaged, match="damaged"):
         _ = open_run(ids[2], tmp_path).meta
     one_line_exit_2(cli("show", ids[2], root=tmp_path), "damaged")
-    r = cli("runs", "--rebuild", root=tmp_path)
+    r = cli("runs", "--rebuild", "--no-examples", root=tmp_path)  # the store's own rows only
     assert r.returncode == 0 and r.stdout.count("completed") == 4 and "damaged" in r.stdout + r.stderr
 
 
