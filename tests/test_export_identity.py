@@ -15,29 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from run_fixtures import trained_mamba_run  # noqa: E402
+
 from apps.views import ExportView, KernelsView, Workbench  # noqa: E402
 from apps.views.probes import MemoryView  # noqa: E402
 from workbench.cli import main  # noqa: E402
 from workbench.errors import SpecError  # noqa: E402
 from workbench.plots.composite import composite, figure_options, run_data  # noqa: E402
-from workbench.specs import RunSpec  # noqa: E402
-from workbench.store import open_run  # noqa: E402
-from workbench.train import runner  # noqa: E402
-from workbench.train.worker import run_worker  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    spec = RunSpec.from_dict(
-        {
-            "model": {"layer": "mamba", "d_model": 8, "n_layers": 2},
-            "task": {"name": "selective-copying", "noise_len": 8, "n_data": 4},
-            "train": dict(steps=6, batch=4, probe_every=3, eval_every=3, checkpoint_every=3, warmup=1, threads=1),
-        }
-    )
-    run_worker(runner.create(spec, root))
-    return open_run(next(p for p in root.iterdir() if p.is_dir()))
+    return trained_mamba_run(tmp_path_factory.mktemp("runs"), 8, steps=6, every=3)
 
 
 def _svg_structure(path: Path) -> list:

@@ -14,28 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from run_fixtures import trained_mamba_run  # noqa: E402
+
 from workbench.analysis.selective import hidden_attention  # noqa: E402
 from workbench.specs import ModelSpec, RunSpec  # noqa: E402
 from workbench.ssm.model import build_model  # noqa: E402
-from workbench.store import open_run  # noqa: E402
 from workbench.tasks import test_batches  # noqa: E402
-from workbench.train import probes, runner  # noqa: E402
+from workbench.train import probes  # noqa: E402
 from workbench.train.checkpoints import load_model  # noqa: E402
-from workbench.train.worker import run_worker  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    spec = RunSpec.from_dict(
-        {
-            "model": {"layer": "mamba", "d_model": 4, "n_layers": 2},
-            "task": {"name": "selective-copying", "noise_len": 8, "n_data": 4},
-            "train": dict(steps=4, batch=4, probe_every=2, eval_every=2, checkpoint_every=2, warmup=1, threads=1),
-        }
-    )
-    run_worker(runner.create(spec, root))
-    return open_run(next(p for p in root.iterdir() if p.is_dir()))
+    return trained_mamba_run(tmp_path_factory.mktemp("runs"), 4, steps=4, every=2)
 
 
 def test_run_records_bounded_attention_equal_to_a_direct_computation(run):
