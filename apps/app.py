@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import panel as pn
+from tornado.ioloop import IOLoop
 
 from workbench.analysis import legs_convergence
 from workbench.plots import legs_convergence_plot
@@ -28,6 +31,8 @@ from .views.pretrained import PretrainedView
 from .views.run_spec import RunSpecPanel
 from .views.runs import reap
 from .views.scrubber import StepScrubber
+
+_PREBUILD = threading.Lock()
 
 
 def configure() -> None:
@@ -61,8 +66,10 @@ class App:
         self.state = state = Workbench(defer=defer) if state is None else state
         if defer is not None:
             state.defer = defer
-        self.kernels, self.spectrum = KernelsView(state), SpectrumView(state)
-        self.memory, self.tokens = MemoryView(state), TokensView(state)
+        # served: views of the tabs that are not open draw their figures when opened, not now
+        hidden = {"on_screen": False} if defer is not None else {}
+        self.kernels, self.spectrum = KernelsView(state), SpectrumView(state, **hidden)
+        self.memory, self.tokens = MemoryView(state, **hidden), TokensView(state, **hidden)
         self.training, self.runs, self.controls = TrainingView(state), RunsView(state), RunControls(state)
         views = {v.title: v for v in (self.kernels, self.spectrum, self.memory, self.tokens, self.training)}
         self.export = ExportView(state, views)
@@ -87,6 +94,11 @@ class App:
 
     def parts(self) -> tuple[list, list, pn.Column]:
         """(header, sidebar, main) of the page: the tabs and the spec editor, wired to the state."""
+        header, main = self.main_parts()
+        return header, self.sidebar(), main
+
+    def main_parts(self) -> tuple[list, pn.Column]:
+        """(header, main): the tabs, wired to the state."""
         tabs = pn.Tabs(
             *[
                 (v.title, v)
@@ -109,8 +121,13 @@ class App:
 
         tabs.param.watch(on_tab, ["active"])
         on_tab()
+        main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
+        return [self.header, self.scrubber], main
+
+    def sidebar(self) -> list:
+        """Presets, run controls and the spec editor (a few hundred widgets)."""
         editor = spec_editor(self.state)
-        sidebar = [
+        return [
             pn.pane.Markdown("### Presets"),
             self.presets,
             pn.pane.Markdown("### Run"),
@@ -120,8 +137,6 @@ class App:
             RunSpecPanel(self.state, editor),
             editor,
         ]
-        main = pn.Column(self.pretrained.banner, stability_banner(self.state), tabs, sizing_mode="stretch_width")
-        return [self.header, self.scrubber], sidebar, main
 
     def template(self) -> pn.template.FastListTemplate:
         header, sidebar, main = self.parts()
@@ -164,13 +179,35 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
     header, sidebar = pn.Row(sizing_mode="stretch_width"), pn.Column(loading("Loading the spec editor…"))
     main = pn.Column(loading("Building the model and its first preview…"), sizing_mode="stretch_width")
     page = page_template([header], [sidebar], main)
+    # The session's views start building now, beside the ~2 s the browser spends loading and
+    # running BokehJS before it asks for them (onload); what they defer waits for the session.
+    queued: list = []
+    built: dict = {}
+
+    def prebuild():
+        with _PREBUILD:  # one at a time: HoloViews keeps process-wide option registries
+            try:
+                built["app"] = app = App(state, defer=queued.append)
+                built["parts"] = app.main_parts()
+            except BaseException as err:  # raised again on load, in the session, where it is reported
+                built["error"] = err
+
+    worker = threading.Thread(target=prebuild, name="workbench-prebuild", daemon=True)
+    # started once this request's page is written: beside the page's own rendering it delays the answer
+    IOLoop.current().add_callback(worker.start)
 
     def build():
-        app = page.app = App(state, defer=_later(doc))
-        head, side, body = app.parts()
+        worker.join()
+        if "error" in built:
+            raise built["error"]
+        app = page.app = built["app"]
+        app.state.defer = later = _later(doc)
+        for fn in queued:
+            later(fn)
+        head, body = built["parts"]
         header[:], main[:] = head, [body]
-        # the editor's few hundred widgets go out in the next message, after the first figure's
-        _later(doc, 50)(lambda: sidebar.__setitem__(slice(None), side))
+        # the editor's few hundred widgets are built and sent after the first figure's message
+        _later(doc, 50)(lambda: sidebar.__setitem__(slice(None), app.sidebar()))
         # per session; stopped with it (the run itself lives on in its own process)
         cb = pn.state.add_periodic_callback(app.tick, period=period_ms)
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())

@@ -71,6 +71,21 @@ def _fast_font() -> None:
     Fast._resources = {**Fast._resources, "font": {}}
 
 
+def _mathjax_check_exists() -> bool:
+    import panel.io.resources as resources
+
+    return callable(getattr(resources, "_panel_use_mathjax", None))
+
+
+def _no_mathjax() -> None:
+    # Panel ships Bokeh's 1.8 MB MathJax bundle with any page holding a Markdown or HTML pane, TeX or
+    # not; parsing it is a fifth of the time to first paint on 2 cores. The dashboard's texts hold no
+    # TeX (a test checks), and Bokeh still adds the bundle for a model whose text does.
+    import panel.io.resources as resources
+
+    resources._panel_use_mathjax = lambda roots: False
+
+
 # ---- HoloViews (global options) ------------------------------------------------------------------
 
 # A DynamicMap keeps its first axis ranges unless its elements are framewise; set once for every
@@ -152,6 +167,15 @@ PATCHES = [
         _fast_font,
         "Panel's Fast design linking Google Fonts even with `inline=True`; honouring `inline` for design "
         "fonts would remove this",
+    ),
+    Patch(
+        "no-mathjax",
+        "panel",
+        (2, 0),
+        _mathjax_check_exists,
+        _no_mathjax,
+        "Panel adding Bokeh's MathJax bundle to every page with an HTML or Markdown pane "
+        "(`panel.io.resources._panel_use_mathjax`); loading it only for TeX content would remove this",
     ),
     Patch(
         "holoviews-options",

@@ -39,6 +39,31 @@ def test_apply_is_idempotent_and_takes_effect():
     assert Fast._resources["font"] == {}
     assert hv.Store.options(backend="bokeh")["Curve"].groups["norm"].kwargs["framewise"] is True
     assert hv.renderer("bokeh").webgl is False
+    import panel.io.resources as resources
+
+    assert resources._panel_use_mathjax([pn.pane.Markdown("x").get_root()]) is False
+
+
+def test_the_page_holds_no_tex_so_it_needs_no_mathjax():
+    """MathJax is left out of the page (a fifth of its first paint); no text on it may need it."""
+    from bokeh.document import Document
+    from bokeh.embed.util import contains_tex_string
+
+    from apps.app import App
+
+    app = App()
+    header, sidebar, main = app.parts()
+    doc = Document()
+    import panel as pn
+
+    texts = []
+    for part in (*header, *sidebar, main, *[v for v in (app.spectrum, app.memory, app.tokens, app.runs)]):
+        for model in pn.panel(part).get_root(doc).references():
+            texts += [
+                v for k in ("text", "title", "axis_label", "label") if isinstance(v := getattr(model, k, None), str)
+            ]
+    assert len(texts) > 50
+    assert not [t for t in texts if contains_tex_string(t)]
 
 
 def test_a_missing_target_is_skipped_with_a_warning(monkeypatch):

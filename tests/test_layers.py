@@ -79,6 +79,20 @@ def test_hidden_attention_reproduces_scan(init, discretization):
     assert float(alpha.triu(1).abs().max()) == 0.0
 
 
+@pytest.mark.parametrize(
+    "init, discretization, dt", [("s4d-real", "mamba", 0.1), ("s4d-lin", "zoh", 0.1), ("s4d-real", "euler", 1.0)]
+)
+def test_impulse_response_is_the_first_column_of_hidden_attention(init, discretization, dt):
+    """The cumulative-product fast path against the full matrix (Euler at Δ = 1: negative poles)."""
+    from workbench.ssm.hidden_attention import hidden_attention, impulse_response
+    from workbench.ssm.mamba import Mamba
+
+    torch.manual_seed(0)
+    m = Mamba(d_model=6, d_state=4, init=init, discretization=discretization, dt_min=dt, dt_max=dt).double()
+    x = torch.randn(2, 17, 6, dtype=torch.float64)
+    assert close(impulse_response(m, x), hidden_attention(m, x)[..., 0], 1e-10)
+
+
 @pytest.mark.parametrize("init", ["s4d-real", "s4d-lin"])
 def test_no_selectivity_is_lti_convolution(init):
     from workbench.ssm.mamba import Mamba

@@ -94,8 +94,12 @@ class ProbeView(pn.viewable.Viewer):
         self._note = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
         state.param.watch(self._on_data, ["version"])
         self.param.watch(self._redraw, [p for p in self.controls_params])
+        self._body: pn.Column | None = None  # the view's layout, once shown (panes join it when first drawn)
         self._sync_layers()
-        self._redraw()
+        if self.on_screen:
+            self._redraw()
+        else:  # built for a tab that is not open: its figures are drawn when the tab opens
+            self._stale = True
 
     def _layers_source(self) -> list:
         """Layer indices offered by the picker: those of the view's main Dataset."""
@@ -165,6 +169,8 @@ class ProbeView(pn.viewable.Viewer):
         # which inside the freeze happens after Panel has sent it (titles came out unstyled).
         for name, (fig, key) in rebuilt.items():
             self._panes[name].object = self._stream_of(name, fig, key)
+        if self._body is not None and len(self._body) - 2 != len(self.layout()):  # first drawn after shown
+            self._body[2:] = self._rows()
 
     def _draw(self) -> dict:
         """Update every figure whose structure is unchanged in place; return the others (name: (fig, key))."""
@@ -204,6 +210,10 @@ class ProbeView(pn.viewable.Viewer):
         names = list(self._panes)
         return [names[i : i + 2] for i in range(0, len(names), 2)]
 
+    def _rows(self) -> list[pn.Row]:
+        return [pn.Row(*[self._panes[n] for n in row], sizing_mode="stretch_width") for row in self.layout()]
+
     def __panel__(self) -> pn.viewable.Viewable:
-        rows = [pn.Row(*[self._panes[n] for n in row], sizing_mode="stretch_width") for row in self.layout()]
-        return pn.Column(self.controls(), self._note, *rows, sizing_mode="stretch_width")
+        if self._body is None:
+            self._body = pn.Column(self.controls(), self._note, *self._rows(), sizing_mode="stretch_width")
+        return self._body

@@ -9,7 +9,7 @@ import torch
 import xarray as xr
 
 from workbench.analysis.walk import layer_modes, lti_core, mixer_inputs, mixers, model_attrs, need
-from workbench.ssm.hidden_attention import hidden_attention as _alpha
+from workbench.ssm.hidden_attention import impulse_response
 from workbench.ssm.mamba import Mamba
 
 
@@ -28,7 +28,7 @@ def kernels(model, length: int, inputs: torch.Tensor | None = None) -> xr.Datase
 
             K = vandermonde_kernel(modes.CB, modes.A_bar, length, modes.c == 2.0)
         elif isinstance(m, Mamba) and xs is not None:
-            K = _alpha(m, xs[i][:1])[0, :, :, 0]  # (E, L): response at every target to a source at 0
+            K = impulse_response(m, xs[i][:1])[0]  # (E, L): response at every target to a source at 0
         else:
             continue
         Ks.append(K.double().cpu().numpy())

@@ -29,3 +29,20 @@ def hidden_attention(layer, x: torch.Tensor) -> torch.Tensor:
     decay = torch.exp(segsum(log_a.transpose(-1, -2)))  # (B, D, N, L, L): Π_{k=j+1..i} Ā_k
     alpha = torch.einsum("bdin,bdnij,bdjn->bdij", Ct.expand_as(B_bar).to(decay.dtype), decay, B_bar.to(decay.dtype))
     return 2 * alpha.real if A.is_complex() else alpha.real
+
+
+@torch.no_grad()
+def impulse_response(layer, x: torch.Tensor) -> torch.Tensor:
+    """α[:, :, :, 0] (B, D, L) of `hidden_attention`: the response at every position to position 0.
+
+    One column needs only the running product Π_{k=1..i} Ā_k (a cumulative product, O(D·N·L)),
+    not the (B, D, N, L, L) decay tensor: the dashboard's kernel view of a selective layer waits on it."""
+    u, delta, A, B, C, D, z = layer.scan_inputs(x)
+    dt = delta[..., None].to(A.dtype)  # (B, D, L, 1)
+    A_bar, B_fac = DISCRETIZE[layer.discretization](A[:, None, :], 1.0, dt)  # (B, D, L, N)
+    Bt = B.transpose(1, 2)[:, None] if B.dim() == 3 else B[None, :, None]  # (B|1, 1|D, L|1, N)
+    Ct = C.transpose(1, 2)[:, None] if C.dim() == 3 else C[None, :, None]
+    B_bar0 = (B_fac * Bt)[:, :, :1]  # (B, D, 1, N): the source at position 0
+    decay = torch.cat([torch.ones_like(A_bar[:, :, :1]), torch.cumprod(A_bar[:, :, 1:], dim=2)], dim=2)
+    alpha = (Ct.expand_as(A_bar).to(decay.dtype) * decay * B_bar0.to(decay.dtype)).sum(-1)  # (B, D, L)
+    return 2 * alpha.real if A.is_complex() else alpha.real
