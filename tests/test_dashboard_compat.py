@@ -85,3 +85,33 @@ def test_in_place_balances_bokehs_freeze_count():
     with compat.in_place(doc):
         assert doc.models._freeze_count == 1 and "invalidate" in vars(doc.models)
     assert doc.models._freeze_count == 0 and "invalidate" not in vars(doc.models)
+
+
+def test_in_place_recomputes_only_when_models_join_or_leave(monkeypatch):
+    """Moving a model already in the document (HoloViews re-adding a legend) needs no recompute;
+    a new model or a dropped one does, and the model set then matches a full recompute."""
+    from bokeh.document import Document
+    from bokeh.models import Legend
+    from bokeh.plotting import figure
+
+    compat.apply()
+    doc = Document()
+    fig = figure()
+    legend = Legend()
+    fig.add_layout(legend, "right")
+    doc.add_root(fig)
+    calls = []
+    real = doc.models.recompute
+    monkeypatch.setattr(doc.models, "recompute", lambda: calls.append(1) or real())
+    with compat.in_place(doc):
+        fig.add_layout(legend, "left")  # removed from `right`, added to `left`: the same model
+    assert calls == [] and doc.get_model_by_id(legend.id) is legend
+    with compat.in_place(doc):
+        fig.add_layout(Legend(), "right")  # a new model joins
+    assert len(calls) == 1
+    with compat.in_place(doc):
+        fig.left = []  # the first legend leaves
+    assert len(calls) == 2 and doc.get_model_by_id(legend.id) is None
+    ids = {m.id for m in doc.models}
+    real()
+    assert ids == {m.id for m in doc.models}
