@@ -75,11 +75,14 @@ JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-f
 
 
 def _psd_factor(G: torch.Tensor) -> torch.Tensor:
-    """S with S S^H ≈ G (..., n, n): Cholesky of G + δI, δ = JITTER·tr(G)/n (eigh is ~10× slower)."""
+    """S with S S^H ≈ G (..., n, n): Cholesky of G + δI, δ = JITTER·tr(G)/n (eigh is ~10× slower).
+    G is left as it was (δ is added on its diagonal and taken off again: a rounding-level change)."""
     n = G.shape[-1]
-    scale = torch.diagonal(G, dim1=-2, dim2=-1).real.sum(-1).clamp(min=1e-300) / n  # (...,)
-    eye = torch.eye(n, dtype=G.dtype)
-    S, info = torch.linalg.cholesky_ex(G + (JITTER * scale)[..., None, None] * eye)
+    diag = torch.diagonal(G, dim1=-2, dim2=-1)  # (..., n) view: no pass over the whole batch
+    delta = (JITTER / n) * diag.real.sum(-1, keepdim=True).clamp(min=1e-300)  # (..., 1)
+    diag += delta
+    S, info = torch.linalg.cholesky_ex(G)
+    diag -= delta
     if bool((info != 0).any()):  # not positive definite even with the jitter: the exact way
         lam, V = torch.linalg.eigh(G)
         return V * torch.sqrt(lam.clamp(min=0))[..., None, :]
@@ -274,8 +277,8 @@ def _is_float64(m: nn.Module) -> bool:
 
 
 def ess_probe(model: nn.Module, x: torch.Tensor, n_positions: int = 16) -> xr.Dataset:
-    """The dashboard's and a run's ESS probe: one sample, the SVD at ~n_positions split points
-    (cheap for every layer kind at probe lengths; the full profile is `effective_state_size`)."""
+    """The dashboard's and a run's ESS probe: one sample, ~n_positions split points, the Gramians
+    where a layer has a diagonal realization (they solve only those splits), else the SVD."""
     L = x.shape[1]
     pos = sorted({int(p) for p in np.linspace(1, L - 1, min(n_positions, L - 1))})
-    return effective_state_size(model, x[:1], method="svd", positions=pos)
+    return effective_state_size(model, x[:1], positions=pos)
