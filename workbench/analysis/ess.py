@@ -105,7 +105,7 @@ def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
 
 
 def _hankel_ranks(Gr: torch.Tensor, Go: torch.Tensor, tol: float, atol: float) -> torch.Tensor:
-    """Gr, Go (m, n, n) -> #{σ > max(tol·σ_1, atol)} (m,) float64, certified by Cholesky tests (no spectrum)."""
+    """Gr, Go (m, n, n) -> #{σ > max(tol·σ_1, atol)} (m,) float64: full rank by a Cholesky test, the rest by eigvalsh."""
     return count_above(_hankel_products(Gr, Go), tol * tol, atol * atol).to(torch.float64)
 
 
@@ -119,8 +119,8 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure:
 
     Time-major: one fused step per position over every group of a pass (diagonal A makes each
     Gramian update elementwise). The reachability pass stores G_r at the asked splits only; the
-    observability pass hands blocks of splits to the solver as it goes. measure "rank" counts by
-    Cholesky tests (eigcount.py); an entropy needs the spectrum (LAPACK's eigvalsh)."""
+    observability pass hands blocks of splits to the solver as it goes. measure "rank" needs a
+    spectrum only where the rank is not full (eigcount.py); an entropy needs every one (eigvalsh)."""
     b, g, L, n = f.A.shape
     want = list(range(1, L)) if positions is None else [int(p) for p in positions]
     splits = sorted(set(want))  # (P,) ascending
