@@ -2,9 +2,10 @@
 2-layer d 64 model against L.
 
 Three computations in the same process, each timed as wall clock and CPU (process) seconds:
-- rank: every position 1..L-1 by the Gramians and Sturm counts (measure "rank", the default);
+- rank: every position 1..L-1 by the Gramians, a Cholesky test for full rank and eigvalsh for the
+  rest (measure "rank", the default);
 - spectra: the same Gramians, every spectrum by LAPACK's eigvalsh (measure "both": the ESS and the
-  entropy ESS; the only way before the Sturm counts);
+  entropy ESS; how every rank was computed before);
 - svd16: the SVD of the materialized block at 16 positions (every layer kind; the reference).
 Scale laws: Gramians O(L·n³) per group; SVD O((L−i)·i·min(i, L−i)) at position i, i.e. O(L³) per
 position and O(L⁴) for all of them.
@@ -80,7 +81,7 @@ def report(rows, info) -> str:
         "Wall clock and CPU (process) seconds, medians of alternating calls in one process. "
         "ESS at every position 1..L−1 unless stated.",
         "",
-        "| layer | L | rank: Sturm counts, wall (s) | CPU (s) | spectra: eigvalsh, wall (s) | CPU (s) "
+        "| layer | L | rank: Cholesky test, eigvalsh if not full, wall (s) | CPU (s) | spectra: eigvalsh, wall (s) | CPU (s) "
         "| CPU ratio | same ESS | SVD, 16 positions, wall (s) | load before → after |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.analysis.ess import effective_state_size, ess_gram, ess_svd
+from workbench.analysis.ess import effective_state_size, ess_gram, ess_probe, ess_svd
 from workbench.analysis.operators import (
     Factors,
     _with_conjugates,
@@ -250,3 +250,14 @@ def test_gram_rank_at_the_tolerance(side, want):
     r, _ = ess_gram(f, tol)
     np.testing.assert_array_equal(r.numpy(), ess_svd(T, range(1, L), tol)[0].numpy())
     assert int(r[0, 0, 3]) == want
+
+
+def test_probe_takes_the_cheaper_way_and_the_same_answer():
+    """ess_probe: Gramians for Mamba, the Toeplitz SVD for an LTI model; either equals the SVD reference."""
+    x = torch.randint(0, 12, (2, 24), generator=torch.Generator().manual_seed(0))
+    for layer, way in (("mamba", "gram,gram"), ("s4d", "svd,svd")):
+        model = build_model(ModelSpec(layer=layer, d_model=8, n_layers=2, vocab_size=12, d_output=1))
+        ds = ess_probe(model, x, n_positions=6)
+        ref = effective_state_size(model, x[:1], method="svd", positions=ds.position.values)
+        assert ds.attrs["method"] == way and ds.sizes["sample"] == 1 and ds.sizes["position"] == 6
+        np.testing.assert_array_equal(ds.ess.values, ref.ess.values)

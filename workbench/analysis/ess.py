@@ -34,7 +34,7 @@ from workbench.analysis.operators import (
     materialized_operator,
     state_factors,
 )
-from workbench.analysis.walk import model_attrs
+from workbench.analysis.walk import lti_core, mixers, model_attrs
 from workbench.errors import SpecError
 
 METHODS = ("auto", "gram", "svd")
@@ -277,8 +277,11 @@ def _is_float64(m: nn.Module) -> bool:
 
 
 def ess_probe(model: nn.Module, x: torch.Tensor, n_positions: int = 16) -> xr.Dataset:
-    """The dashboard's and a run's ESS probe: one sample, ~n_positions split points, the Gramians
-    where a layer has a diagonal realization (they solve only those splits), else the SVD."""
+    """The dashboard's and a run's ESS probe: one sample, ~n_positions split points. The Gramians
+    (they solve only those splits) where a layer has a diagonal realization, as for Mamba, whose
+    materialized operator costs O(L²·n) per channel; LTI models take the SVD of their Toeplitz
+    block, cheaper at probe lengths than Gramians of n ~ 64 complex modes."""
     L = x.shape[1]
     pos = sorted({int(p) for p in np.linspace(1, L - 1, min(n_positions, L - 1))})
-    return effective_state_size(model, x[:1], positions=pos)
+    lti = all(lti_core(m) is not None for m in mixers(model))
+    return effective_state_size(model, x[:1], method="svd" if lti else "auto", positions=pos)
