@@ -257,12 +257,10 @@ row(
 )
 mq = test_batches(RunSpec.from_dict({"task": mqar}).task, 8)
 mq_inputs = next(iter(mq.values())).inputs
-split_at = range(4, mq_inputs.shape[1], 8)  # SVD of T[i:, :i] at every 8th position, 2 sequences
+split_at = range(4, mq_inputs.shape[1], 8)  # rank of T[i:, :i] at every 8th position (Gramians), 2 sequences
 mean_ess = {
     layer: float(
-        effective_state_size(
-            load_model(open_run(RUNS[layer, "mqar"])), mq_inputs[:2], method="svd", positions=split_at
-        ).ess.mean()
+        effective_state_size(load_model(open_run(RUNS[layer, "mqar"])), mq_inputs[:2], positions=split_at).ess.mean()
     )
     for layer in ("s4d", "mamba")
 }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.analysis.ess import effective_state_size, ess_svd
+from workbench.analysis.ess import effective_state_size, ess_gram, ess_probe, ess_svd
 from workbench.analysis.operators import (
     Factors,
     _with_conjugates,
@@ -81,11 +81,14 @@ def test_causal_attention_ess_is_min_i_L_minus_i():
 def test_selective_ess_bounded_by_state_size_and_reaches_it(make, n):
     torch.manual_seed(0)
     layer, L = make().double(), 24
-    ds = effective_state_size(layer, _x(2, L, layer.out_proj.out_features), tol=1e-6)
-    assert int(ds.ess.max()) == n and int(ds.state_size[0]) == n
-    ref = effective_state_size(layer, _x(2, L, layer.out_proj.out_features), tol=1e-6, method="svd")
+    x = _x(2, L, layer.out_proj.out_features)
+    ds = effective_state_size(layer, x, tol=1e-6)  # rank only: Sturm counts
+    assert int(ds.ess.max()) == n and int(ds.state_size[0]) == n and "ess_entropy" not in ds
+    both = effective_state_size(layer, x, tol=1e-6, measure="both")  # the spectra: LAPACK's eigvalsh
+    ref = effective_state_size(layer, x, tol=1e-6, method="svd", measure="both")
     np.testing.assert_array_equal(ds.ess.values, ref.ess.values)  # Gramians = SVD of the materialized block
-    np.testing.assert_allclose(ds.ess_entropy.values, ref.ess_entropy.values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(both.ess.values, ref.ess.values)
+    np.testing.assert_allclose(both.ess_entropy.values, ref.ess_entropy.values, rtol=1e-5, atol=1e-6)
 
 
 def test_operators_match_independent_materializations():
@@ -135,6 +138,7 @@ def test_model_ess_dataset_and_positions():
         ({"positions": [0]}, "positions"),
         ({"positions": [16]}, "positions"),
         ({"atol": -1.0}, "atol"),
+        ({"measure": "trace"}, "measure"),
     ],
 )
 def test_bad_arguments_name_the_field(kw, field):
@@ -186,21 +190,74 @@ def test_delta_rule_and_rg_lru_ess_bounded_by_their_state(make, n):
     assert (ds.ess.values <= np.minimum(ds.position.values, L - ds.position.values)).all()
 
 
-@pytest.mark.parametrize("complex_modes", [False, True])
-def test_gram_blocks_and_passes_match_svd_of_random_factors(monkeypatch, complex_modes):
-    """Random diagonal factors, split over several group passes and eigen batches (with a partial
-    last block): every position's counts and entropies equal the SVD of T built from the factors."""
-    import workbench.analysis.ess as ess
-
-    g = torch.Generator().manual_seed(3)
-    b, grp, L, n = 2, 3, 19, 4
+def _random_factors(complex_modes, b=2, grp=3, L=19, n=4, seed=3):
+    g = torch.Generator().manual_seed(seed)
     dt = torch.complex128 if complex_modes else torch.float64
     rnd = lambda: torch.randn(b, grp, L, n, generator=g, dtype=dt)
     A = 0.95 * rnd() / rnd().abs().clamp(min=0.5)  # |a| < ~1.9·0.95: some modes grow, some decay
-    f = Factors(*(_with_conjugates(A, rnd(), rnd()) if complex_modes else (A, rnd(), rnd())), "channel")
-    monkeypatch.setattr(ess, "EIG_CHUNK", 5)  # 5 // (b·s) = 1..2 positions per eigen batch
-    r, e = ess.ess_gram(f, tol=1e-5, budget=2 * b * L * n * n)  # two groups per pass: passes of 2 and 1
+    return Factors(*(_with_conjugates(A, rnd(), rnd()) if complex_modes else (A, rnd(), rnd())), "channel")
+
+
+@pytest.mark.parametrize("complex_modes", [False, True])
+def test_gram_blocks_and_passes_match_svd_of_random_factors(monkeypatch, complex_modes):
+    """Random diagonal factors, split over several group passes, solver batches and time chunks (with
+    partial last ones): every position's counts (Sturm and eigvalsh) and entropies equal the SVD of T built
+    from the factors."""
+    import workbench.analysis.ess as ess
+
+    f = _random_factors(complex_modes)
+    b, _, L, n = f.A.shape
+    monkeypatch.setattr(ess, "EIG_CHUNK", 5)  # 5 // (b·s) = 1..2 positions per solver batch
+    monkeypatch.setattr(ess, "STEPS", 4)  # Gramian update factors formed 4 steps at a time: partial chunks
+    kw = dict(tol=1e-5, budget=2 * b * (L - 1) * n * n)  # two groups per pass: passes of 2 and 1
+    r, no_e = ess.ess_gram(f, **kw)
+    rb, e = ess.ess_gram(f, measure="both", **kw)
     rs, es = ess_svd(operator_from_factors(f), range(1, L), tol=1e-5)
+    assert no_e is None and ess.ess_gram(f, measure="entropy", **kw)[0] is None
     np.testing.assert_array_equal(r.numpy(), rs.numpy())
+    np.testing.assert_array_equal(rb.numpy(), rs.numpy())
     np.testing.assert_allclose(e.numpy(), es.numpy(), rtol=1e-6)
-    assert int(r.max()) == f.state_size
+    assert int(r.max()) == f.state_size and int(r.min()) < f.state_size
+
+
+def test_gram_at_asked_positions_only():
+    """Positions in any order, repeated: the same values as the full profile, no other split solved."""
+    import workbench.analysis.ess as ess
+
+    f = _random_factors(True, seed=7)
+    full, _ = ess.ess_gram(f, tol=1e-4)
+    pos = [12, 3, 3, 18, 1]
+    some, _ = ess.ess_gram(f, tol=1e-4, positions=pos)
+    np.testing.assert_array_equal(some.numpy(), full[..., [p - 1 for p in pos]].numpy())
+    ds = effective_state_size(_lti(), _x(1, 16, 2), positions=[9, 2], measure="entropy")
+    assert list(ds.data_vars) == ["ess_entropy", "state_size"] and list(ds.position.values) == [9, 2]
+
+
+@pytest.mark.parametrize("side, want", [(1 - 1e-5, 3), (1 + 1e-5, 4)])
+def test_gram_rank_at_the_tolerance(side, want):
+    """T[4:, :4] = U diag(1, 0.3, 0.05, tol·side) Vᵀ by construction (no decay: T[r, c] = C_r·B_c), so
+    its smallest singular value sits 1e-5 (relative) below or above the threshold."""
+    g = torch.Generator().manual_seed(11)
+    tol, L, n = 1e-3, 8, 4
+    U, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    V, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    B, C = torch.randn(2, L, n, generator=g, dtype=torch.float64)
+    C[4:] = U * torch.tensor([1.0, 0.3, 0.05, tol * side], dtype=torch.float64)
+    B[:4] = V
+    f = Factors(torch.ones(1, 1, L, n, dtype=torch.float64), B[None, None], C[None, None], "channel")
+    T = operator_from_factors(f)
+    np.testing.assert_allclose(torch.linalg.svdvals(T[0, 0, 4:, :4])[-1], tol * side, rtol=1e-12)
+    r, _ = ess_gram(f, tol)
+    np.testing.assert_array_equal(r.numpy(), ess_svd(T, range(1, L), tol)[0].numpy())
+    assert int(r[0, 0, 3]) == want
+
+
+def test_probe_takes_the_cheaper_way_and_the_same_answer():
+    """ess_probe: Gramians for Mamba, the Toeplitz SVD for an LTI model; either equals the SVD reference."""
+    x = torch.randint(0, 12, (2, 24), generator=torch.Generator().manual_seed(0))
+    for layer, way in (("mamba", "gram,gram"), ("s4d", "svd,svd")):
+        model = build_model(ModelSpec(layer=layer, d_model=8, n_layers=2, vocab_size=12, d_output=1))
+        ds = ess_probe(model, x, n_positions=6)
+        ref = effective_state_size(model, x[:1], method="svd", positions=ds.position.values)
+        assert ds.attrs["method"] == way and ds.sizes["sample"] == 1 and ds.sizes["position"] == 6
+        np.testing.assert_array_equal(ds.ess.values, ref.ess.values)

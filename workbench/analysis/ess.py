@@ -11,10 +11,13 @@ Two ways to the singular values, which agree (tests/test_ess.py):
 - "svd": of the materialized block, for every layer kind: O(L³) per position (positions
   sub-sampled by `positions`), the reference;
 - "gram": for layers with a diagonal realization T[i:, :i] = O_i R_i (observability ×
-  reachability, n columns), σ² are the eigenvalues of G_r^{1/2} G_o G_r^{1/2}, with the
+  reachability, n columns), σ² are the eigenvalues of M = S^H G_o S (S S^H = G_r), with the
   Gramians G_r(i) = Σ_{c<i} R R^H and G_o(i) = Σ_{r≥i} O^H O built by one forward and one
-  backward recursion: O(L·n³) per group, every position, no L×L matrix. Squaring the
-  singular values (and a 1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64.
+  backward recursion: O(L·n³) per group, no L×L matrix. Squaring the singular values (and a
+  1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64. The rank needs no spectrum:
+  how many eigenvalues of M exceed the threshold is certified by Cholesky tests (eigcount.py),
+  LAPACK's eigvalsh only where those leave it open; the entropy ESS (measure "entropy" or
+  "both") takes every spectrum from eigvalsh.
 """
 
 from __future__ import annotations
@@ -24,67 +27,86 @@ import torch
 import xarray as xr
 from torch import nn
 
+from workbench.analysis.eigcount import count_above
 from workbench.analysis.operators import (
     Factors,
     layer_inputs,
     materialized_operator,
     state_factors,
 )
-from workbench.analysis.walk import model_attrs
+from workbench.analysis.walk import lti_core, mixers, model_attrs
 from workbench.errors import SpecError
 
 METHODS = ("auto", "gram", "svd")
+MEASURES = ("rank", "entropy", "both")
 ENTROPY_FLOOR = 1e-6  # σ_k below this fraction of σ_1 are left out of the entropy ESS (both methods)
 
 
-def _count(sig: torch.Tensor, tol: float, atol: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """sig (..., k) non-negative singular values -> (tolerance ESS, entropy ESS) (...,)."""
+def _rank(sig: torch.Tensor, tol: float, atol: float) -> torch.Tensor:
+    """sig (..., k) non-negative singular values -> tolerance ESS (...,) float64."""
     top = sig.amax(-1, keepdim=True)
-    rank = (sig > torch.clamp(tol * top, min=atol)).sum(-1).to(torch.float64)
+    return (sig > torch.clamp(tol * top, min=atol)).sum(-1).to(torch.float64)
+
+
+def _entropy(sig: torch.Tensor, atol: float) -> torch.Tensor:
+    """sig (..., k) non-negative singular values -> entropy ESS (...,)."""
+    top = sig.amax(-1, keepdim=True)
     sig = torch.where(sig > ENTROPY_FLOOR * top, sig, 0.0)  # rounding noise is not state
     total = sig.sum(-1, keepdim=True)
     p = torch.where(total > 0, sig / torch.where(total > 0, total, 1.0), 0.0)
     ent = -(p * torch.log(torch.where(p > 0, p, 1.0))).sum(-1)
-    return rank, torch.where(total[..., 0] > max(atol, 0.0), torch.exp(ent), 0.0)
+    return torch.where(total[..., 0] > max(atol, 0.0), torch.exp(ent), 0.0)
 
 
-def ess_svd(T: torch.Tensor, positions, tol: float, atol: float = 0.0):
-    """T (..., L, L) -> (ESS, entropy ESS) (..., P) at split positions `positions` (each in 1..L-1)."""
-    ranks, ents = [], []
-    for i in positions:
-        sig = torch.linalg.svdvals(T[..., i:, :i])  # (..., min(i, L-i))
-        r, e = _count(sig, tol, atol)
-        ranks.append(r)
-        ents.append(e)
-    return torch.stack(ranks, -1), torch.stack(ents, -1)
+def _measures(sig: torch.Tensor, tol: float, atol: float, measure: str):
+    """sig (..., k) -> (ESS or None, entropy ESS or None) (...,), as `measure` asks."""
+    rank = _rank(sig, tol, atol) if measure != "entropy" else None
+    return rank, (_entropy(sig, atol) if measure != "rank" else None)
+
+
+def ess_svd(T: torch.Tensor, positions, tol: float, atol: float = 0.0, measure: str = "both"):
+    """T (..., L, L) -> (ESS, entropy ESS) (..., P) at split positions `positions` (each in 1..L-1);
+    None for a measure not asked for."""
+    out = [_measures(torch.linalg.svdvals(T[..., i:, :i]), tol, atol, measure) for i in positions]
+    return tuple(None if out[0][k] is None else torch.stack([o[k] for o in out], -1) for k in range(2))
 
 
 JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-factorable
 
 
 def _psd_factor(G: torch.Tensor) -> torch.Tensor:
-    """S with S S^H ≈ G (..., n, n): Cholesky of G + δI, δ = JITTER·tr(G)/n (eigh is ~10× slower)."""
+    """S with S S^H ≈ G (..., n, n): Cholesky of G + δI, δ = JITTER·tr(G)/n (eigh is ~10× slower).
+    G is left as it was (δ is added on its diagonal and taken off again: a rounding-level change)."""
     n = G.shape[-1]
-    scale = torch.diagonal(G, dim1=-2, dim2=-1).real.sum(-1).clamp(min=1e-300) / n  # (...,)
-    eye = torch.eye(n, dtype=G.dtype)
-    S, info = torch.linalg.cholesky_ex(G + (JITTER * scale)[..., None, None] * eye)
+    diag = torch.diagonal(G, dim1=-2, dim2=-1)  # (..., n) view: no pass over the whole batch
+    delta = (JITTER / n) * diag.real.sum(-1, keepdim=True).clamp(min=1e-300)  # (..., 1)
+    diag += delta
+    S, info = torch.linalg.cholesky_ex(G)
+    diag -= delta
     if bool((info != 0).any()):  # not positive definite even with the jitter: the exact way
         lam, V = torch.linalg.eigh(G)
         return V * torch.sqrt(lam.clamp(min=0))[..., None, :]
     return S
 
 
-EIG_CHUNK = 1024  # matrices per LAPACK batch: each batch's factor, product and spectrum stay in cache
+EIG_CHUNK = 1024  # matrices per batch: each batch's factor, product and spectrum stay in cache
+STEPS = 64  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once
+
+
+def _hankel_products(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
+    """Gr, Go (m, n, n) Gramians -> M = S^H G_o S (m, n, n), S S^H = G_r: eig(M) = σ(T[i:, :i])²."""
+    S = _psd_factor(Gr)
+    return S.mH @ Go @ S
 
 
 def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
-    """Gr, Go (m, n, n) Gramians at m splits -> σ (m, n) ascending: σ² = eig(S^H G_o S), S S^H = G_r."""
-    sig = torch.empty(Gr.shape[:-1], dtype=torch.float64)  # (m, n)
-    for s in range(0, Gr.shape[0], EIG_CHUNK):
-        S = _psd_factor(Gr[s : s + EIG_CHUNK])
-        lam = torch.linalg.eigvalsh(S.mH @ Go[s : s + EIG_CHUNK] @ S)
-        sig[s : s + EIG_CHUNK] = torch.sqrt(lam.clamp(min=0))
-    return sig
+    """Gr, Go (m, n, n) Gramians at m splits -> σ (m, n) ascending, by LAPACK's eigvalsh."""
+    return torch.sqrt(torch.linalg.eigvalsh(_hankel_products(Gr, Go)).clamp(min=0))
+
+
+def _hankel_ranks(Gr: torch.Tensor, Go: torch.Tensor, tol: float, atol: float) -> torch.Tensor:
+    """Gr, Go (m, n, n) -> #{σ > max(tol·σ_1, atol)} (m,) float64: full rank by a Cholesky test, the rest by eigvalsh."""
+    return count_above(_hankel_products(Gr, Go), tol * tol, atol * atol).to(torch.float64)
 
 
 def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -92,50 +114,93 @@ def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return u[..., :, None] * v.conj()[..., None, :]
 
 
-def ess_gram(f: Factors, tol: float, atol: float = 0.0, budget: int = 1 << 23):
-    """Every split position 1..L-1 from the factors: -> (ESS, entropy ESS) (b, g, L-1).
+def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure: str = "rank", budget: int = 1 << 24):
+    """(ESS or None, entropy ESS or None) (b, g, P) at split positions (default: every one, 1..L-1).
 
     Time-major: one fused step per position over every group of a pass (diagonal A makes each
-    Gramian update elementwise); the observability pass hands blocks of positions to the
-    eigen-solver as it goes, so only the reachability Gramians are stored."""
+    Gramian update elementwise). The reachability pass stores G_r at the asked splits only; the
+    observability pass hands blocks of splits to the solver as it goes. measure "rank" needs a
+    spectrum only where the rank is not full (eigcount.py); an entropy needs every one (eigvalsh)."""
     b, g, L, n = f.A.shape
+    want = list(range(1, L)) if positions is None else [int(p) for p in positions]
+    splits = sorted(set(want))  # (P,) ascending
+    slot = [-1] * (L + 1)  # split -> its index in `splits`
+    for k, i in enumerate(splits):
+        slot[i] = k
+    P = len(splits)
     dtype = torch.complex128 if any(t.is_complex() for t in (f.A, f.B, f.C)) else torch.float64
     A, B, C = (t.to(dtype).permute(2, 0, 1, 3) for t in (f.A, f.B, f.C))  # (L, b, g, n)
-    step = max(1, budget // max(1, b * L * n * n))  # groups per pass: bounds the stored Gramians
-    sig = torch.empty(L - 1, b, g, n, dtype=torch.float64)  # σ at split i = index + 1
+    step = max(1, budget // max(1, b * P * n * n))  # groups per pass: bounds the stored Gramians
+    rank = torch.empty(P, b, g, dtype=torch.float64) if measure == "rank" else None
+    sig = torch.empty(P, b, g, n, dtype=torch.float64) if measure != "rank" else None
     for g0 in range(0, g, step):
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
-        Gr = torch.empty(L - 1, *a.shape[1:], n, dtype=dtype)  # (L-1, b, s, n, n): inputs 0..t, split t + 1
-        Gr[0] = _outer(bb[0], bb[0])
-        for t in range(1, L - 1):  # G_r(t+1) = (a_t a_t^H)∘G_r(t) + b_t b_t^H
-            torch.addcmul(_outer(bb[t], bb[t]), _outer(a[t], a[t]), Gr[t - 1], out=Gr[t])
-        Go = torch.zeros(*a.shape[1:], n, dtype=dtype)  # (b, s, n, n)
-        block = max(1, EIG_CHUNK // (b * a.shape[2]))  # positions per eigen batch
-        Gos = torch.empty(block, *Go.shape, dtype=dtype)
-        for t in range(L - 1, 0, -1):  # G_o(t) = (a_t^H a_t)∘(c_t^H c_t + G_o(t+1)): outputs t.., split t
-            Go = _outer(a[t], a[t]).conj() * (_outer(c[t].conj(), c[t].conj()) + Go)
-            k = (t - 1) % block
-            Gos[k] = Go
-            if k == 0 or t == 1:  # splits t..t+block-1 are complete
-                hi = min(t - 1 + block, L - 1)
-                m = hi - (t - 1)
-                sig[t - 1 : hi, :, g0 : g0 + step] = _hankel_sigmas(
-                    Gr[t - 1 : hi].reshape(-1, n, n), Gos[k : k + m].reshape(-1, n, n)
-                ).reshape(m, b, -1, n)
-    return _count(sig.permute(1, 2, 0, 3), tol, atol)
+        s = a.shape[2]
+        Gr = torch.empty(P, b, s, n, n, dtype=dtype)  # G_r at each split
+        cur = _outer(bb[0], bb[0])  # G_r(1): input 0
+        if slot[1] >= 0:
+            Gr[slot[1]] = cur
+        for t0 in range(1, splits[-1], STEPS):  # G_r(t+1) = (a_t a_t^H)∘G_r(t) + b_t b_t^H
+            t1 = min(t0 + STEPS, splits[-1])
+            AA, BB = _outer(a[t0:t1], a[t0:t1]), _outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n): one op per step left
+            for t in range(t0, t1):  # written in place where the split is asked for
+                cur = torch.addcmul(BB[t - t0], AA[t - t0], cur, out=Gr[slot[t + 1]] if slot[t + 1] >= 0 else None)
+        Go = torch.zeros(b, s, n, n, dtype=dtype)
+        block = max(1, EIG_CHUNK // (b * s))  # splits per solver batch
+        Gos = torch.empty(block, b, s, n, n, dtype=dtype)  # G_o at splits hi-1, hi-2, ... (descending)
+        hi = P  # splits[hi:] are solved
+        for t1 in range(L - 1, splits[0] - 1, -STEPS):  # G_o(t) = (a_t^H a_t)∘(c_t^H c_t + G_o(t+1)): outputs t..
+            t0 = max(t1 - STEPS + 1, splits[0])
+            AA = _outer(a[t0 : t1 + 1], a[t0 : t1 + 1]).conj()  # (T, b, s, n, n)
+            AC = AA * _outer(c[t0 : t1 + 1].conj(), c[t0 : t1 + 1].conj())
+            for t in range(t1, t0 - 1, -1):
+                k = slot[t]
+                out = Gos[hi - 1 - k] if k >= 0 else None
+                if out is not None and out.data_ptr() == Go.data_ptr():
+                    Go = Go.clone()
+                Go = torch.addcmul(AC[t - t0], AA[t - t0], Go, out=out)
+                if k < 0 or (hi - k < block and k > 0):
+                    continue
+                m = hi - k  # solve splits k..hi-1
+                G1, G2 = Gr[k:hi].reshape(-1, n, n), Gos[:m].flip(0).reshape(-1, n, n)
+                if rank is not None:
+                    rank[k:hi, :, g0 : g0 + s] = _hankel_ranks(G1, G2, tol, atol).reshape(m, b, s)
+                else:
+                    sig[k:hi, :, g0 : g0 + s] = _hankel_sigmas(G1, G2).reshape(m, b, s, n)
+                hi = k
+    back = torch.tensor([slot[i] for i in want])  # (P_asked,) in the caller's order
+    if rank is not None:
+        return rank[back].permute(1, 2, 0), None
+    return _measures(sig[back].permute(1, 2, 0, 3), tol, atol, measure)
 
 
-def _check(tol, atol, method, positions, L):
+def _check(tol, atol, method, measure, positions, L):
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise SpecError("tol", tol, "a relative tolerance in (0, 1)")
     if not (isinstance(atol, (int, float)) and atol >= 0):
         raise SpecError("atol", atol, "an absolute tolerance >= 0")
     if method not in METHODS:
         raise SpecError("method", method, "one of " + ", ".join(METHODS))
+    if measure not in MEASURES:
+        raise SpecError("measure", measure, "one of " + ", ".join(MEASURES))
     pos = list(range(1, L)) if positions is None else [int(p) for p in positions]
     if L < 2 or not pos or any(not 1 <= p <= L - 1 for p in pos):
         raise SpecError("positions", positions, f"split positions in [1, {L - 1}] (L = {L})")
     return pos
+
+
+_VARS = {
+    "ess": {
+        "long_name": "effective state size",
+        "units": "state dimensions",
+        "definition": "#{σ_k(T[i:, :i]) > max(tol·σ_1, atol)}",
+    },
+    "ess_entropy": {
+        "long_name": "entropy effective state size",
+        "units": "state dimensions",
+        "definition": "exp(entropy of σ_k / Σσ)",
+    },
+}
 
 
 @torch.no_grad()
@@ -146,15 +211,18 @@ def effective_state_size(
     atol: float = 0.0,
     method: str = "auto",
     positions=None,
+    measure: str = "rank",
 ) -> xr.Dataset:
     """ESS per (layer, sample, channel|head, position) of every mixer of a model (or of one mixer).
 
     x: model inputs (tokens (b, L) or (b, L, d_in)), or (b, L, H) for a bare mixer.
     method "auto" uses the Gramians where a layer has a diagonal realization, else the SVD.
+    measure: "rank" (`ess`), "entropy" (`ess_entropy`) or "both"; only "rank" spares the
+    Gramian path every spectrum.
     """
     model_or_layer = model_or_layer.eval()
     L = x.shape[1]
-    pos = _check(tol, atol, method, positions, L)
+    pos = _check(tol, atol, method, measure, positions, L)
     per_layer, dims, used, sizes = [], set(), [], []
     for m, xin in layer_inputs(model_or_layer, x):
         f = state_factors(m, xin.double() if _is_float64(m) else xin) if method != "svd" else None
@@ -163,49 +231,33 @@ def effective_state_size(
                 "method", method, f"'svd' or 'auto' for a {type(m).__name__} layer (no diagonal realization)"
             )
         if f is not None:
-            r, e = ess_gram(f, tol, atol)
-            idx = torch.tensor(pos) - 1
-            r, e, dim, way, n = r[..., idx], e[..., idx], f.dim, "gram", f.state_size
+            r, e = ess_gram(f, tol, atol, pos, measure)
+            dim, way, n = f.dim, "gram", f.state_size
         else:
             T, dim = materialized_operator(m, xin)
-            r, e = ess_svd(T, pos, tol, atol)
+            r, e = ess_svd(T, pos, tol, atol, measure)
             way, n = "svd", -1
-        per_layer.append((r, e))
+        per_layer.append({"ess": r, "ess_entropy": e})
         dims.add(dim)
         used.append(way)
         sizes.append(n)
     if len(dims) > 1:
         raise SpecError("model", sorted(dims), "layers that share one group kind (channel or head)")
     dim = dims.pop()
-    R = np.stack([r.cpu().numpy() for r, _ in per_layer])  # (layer, b, g, P)
-    E = np.stack([e.cpu().numpy() for _, e in per_layer])
     d = ("layer", "sample", dim, "position")
+    data = {
+        k: (d, np.stack([p[k].cpu().numpy() for p in per_layer]), attrs)  # (layer, b, g, P)
+        for k, attrs in _VARS.items()
+        if per_layer[0][k] is not None
+    }
+    shape = next(iter(data.values()))[1].shape
+    data["state_size"] = ("layer", np.asarray(sizes), {"long_name": "real state dimensions per group (-1: none)"})
     return xr.Dataset(
-        {
-            "ess": (
-                d,
-                R,
-                {
-                    "long_name": "effective state size",
-                    "units": "state dimensions",
-                    "definition": "#{σ_k(T[i:, :i]) > max(tol·σ_1, atol)}",
-                },
-            ),
-            "ess_entropy": (
-                d,
-                E,
-                {
-                    "long_name": "entropy effective state size",
-                    "units": "state dimensions",
-                    "definition": "exp(entropy of σ_k / Σσ)",
-                },
-            ),
-            "state_size": ("layer", np.asarray(sizes), {"long_name": "real state dimensions per group (-1: none)"}),
-        },
+        data,
         coords={
-            "layer": np.arange(R.shape[0]),
-            "sample": np.arange(R.shape[1]),
-            dim: np.arange(R.shape[2]),
+            "layer": np.arange(shape[0]),
+            "sample": np.arange(shape[1]),
+            dim: np.arange(shape[2]),
             "position": np.asarray(pos),
         },
         attrs=model_attrs(
@@ -213,6 +265,7 @@ def effective_state_size(
             tol=tol,
             atol=atol,
             method=",".join(used),
+            measure=measure,
             reference="Parnichkun et al. 2025: rank of T[i:, :i]",
         ),
     )
@@ -224,8 +277,11 @@ def _is_float64(m: nn.Module) -> bool:
 
 
 def ess_probe(model: nn.Module, x: torch.Tensor, n_positions: int = 16) -> xr.Dataset:
-    """The dashboard's and a run's ESS probe: one sample, the SVD at ~n_positions split points
-    (cheap for every layer kind at probe lengths; the full profile is `effective_state_size`)."""
+    """The dashboard's and a run's ESS probe: one sample, ~n_positions split points. The Gramians
+    (they solve only those splits) where a layer has a diagonal realization, as for Mamba, whose
+    materialized operator costs O(L²·n) per channel; LTI models take the SVD of their Toeplitz
+    block, cheaper at probe lengths than Gramians of n ~ 64 complex modes."""
     L = x.shape[1]
     pos = sorted({int(p) for p in np.linspace(1, L - 1, min(n_positions, L - 1))})
-    return effective_state_size(model, x[:1], method="svd", positions=pos)
+    lti = all(lti_core(m) is not None for m in mixers(model))
+    return effective_state_size(model, x[:1], method="svd" if lti else "auto", positions=pos)
