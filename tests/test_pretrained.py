@@ -329,3 +329,23 @@ def test_residual_in_fp32_in_bfloat16_matches_transformers(tmp_path, kind):
         assert rms_rel(*streams[flag]) <= 2**-12, (flag, rms_rel(*streams[flag]))
         assert rel(*logits[flag]) <= 2**-7, (flag, rel(*logits[flag]))
     assert rms_rel(streams[True][1], streams[False][1]) >= 2**-10  # the flag matters here
+
+
+def test_inference_trims_the_heap_before_large_logits_only(ckpts, monkeypatch):
+    """Without gradients, a forward whose logits reach alloc.TRIM_ABOVE returns freed heap pages first;
+    small logits and forwards with gradients (training) never trim, and the logits do not change."""
+    from workbench.ssm import alloc
+
+    assert alloc.trim() in (True, False)  # the real call (glibc here) runs
+    calls = []
+    monkeypatch.setattr(alloc, "trim", lambda: calls.append(1) or True)
+    model, ids = load_pretrained(ckpts["mamba", True]), ids_for(2)
+    with torch.no_grad():
+        small = model(ids)
+    assert calls == []  # 2 × 37 × 300 float32 logits
+    monkeypatch.setattr(alloc, "TRIM_ABOVE", 2 * 37 * VOCAB * 4)
+    with torch.no_grad():
+        again = model(ids)
+    assert calls == [1] and torch.equal(small, again)
+    model(ids)
+    assert calls == [1]

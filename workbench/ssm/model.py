@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from workbench.specs import ModelSpec, SSMSpec, default_ssm
+from workbench.ssm import alloc
 from workbench.ssm.mamba2 import HALF, RMSNorm
 from workbench.ssm.mixers import MIXERS
 from workbench.ssm.probe import probes
@@ -88,6 +89,9 @@ class SequenceModel(nn.Module):
             h = h.to(nw.dtype)  # layer_norm takes one dtype (RMSNorm reads the float32 stream as transformers' does)
         h = self.norm(h)
         w = getattr(self.decoder, "weight", None)
+        if w is not None and h.device.type == "cpu" and not torch.is_grad_enabled():
+            # inference: the layers' freed intermediates go back to the OS before the logits arrive
+            alloc.before_large(h[..., 0].numel() * w.shape[0] * w.element_size())
         return self.decoder(h if w is None or w.dtype == h.dtype else h.to(w.dtype))
 
     def step(self, x_t: torch.Tensor, state: list | None = None):
