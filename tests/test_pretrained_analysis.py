@@ -176,8 +176,9 @@ def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind):
     from workbench.ssm.hidden_attention import hidden_attention
 
     model = models[kind]
-    ids, words = encode(model, TEXT)
-    data = text_preview(model, TEXT)
+    ids, words = encode(model, TEXT)  # 50 byte tokens (no tokenizer.json): the first 20 keep it quick
+    ids, words = ids[:, :20], words[:20]
+    data = text_preview(model, TEXT, max_tokens=20)
     want = {"spectrum", "gradient_memory", "selective", "tokens", "attention", "state_norms", "ess"}
     assert want | ({"kernels"} if kind == "mamba" else set()) <= set(data)  # Mamba-2: no impulse-response probe
     sel = data["selective"]
@@ -210,6 +211,5 @@ def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind):
                 assert float((got - want).abs().max()) <= 1e-10 * float(want.abs().max())
             # the preview's all-heads scores of a grouped layer (2 groups here) agree on those heads
             np.testing.assert_allclose(alpha.numpy(), _ssd_scores(m, x)[:4].numpy(), rtol=1e-9, atol=1e-12)
-    cut = text_preview(model, TEXT, max_tokens=5)
-    assert cut["selective"].sizes["token"] == 5 and list(cut["selective"]["token_text"].values) == words[:5]
-    assert cut["selective"].attrs["text_total"] == len(words) and cut["selective"].attrs["text_tokens"] == 5
+    assert sel.sizes["token"] == 20 and sel.attrs["text_tokens"] == 20
+    assert sel.attrs["text_total"] == len(encode(model, TEXT)[1]) > 20
