@@ -167,7 +167,7 @@ def test_inspect_cli_bad_channel_names_the_flag(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kind", ["mamba", "mamba2"])
-def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind):
+def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind, monkeypatch):
     """The probe views' Datasets of a checkpoint: computed on the text's ids (Δ equals the layer's own
     Δ probe on them), every token axis labelled with the words, hidden attention of the first channels
     or heads equal to the preview's full computation (another code path), and the text cut to max_tokens."""
@@ -212,4 +212,13 @@ def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind):
             # the preview's all-heads scores of a grouped layer (2 groups here) agree on those heads
             np.testing.assert_allclose(alpha.numpy(), _ssd_scores(m, x)[:4].numpy(), rtol=1e-9, atol=1e-12)
     assert sel.sizes["token"] == 20 and sel.attrs["text_tokens"] == 20
+    import workbench.analysis.text_preview as tp
+
+    assert tp.skipped(model, 20) == {}  # a tiny model: everything
+    monkeypatch.setattr(tp, "KERNEL_BUDGET", 0)
+    monkeypatch.setattr(tp, "ESS_BUDGET", 0)
+    why = tp.skipped(model, 8)
+    assert set(why) == ({"kernels", "ess"} if kind == "mamba" else {"ess"}) and "skipped" in why["ess"]
+    small = text_preview(model, TEXT, max_tokens=8)
+    assert not set(why) & set(small) and {"selective", "attention", "state_norms"} <= set(small)
     assert sel.attrs["text_total"] == len(encode(model, TEXT)[1]) > 20

@@ -58,6 +58,8 @@ class KernelsView(ProbeView):
         if ds is not None and ds.attrs.get("selective"):
             on = "the typed text" if self.state.checkpoint else "the probe input"
             return f"Selective layer: the impulse response at the SSM on {on} (α[ℓ, 0])."
+        if ds is None and self.state.checkpoint and "kernels" in self.state.checkpoint_skipped:
+            return "Kernels: " + self.state.checkpoint_skipped["kernels"] + "."
         if ds is None and self.state.checkpoint:
             return (
                 "This checkpoint's layers have no kernel and no impulse-response probe (Mamba layers have one): "
@@ -124,9 +126,10 @@ class MemoryView(ProbeView):
 
     def note(self) -> str:
         if self.state.checkpoint and self.get("memory") is None:
+            ess = self.state.checkpoint_skipped.get("ess")
             return (
                 "StableSSM's memory function needs continuous inputs and this checkpoint reads tokens: the "
-                "gradient memory on the typed text stands for it."
+                "gradient memory on the typed text stands for it." + (f" ESS: {ess}." if ess else "")
             )
         return ""
 

@@ -73,6 +73,7 @@ class Workbench(param.Parameterized):
         self.changed: set = set()
         self._slow: dict = {}  # the last preview's slow quantities
         self._preview = False  # whether `data` is a preview (else a run's probes)
+        self.checkpoint_skipped: dict[str, str] = {}  # preview names left out for an opened checkpoint, and why
         for part in (self.ssm, self.model, self.task):
             part.param.watch(self._on_spec, [p for p in part.param if p not in ("name", "layer")])
         self.model.param.watch(self._on_layer, ["layer"])
@@ -154,9 +155,11 @@ class Workbench(param.Parameterized):
     def show_checkpoint(self, model, text: str, name: str, max_tokens: int = MAX_TOKENS) -> None:
         """Every probe view shows `model` (a loaded checkpoint) read on `text` (its first `max_tokens`
         tokens), words on the token axes; a selected run steps aside. SpecError: nothing changes."""
-        from workbench.analysis.text_preview import text_preview
+        from workbench.analysis.text_preview import skipped, text_preview
 
         data = text_preview(model, text, max_tokens=max_tokens)
+        L = next(iter(data.values())).attrs["text_tokens"]
+        self.checkpoint_skipped = skipped(model, L)  # what the views say instead of drawing
         self._generation += 1  # a pending preview's slow half is dropped
         self._probes, self._seen, self._slow, self._preview = {}, (-2, -1), {}, False
         self.param.update(run_id="", steps=[], metrics=None, error="", checkpoint=name)
