@@ -12,6 +12,7 @@ from pretrained_fixtures import VOCAB, hf_model, save_hf, to_mamba_ssm, word_tok
 
 from workbench.errors import SpecError  # noqa: E402
 from workbench.pretrained import load_pretrained  # noqa: E402
+from workbench.ssm.probe import capture  # noqa: E402
 
 CASES = [("mamba", True), ("mamba", False), ("mamba2", True), ("mamba2", False)]
 
@@ -282,3 +283,69 @@ def test_sharded_safetensors_load_to_the_same_logits(ckpts, tmp_path):
     with torch.no_grad():
         a, b = load_pretrained(ckpts["mamba2", False]), load_pretrained(tmp_path / "sharded")
         assert len(b.meta["files"]) > 1 and torch.equal(a(ids), b(ids))
+
+
+def rms_rel(a, b):
+    return float((a - b).pow(2).mean().sqrt() / b.pow(2).mean().sqrt())
+
+
+# out_proj scaled by 2^-k (exact in bfloat16): each block moves the residual stream by ~2^-10 of its size,
+# less than half a bfloat16 rounding unit (2^-8 relative), the regime where a bf16 stream drops the update
+OUT_SCALE = {"mamba": 10, "mamba2": 13}
+
+
+@pytest.mark.parametrize("kind", ["mamba", "mamba2"])
+def test_residual_in_fp32_in_bfloat16_matches_transformers(tmp_path, kind):
+    """residual_in_fp32 (transformers' and mamba_ssm's flag): in bfloat16 the stream is summed in float32.
+
+    Both settings are compared with transformers' own forward (which honours the flag in its CPU path)
+    on the residual stream after the last block and on the logits. Tolerances: the stream within
+    2^-12 (RMS, relative), 1/16 of bfloat16's rounding unit 2^-8: the two implementations' bf16 mixer
+    arithmetic differs by a few units of a mixer output ~2^-10 of the stream, while the flag itself
+    moves the stream by the bf16 rounding of every block's sum (measured ~1.3e-3 here, asserted
+    ≥ 2^-10): with the flag ignored the stream check fails. The logits within 2^-7 of max |logit|:
+    transformers rounds the head's input and its output to bf16, one unit 2^-8 each."""
+    ids = ids_for(5, L=33, B=2)
+    streams, logits = {}, {}
+    for flag in (True, False):
+        hf = hf_model(kind, True, layers=4)
+        with torch.no_grad():
+            for block in hf.backbone.layers:
+                block.mixer.out_proj.weight.mul_(2.0 ** -OUT_SCALE[kind])
+                block.residual_in_fp32 = flag
+        hf.config.residual_in_fp32 = flag
+        hf.save_pretrained(tmp_path / str(flag))
+        ours = load_pretrained(tmp_path / str(flag), dtype="bfloat16")
+        assert ours.meta["arch"]["residual_in_fp32"] is flag
+        with torch.no_grad():
+            r = hf.to(torch.bfloat16)(ids, output_hidden_states=True)
+            with capture(ours, "layers.3.resid") as seen:
+                got = ours(ids)
+        want_dtype = torch.float32 if flag else torch.bfloat16
+        assert seen["layers.3.resid"].dtype == r.hidden_states[3].dtype == want_dtype
+        assert got.dtype == torch.bfloat16
+        streams[flag] = (seen["layers.3.resid"].float(), r.hidden_states[3].float())
+        logits[flag] = (got.float(), r.logits.float())
+        assert rms_rel(*streams[flag]) <= 2**-12, (flag, rms_rel(*streams[flag]))
+        assert rel(*logits[flag]) <= 2**-7, (flag, rel(*logits[flag]))
+    assert rms_rel(streams[True][1], streams[False][1]) >= 2**-10  # the flag matters here
+
+
+def test_inference_trims_the_heap_before_large_logits_only(ckpts, monkeypatch):
+    """Without gradients, a forward whose logits reach alloc.TRIM_ABOVE returns freed heap pages first;
+    small logits and forwards with gradients (training) never trim, and the logits do not change."""
+    from workbench.ssm import alloc
+
+    assert alloc.trim() in (True, False)  # the real call (glibc here) runs
+    calls = []
+    monkeypatch.setattr(alloc, "trim", lambda: calls.append(1) or True)
+    model, ids = load_pretrained(ckpts["mamba", True]), ids_for(2)
+    with torch.no_grad():
+        small = model(ids)
+    assert calls == []  # 2 × 37 × 300 float32 logits
+    monkeypatch.setattr(alloc, "TRIM_ABOVE", 2 * 37 * VOCAB * 4)
+    with torch.no_grad():
+        again = model(ids)
+    assert calls == [1] and torch.equal(small, again)
+    model(ids)
+    assert calls == [1]

@@ -164,3 +164,61 @@ def test_inspect_cli_bad_channel_names_the_flag(tmp_path, capsys):
     assert main(["inspect", str(folder), "--text", TEXT, "--channel", "999"]) == 2
     err = capsys.readouterr().err
     assert "--channel=999" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["mamba", "mamba2"])
+def test_text_preview_reads_the_text_and_labels_every_token_axis(models, kind, monkeypatch):
+    """The probe views' Datasets of a checkpoint: computed on the text's ids (Δ equals the layer's own
+    Δ probe on them), every token axis labelled with the words, hidden attention of the first channels
+    or heads equal to the preview's full computation (another code path), and the text cut to max_tokens."""
+    from workbench.analysis.selective import _ssd_scores
+    from workbench.analysis.text_preview import text_preview
+    from workbench.ssm.hidden_attention import hidden_attention
+
+    model = models[kind]
+    ids, words = encode(model, TEXT)  # 50 byte tokens (no tokenizer.json): the first 20 keep it quick
+    ids, words = ids[:, :20], words[:20]
+    data = text_preview(model, TEXT, max_tokens=20)
+    want = {"spectrum", "gradient_memory", "selective", "tokens", "attention", "state_norms", "ess"}
+    assert want | ({"kernels"} if kind == "mamba" else set()) <= set(data)  # Mamba-2: no impulse-response probe
+    sel = data["selective"]
+    assert list(sel["token_text"].values) == words and list(data["tokens"]["token_text"].values) == words
+    assert list(data["state_norms"]["position_text"].values) == words
+    att = data["attention"]
+    assert list(att["source_text"].values) == words and list(att["target_text"].values) == words
+    ess = data["ess"]  # split position i: after reading tokens < i
+    assert list(ess["position_text"].values) == [words[i - 1] for i in ess["position"].values]
+    with torch.no_grad(), capture(model, "layers.1.mixer.delta") as seen:
+        model(ids)
+    want = seen["layers.1.mixer.delta"][0]
+    want = want if kind == "mamba" else want.T  # (channels|heads, L)
+    np.testing.assert_allclose(sel["delta"].sel(layer=1, sample=0).values, want.numpy(), rtol=1e-12)
+    x = mixer_inputs(model, ids)[1]
+    m = model.layers[1].mixer
+    alpha = torch.tensor(att["alpha"].sel(layer=1).values)  # (4, L, L)
+    assert alpha.shape[0] == 4
+    if kind == "mamba":  # the full (E, L, L) einsum of the preview's own hidden attention
+        np.testing.assert_allclose(alpha.numpy(), hidden_attention(m, x)[0, :4].numpy(), rtol=1e-9, atol=1e-12)
+    else:  # each head's α reproduces the layer's SSM output: y_i = Σ_j α_ij x_j + D x_i
+        L = x.shape[1]
+        with torch.no_grad():
+            z, xBC, dt_raw = m._split(m.in_proj(x))
+            xs = m._ssm_inputs(m.conv(xBC.transpose(1, 2))[..., :L].transpose(1, 2), dt_raw)[0].view(L, m.h, m.P)
+            with capture(m, "y") as seen:
+                m(x)
+            for h in range(4):
+                got, want = alpha[h] @ xs[:, h] + m.D[h] * xs[:, h], seen["y"][0, :, h]
+                assert float((got - want).abs().max()) <= 1e-10 * float(want.abs().max())
+            # the preview's all-heads scores of a grouped layer (2 groups here) agree on those heads
+            np.testing.assert_allclose(alpha.numpy(), _ssd_scores(m, x)[:4].numpy(), rtol=1e-9, atol=1e-12)
+    assert sel.sizes["token"] == 20 and sel.attrs["text_tokens"] == 20
+    import workbench.analysis.text_preview as tp
+
+    assert tp.skipped(model, 20) == {}  # a tiny model: everything
+    monkeypatch.setattr(tp, "KERNEL_BUDGET", 0)
+    monkeypatch.setattr(tp, "ESS_BUDGET", 0)
+    why = tp.skipped(model, 8)
+    assert set(why) == ({"kernels", "ess"} if kind == "mamba" else {"ess"}) and "skipped" in why["ess"]
+    small = text_preview(model, TEXT, max_tokens=8)
+    assert not set(why) & set(small) and {"selective", "attention", "state_norms"} <= set(small)
+    assert sel.attrs["text_total"] == len(encode(model, TEXT)[1]) > 20

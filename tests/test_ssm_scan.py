@@ -115,6 +115,35 @@ def test_fused_gradcheck(complex_A):
         sf.CHUNK = old
 
 
+def test_fused_without_gradients_equals_the_recorded_forward_and_the_loop():
+    """Under no_grad the fused scan runs outside autograd (nothing kept for backward): same y and last
+    state as the recorded forward, and as the sequential loop h_t = e^{Δ_t A} h_{t-1} + Δ_t B_t u_t."""
+    import workbench.ssm.scan_fused as sf
+
+    g = torch.Generator().manual_seed(1)
+    L, b, D, N = 11, 2, 3, 4
+    u, dt = (
+        torch.randn(L, b, D, generator=g, dtype=torch.float64),
+        torch.rand(L, b, D, generator=g, dtype=torch.float64),
+    )
+    A = -torch.rand(D, N, generator=g, dtype=torch.float64) - 0.1
+    B, C = (torch.randn(L, b, N, generator=g, dtype=torch.float64) for _ in range(2))
+    old, sf.CHUNK = sf.CHUNK, 4
+    try:
+        with torch.no_grad():
+            y0, h0 = sf.fused_selective_scan(u, dt, A, B, C)
+        y1, h1 = sf.fused_selective_scan(u.requires_grad_(), dt, A, B, C)
+    finally:
+        sf.CHUNK = old
+    assert y0.grad_fn is None and y1.grad_fn is not None
+    assert torch.equal(y0, y1.detach()) and torch.equal(h0, h1)
+    h, ys = torch.zeros(b, D, N, dtype=torch.float64), []
+    for t in range(L):
+        h = torch.exp(dt[t, ..., None] * A) * h + (dt[t] * u[t].detach())[..., None] * B[t, :, None, :]
+        ys.append((h * C[t, :, None, :]).sum(-1))
+    assert torch.allclose(y0, torch.stack(ys), rtol=1e-12, atol=1e-12) and torch.allclose(h0, h, rtol=1e-12)
+
+
 # --- mamba_ssm's layouts: grouped B, C (batch, G, N, L) and interleaved complex (..., 2L) -----------
 
 

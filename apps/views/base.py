@@ -50,7 +50,9 @@ def pane_options(fig) -> dict:
 
 def _plot_opts(obj) -> tuple:
     kw = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
-    return tuple(sorted((k, repr(v)) for k, v in kw.items() if k in ("logx", "logy", "colorbar", "invert_yaxis")))
+    # tick labels too: a pipe event updates the data, not the axes' words (a checkpoint's text)
+    keys = ("logx", "logy", "colorbar", "invert_yaxis", "xticks", "yticks", "cticks")
+    return tuple(sorted((k, repr(v)) for k, v in kw.items() if k in keys))
 
 
 def structure(fig) -> tuple:

@@ -4,6 +4,7 @@ badge, and its progress: step / total, steps per second, ETA. Read from the stor
 from __future__ import annotations
 
 import math
+from html import escape as html_escape
 
 import panel as pn
 import param
@@ -72,12 +73,14 @@ class RunHeader(pn.viewable.Viewer):
         self.pane = pn.pane.HTML(
             "", styles={"color": "white", "font-size": "14px"}, margin=(0, 10), css_classes=["wb-header"]
         )
-        state.param.watch(lambda *_: self.refresh(), ["run_id", "metrics"])
+        state.param.watch(lambda *_: self.refresh(), ["run_id", "metrics", "checkpoint"])
         self.refresh()
 
     def refresh(self) -> None:
         s = self.state
-        if not s.run_id:
+        if s.checkpoint:
+            html = f"<span class='wb-run'>Checkpoint <b>{html_escape(s.checkpoint)}</b> on the typed text</span>"
+        elif not s.run_id:
             html = header_html("", "", "", 0, None, math.nan, math.nan)
         else:
             try:

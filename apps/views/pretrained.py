@@ -1,10 +1,12 @@
 """Open a pretrained checkpoint and read a text with it: the model source becomes a choice.
 
-"build from the spec" keeps the other tabs on the spec-built model (as before); "open a
-checkpoint" loads a Hugging Face / mamba_ssm / workbench checkpoint (a folder or a cached id,
-never a download) and shows Δ_t, gates, ‖h_t‖, hidden attention, effective memory, the Δ audit
-and per-token loss on the typed text, with the words on the token axes. The loaded config shows
-read-only in the sidebar (`config_card`).
+"build from the spec" keeps every tab on the spec-built model (as before); "open a checkpoint"
+loads a Hugging Face / mamba_ssm / workbench checkpoint (a folder or a cached id, never a
+download). This tab then shows Δ_t, gates, ‖h_t‖, hidden attention, effective memory, the Δ
+audit and per-token loss on the typed text, and every probe view (kernels, spectrum, memory,
+token dynamics) shows the checkpoint on the same text through `Workbench.show_checkpoint`, with
+the words on the token axes. The loaded config shows read-only in the sidebar (`config_card`),
+in place of the spec editor.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from workbench.errors import SpecError
 from .base import PANE
 
 SOURCES = ("build from the spec", "open a checkpoint")
-SPEC_TABS = (
-    "A checkpoint is open: the **Pretrained** tab shows it on your text. Kernels, Spectrum, Memory, "
-    "Token dynamics and Training are off for it: they preview or train the model built from the spec "
-    "(its frequency response, probe input and training loop need a spec), and still show that model."
+CHECKPOINT_TABS = (
+    "Checkpoint **{name}** is open: **Kernels, Spectrum, Memory** and **Token dynamics** show it on your "
+    "text{cut}, its words on the token axes, and **Pretrained** adds Δ, gates, attention and loss per word. "
+    "**Training** has no run of it to show; the spec editor steps aside for the loaded config (read-only, "
+    "in the sidebar). Choose *build from the spec* to go back."
 )
+CUT = " (its first {n} of {total} tokens: the probe views' per-token matrices grow as L²)"
 EXAMPLE = "The cat sat on the mat. The dog sat on the log. The cat sat on the"
 OFF = (
     "The checkpoint views are off: choose **open a checkpoint**, give a folder or a cached model id, "
@@ -70,13 +74,15 @@ class PretrainedView(pn.viewable.Viewer):
             css_classes=["pretrained-config"],
         )
         # shown above every tab while a checkpoint is open: which model the other tabs draw, and why
-        self.banner = pn.pane.Alert(SPEC_TABS, alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.banner = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self._panes = {
             k: pn.pane.HoloViews(None, **PANE)
             for k in ("delta", "gate", "state_norm", "attention", "memory", "audit", "loss")
         }
         self.param.watch(self._on_mode, ["mode"])
         self.param.watch(self._on_view, ["layer", "channel"])
+        if state is not None:  # a run chosen in Runs takes the probe views over
+            state.param.watch(lambda *_: self._on_mode(), ["checkpoint"])
         self._on_mode()
 
     def _on_mode(self, *_):
@@ -85,9 +91,12 @@ class PretrainedView(pn.viewable.Viewer):
             w.visible = on
         for p in self._panes.values():
             p.visible = on and self.data is not None
-        self.config_card.visible = self.banner.visible = on and self.model is not None
+        shown = on and self.model is not None and (self.state is None or bool(self.state.checkpoint))
+        self.config_card.visible = self.banner.visible = shown
         if not on:
             self._status.object = OFF
+            if self.state is not None:
+                self.state.close_checkpoint()
 
     def _fail(self, err: Exception) -> None:
         self._alert.param.update(object=str(err), visible=True)
@@ -102,6 +111,7 @@ class PretrainedView(pn.viewable.Viewer):
                 self.model = None
                 self.model = load_pretrained(key)
             self._analyse()
+            self._show_everywhere()
         except SpecError as err:
             self._fail(err)
             return
@@ -116,6 +126,20 @@ class PretrainedView(pn.viewable.Viewer):
         )
         self._on_mode()
         self._draw()
+
+    def _show_everywhere(self) -> None:
+        """The probe views show the checkpoint on the text (`Workbench.show_checkpoint`)."""
+        from pathlib import Path
+
+        name = Path(self.model.meta["folder"]).name or self.model.meta["source"]
+        if self.state is not None:
+            self.state.show_checkpoint(self.model, self.text, name)
+            ds = next(iter(self.state.data.values()))
+            n, total = ds.attrs["text_tokens"], ds.attrs["text_total"]
+        else:
+            n = total = self.data["loss"].sizes["position"]
+        cut = CUT.format(n=n, total=total) if n < total else ""
+        self.banner.object = CHECKPOINT_TABS.format(name=name, cut=cut)
 
     def _analyse(self) -> None:
         from workbench.analysis.text_report import inspect_text

@@ -56,7 +56,15 @@ class KernelsView(ProbeView):
     def note(self) -> str:
         ds = self.get("kernels")
         if ds is not None and ds.attrs.get("selective"):
-            return "Selective layer: the impulse response at the SSM on the probe input (α[ℓ, 0])."
+            on = "the typed text" if self.state.checkpoint else "the probe input"
+            return f"Selective layer: the impulse response at the SSM on {on} (α[ℓ, 0])."
+        if ds is None and self.state.checkpoint and "kernels" in self.state.checkpoint_skipped:
+            return "Kernels: " + self.state.checkpoint_skipped["kernels"] + "."
+        if ds is None and self.state.checkpoint:
+            return (
+                "This checkpoint's layers have no kernel and no impulse-response probe (Mamba layers have one): "
+                "hidden attention in Token dynamics shows how they mix the text."
+            )
         return ""
 
 
@@ -79,6 +87,11 @@ class SpectrumView(ProbeView):
     def note(self) -> str:
         if self.state.run_id and self.get("frequency_response") is None:
             return "Runs record poles, not frequency responses: the response is shown for previews."
+        if self.state.checkpoint:
+            return (
+                f"Checkpoint {self.state.checkpoint}: poles and eigenvalues at rest (Δ of a zero input); its "
+                "selective layers have no fixed frequency response, and pole trajectories need a run's steps."
+            )
         return ""
 
 
@@ -110,6 +123,15 @@ class MemoryView(ProbeView):
             "ess": ess_view(self.get("ess")),
             "state_norms": state_norms_view(self.get("state_norms")),
         }
+
+    def note(self) -> str:
+        if self.state.checkpoint and self.get("memory") is None:
+            ess = self.state.checkpoint_skipped.get("ess")
+            return (
+                "StableSSM's memory function needs continuous inputs and this checkpoint reads tokens: the "
+                "gradient memory on the typed text stands for it." + (f" ESS: {ess}." if ess else "")
+            )
+        return ""
 
 
 class TokensView(ProbeView):
@@ -151,8 +173,9 @@ class TokensView(ProbeView):
 
     def note(self) -> str:
         att = self.get("attention")
+        whose = "this checkpoint" if self.state.checkpoint else "this run"
         stored = (
-            f" · hidden attention of this run: {att.attrs['stored']}"
+            f" · hidden attention of {whose}: {att.attrs['stored']}"
             if att is not None and "stored" in att.attrs
             else ""
         )

@@ -1,6 +1,7 @@
 """The sidebar while a run is open: that run's spec, read-only, and a button that copies it into
-the editor (which then previews it). The editor itself shows while no run is open, so the sidebar
-never shows one spec while another run is on screen."""
+the editor (which then previews it). The editor itself shows while no run and no checkpoint is
+open, so the sidebar never shows one spec while another model is on screen (a checkpoint's config
+shows read-only in its own card)."""
 
 from __future__ import annotations
 
@@ -43,11 +44,14 @@ class RunSpecPanel(pn.viewable.Viewer):
         )
         self.column = pn.Column(self.title, self.copy, self.table, sizing_mode="stretch_width", visible=False)
         self.copy.on_click(lambda _: self.copy_into_editor())
-        state.param.watch(lambda *_: self.show(), ["run_id"])
+        state.param.watch(lambda *_: self.show(), ["run_id", "checkpoint"])
         self.show()
 
     def show(self) -> None:
         s = self.state
+        if s.checkpoint:  # its loaded config shows read-only above (the Pretrained view's card)
+            self.column.visible, self.editor.visible = False, False
+            return
         if not s.run_id:
             self.column.visible, self.editor.visible = False, True
             return

@@ -13,6 +13,7 @@ import param
 import xarray as xr
 
 from workbench.analysis.stability import stability
+from workbench.analysis.text_preview import MAX_TOKENS
 from workbench.errors import SpecError
 from workbench.presets import default_run
 from workbench.specs import ModelSpec, RunSpec, SSMSpec, TaskSpec, TrainSpec, default_ssm
@@ -35,6 +36,9 @@ class Workbench(param.Parameterized):
     train = param.ClassSelector(class_=TrainSpec)
 
     run_id = param.String(default="", doc="Selected run; empty: preview the spec's untrained model.")
+    checkpoint = param.String(
+        default="", doc="The opened checkpoint every probe view shows on a text; empty: the spec's model or a run."
+    )
     step = param.Integer(default=0, doc="Step every probe view shows (the nearest probed step at or before it).")
     steps = param.List(default=[], doc="Probed steps of the selected run.")
     follow_latest = param.Boolean(default=True, doc="Track the live end of the selected run.")
@@ -69,6 +73,7 @@ class Workbench(param.Parameterized):
         self.changed: set = set()
         self._slow: dict = {}  # the last preview's slow quantities
         self._preview = False  # whether `data` is a preview (else a run's probes)
+        self.checkpoint_skipped: dict[str, str] = {}  # preview names left out for an opened checkpoint, and why
         for part in (self.ssm, self.model, self.task):
             part.param.watch(self._on_spec, [p for p in part.param if p not in ("name", "layer")])
         self.model.param.watch(self._on_layer, ["layer"])
@@ -100,17 +105,20 @@ class Workbench(param.Parameterized):
             self.refresh()
 
     def _on_spec(self, *_events) -> None:
-        if not self._quiet and not self.run_id:
+        if not self._quiet and not self.run_id and not self.checkpoint:
             self.refresh()
 
     def refresh(self) -> bool:
         """Preview the spec's untrained model; on an invalid spec keep the last good pictures.
 
         Kernels and spectra (milliseconds) are published at once; the quantities that need forward
-        and backward passes on the probe input follow through `defer`, so a knob answers at once."""
+        and backward passes on the probe input follow through `defer`, so a knob answers at once.
+        While a checkpoint is shown it stays on show (False)."""
         from workbench.train.build import build_run_model
 
         self._generation += 1
+        if self.checkpoint:
+            return False
         try:
             run = self.run_spec()
             model = build_run_model(run).eval()
@@ -130,7 +138,7 @@ class Workbench(param.Parameterized):
         generation = self._generation
 
         def slow():
-            if generation != self._generation or self.run_id:  # a newer edit or a run took over
+            if generation != self._generation or self.run_id or self.checkpoint:  # a newer edit, a run took over
                 return
             try:
                 data = preview_datasets(run, model=model)
@@ -142,6 +150,29 @@ class Workbench(param.Parameterized):
 
         self.defer(slow)
         return True
+
+    # ---- an opened checkpoint -----------------------------------------------------------------
+    def show_checkpoint(self, model, text: str, name: str, max_tokens: int = MAX_TOKENS) -> None:
+        """Every probe view shows `model` (a loaded checkpoint) read on `text` (its first `max_tokens`
+        tokens), words on the token axes; a selected run steps aside. SpecError: nothing changes."""
+        from workbench.analysis.text_preview import skipped, text_preview
+
+        data = text_preview(model, text, max_tokens=max_tokens)
+        L = next(iter(data.values())).attrs["text_tokens"]
+        self.checkpoint_skipped = skipped(model, L)  # what the views say instead of drawing
+        self._generation += 1  # a pending preview's slow half is dropped
+        self._probes, self._seen, self._slow, self._preview = {}, (-2, -1), {}, False
+        self.param.update(run_id="", steps=[], metrics=None, error="", checkpoint=name)
+        # its poles at rest, reported; no spec field to name as the fix
+        self.stability = {**stability(data.get("spectrum")), "field": "", "value": "", "fix": ""}
+        self._publish(data)
+
+    def close_checkpoint(self) -> None:
+        """Back to the spec's model."""
+        if self.checkpoint:
+            self.checkpoint = ""
+            if not self.run_id:
+                self.refresh()
 
     def defer(self, fn) -> None:
         """Run `fn` soon; served sessions replace this with their event loop's scheduler."""
@@ -178,6 +209,8 @@ class Workbench(param.Parameterized):
     def select_run(self, run_id: str) -> None:
         """Show a run (its probes at the selected step), or the preview again with ''."""
         self._probes, self._seen = {}, (-2, -1)
+        if run_id:  # a run takes the probe views over from an opened checkpoint
+            self.checkpoint = ""
         self.param.update(run_id=run_id, steps=[], metrics=None)
         if not run_id:
             self.refresh()

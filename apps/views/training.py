@@ -39,7 +39,7 @@ class TrainingView(pn.viewable.Viewer):
         self.param.watch(self._on_screen, ["on_screen"])
         self.slider.param.watch(self._on_slider, ["value_throttled"])
         self.follow.link(state, value="follow_latest", bidirectional=True)
-        state.param.watch(self._on_metrics, ["metrics", "run_id"])
+        state.param.watch(self._on_metrics, ["metrics", "run_id", "checkpoint"])
         state.param.watch(self._on_step, ["step", "steps"])
         self.param.watch(self._push, ["metric", "metric2", "smoothing", "logy"])
         self._dmaps = []
@@ -109,6 +109,11 @@ class TrainingView(pn.viewable.Viewer):
 
     def _describe(self) -> str:
         s = self.state
+        if s.checkpoint:
+            return (
+                f"Checkpoint **{s.checkpoint}** is open: it has no training run here, so there are no curves "
+                "(the probe views show it on the typed text); pick a run in Runs to see one's metrics."
+            )
         if not s.run_id:
             return "No run selected: the probe views show the **untrained** model of the spec. Train it, or pick a run."
         m = s.metrics

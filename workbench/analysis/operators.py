@@ -71,12 +71,16 @@ def state_factors(m: nn.Module, x: torch.Tensor) -> Factors | None:
     if isinstance(m, Mamba2):
         with capture(m, ["delta", "B", "C"]) as seen:
             m(x)
-        dt, Bs, Cs = (seen[k].double() for k in ("delta", "B", "C"))  # (b, L, h), (b, L, N), (b, L, N)
+        dt, Bs, Cs = (seen[k].double() for k in ("delta", "B", "C"))  # (b, L, h), (b, L, [G,] N) each
+        if Bs.dim() == 4:  # n_groups > 1: each head reads its group's B_t, C_t -> (b, h, L, N)
+            Bs, Cs = (t.repeat_interleave(m.h // m.G, dim=2).transpose(1, 2) for t in (Bs, Cs))
+        else:
+            Bs, Cs = Bs[:, None], Cs[:, None]  # (b, 1, L, N)
         a = -torch.exp(m.A_log.double())  # (h,)
         N = Bs.shape[-1]
         A_ = torch.exp(dt * a).transpose(1, 2)[..., None].expand(-1, -1, -1, N)  # (b, h, L, N)
-        B_ = dt.transpose(1, 2)[..., None] * Bs[:, None]  # (b, h, L, N)
-        return Factors(A_, B_, Cs[:, None].expand_as(B_), "head")
+        B_ = dt.transpose(1, 2)[..., None] * Bs  # (b, h, L, N)
+        return Factors(A_, B_, Cs.expand_as(B_), "head")
     if isinstance(m, GLA):
         q, k, _, alpha = m._inputs(x)  # (b, L, h, d)
         return Factors(*(t.double().transpose(1, 2) for t in (alpha, k, q)), "head")

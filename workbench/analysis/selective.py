@@ -143,6 +143,9 @@ def _ssd_scores(m: Mamba2, x: torch.Tensor) -> torch.Tensor:
     """(C_i·B_j)·exp(Σ_{k=j+1..i} Δ_k a)·Δ_j per head (h, L, L) for one sample."""
     with capture(m, ["delta", "B", "C"]) as seen:
         m(x)
-    dt, B, C = seen["delta"][0], seen["B"][0], seen["C"][0]  # (L, h), (L, N), (L, N)
+    dt, B, C = seen["delta"][0], seen["B"][0], seen["C"][0]  # (L, h), (L, [G,] N) each
+    if B.dim() == 3:  # n_groups > 1: each head reads its group's B_t, C_t -> (h, L, N)
+        B, C = (t.repeat_interleave(m.h // m.G, dim=1).transpose(0, 1) for t in (B, C))
+    scores = C @ B.transpose(-1, -2)  # (L, L) or (h, L, L): C_i·B_j
     la = (dt * -torch.exp(m.A_log)).T  # (h, L)
-    return (C @ B.T)[None] * torch.exp(segsum(la)) * dt.T[:, None, :]
+    return (scores if scores.dim() == 3 else scores[None]) * torch.exp(segsum(la)) * dt.T[:, None, :]

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import CMAP, OKABE_ITO
-from workbench.plots.style import SIZE as _SIZE
+from workbench.plots.style import SIZE as _SIZE, word_axes
 from workbench.plots.views_spectrum import as_channels, empty
 
 
@@ -126,6 +126,7 @@ def heatmap(
         framewise=True,
         backend="bokeh",
         **_SIZE,
+        **word_axes(da, x, y),
     )
 
 

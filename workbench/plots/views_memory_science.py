@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import OKABE_ITO
+from workbench.plots.style import word_axes
 from workbench.plots.views_spectrum import empty
 
 _SIZE = dict(responsive=True, min_height=300, show_grid=True)
@@ -54,6 +55,7 @@ def ess_view(ds: xr.Dataset | None) -> hv.Overlay:
         legend_position="right",
         backend="bokeh",
         **_SIZE,
+        **word_axes(ds, "position"),
     )
 
 
@@ -75,7 +77,11 @@ def state_norms_view(ds: xr.Dataset | None, max_lines: int = 8) -> hv.Overlay:
         for k, i in enumerate(idx)
     ]
     return hv.Overlay(curves).opts(
-        title="State norm against position", legend_position="right", backend="bokeh", **_SIZE
+        title="State norm against position",
+        legend_position="right",
+        backend="bokeh",
+        **_SIZE,
+        **word_axes(da, "position"),
     )
 
 

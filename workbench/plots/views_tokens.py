@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from workbench.plots.lti import CMAP
-from workbench.plots.style import SIZE as _SIZE
+from workbench.plots.style import SIZE as _SIZE, token_ticks
 from workbench.plots.views_memory import heatmap
 from workbench.plots.views_spectrum import colored_paths, empty
 
@@ -30,11 +30,20 @@ def token_norms_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: int = 3
     n = ds["norm"].isel(sample=min(sample, ds.sizes["sample"] - 1))
     depth = n["depth"].values
     toks = np.linspace(0, n.sizes["token"] - 1, min(max_tokens, n.sizes["token"])).round().astype(int)
+    words = token_ticks(n.isel(token=toks), "token")  # a model read on a text: its words on the colour bar
     paths = colored_paths(
         [(depth.astype(float), np.maximum(n.isel(token=t).values, 1e-30), int(t)) for t in toks],
         ["depth", "norm"],
         "token",
-    ).opts(color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
+    ).opts(
+        color="token",
+        cmap=CMAP,
+        alpha=0.7,
+        line_width=1,
+        colorbar=True,
+        backend="bokeh",
+        **({"cticks": words} if words else {}),
+    )
     mean = hv.Curve(
         (depth, np.exp(np.log(np.maximum(n.values, 1e-30)).mean(-1))), "depth", "norm", label="geometric mean"
     ).opts(color="black", line_width=2.5, backend="bokeh")
@@ -49,11 +58,20 @@ def token_trajectories_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: 
         return empty("Token trajectories")
     p = ds["projection"].isel(sample=min(sample, ds.sizes["sample"] - 1))
     toks = np.linspace(0, p.sizes["token"] - 1, min(max_tokens, p.sizes["token"])).round().astype(int)
+    words = token_ticks(p.isel(token=toks), "token")
     paths = colored_paths(
         [(p.isel(token=t, component=0).values, p.isel(token=t, component=1).values, int(t)) for t in toks],
         ["pc1", "pc2"],
         "token",
-    ).opts(color="token", cmap=CMAP, alpha=0.7, line_width=1, colorbar=True, backend="bokeh")
+    ).opts(
+        color="token",
+        cmap=CMAP,
+        alpha=0.7,
+        line_width=1,
+        colorbar=True,
+        backend="bokeh",
+        **({"cticks": words} if words else {}),
+    )
     last = p.isel(depth=-1)
     end = hv.Points((last.isel(component=0).values, last.isel(component=1).values), ["pc1", "pc2"]).opts(
         color="black", size=3, backend="bokeh"

@@ -38,6 +38,7 @@ class Arch:
     dt_min: float = 1e-3
     dt_max: float = 1e-1
     dt_floor: float = 1e-4
+    residual_in_fp32: bool = True  # the residual stream stays float32 when the model runs in bf16/f16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +61,7 @@ HF_MAMBA = dict(
     time_step_max=1e-1,
     time_step_floor=1e-4,
     tie_word_embeddings=True,
+    residual_in_fp32=True,
 )
 HF_MAMBA2 = dict(
     num_heads=128,
@@ -81,6 +83,7 @@ HF_MAMBA2 = dict(
     time_step_limit=(0.0, float("inf")),
     chunk_size=256,
     tie_word_embeddings=False,
+    residual_in_fp32=True,
 )
 # mamba_ssm's MambaConfig and the Mamba / Mamba2 module defaults
 SSM_MODEL = dict(
@@ -189,6 +192,7 @@ def _hf(cfg: dict) -> Arch:
         dt_min=float(c["time_step_min"]),
         dt_max=float(c["time_step_max"]),
         dt_floor=float(c["time_step_floor"]),
+        residual_in_fp32=bool(c["residual_in_fp32"]),
     )
     if kind == "mamba":
         r = c["time_step_rank"]
@@ -244,6 +248,7 @@ def _mamba_ssm(cfg: dict) -> Arch:
         dt_min=float(s["dt_min"]),
         dt_max=float(s["dt_max"]),
         dt_floor=float(s["dt_init_floor"]),
+        residual_in_fp32=bool(c["residual_in_fp32"]),
     )
     if layer == "Mamba1":
         r = s["dt_rank"]

@@ -85,6 +85,7 @@ def _assemble(a: Arch, fill) -> SequenceModel:
     for i in range(a.n_layer):
         block = Block(_mixer(a, seed=i), a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", i))
         block.norm = _norm(a)
+        block.residual_in_fp32 = a.residual_in_fp32
         fill(block, f"layers.{i}.")
         blocks.append(block)
     if fill is _no_fill:  # placeholders drawn from a local generator, never the global one

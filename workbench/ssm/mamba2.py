@@ -14,20 +14,26 @@ from workbench.ssm.reparam import DT
 from workbench.ssm.seeding import seeded
 from workbench.ssm.ssd import ssd_chunked, ssd_recurrent
 
+HALF = (torch.bfloat16, torch.float16)
+
 
 class RMSNorm(nn.Module):
     """x / rms(x) · w; with `group_size` the rms is taken over each group of that many channels
-    (Mamba-2's gated norm with n_groups > 1, as mamba_ssm's RMSNormGated)."""
+    (Mamba-2's gated norm with n_groups > 1, as mamba_ssm's RMSNormGated). A half-precision x is
+    normalized in float32 and rounded back before the weight, as transformers' and mamba_ssm's norms do."""
 
     def __init__(self, d: int, eps: float = 1e-5, group_size: int | None = None):
         super().__init__()
         self.eps, self.weight, self.group_size = eps, nn.Parameter(torch.ones(d)), group_size
 
     def forward(self, x):
+        xf = x.float() if x.dtype in HALF else x
         if self.group_size and self.group_size != x.shape[-1]:
-            g = x.unflatten(-1, (-1, self.group_size))  # (..., G, d/G)
-            return (g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + self.eps)).flatten(-2) * self.weight
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+            g = xf.unflatten(-1, (-1, self.group_size))  # (..., G, d/G)
+            n = (g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + self.eps)).flatten(-2)
+        else:
+            n = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return n.to(x.dtype) * self.weight
 
 
 class Mamba2(nn.Module):

@@ -3,6 +3,8 @@
 SequenceModel: encoder (token embedding or linear) -> n_layers pre-norm residual blocks
 (mixer [+ MLP]) -> final norm -> decoder. x (B, L) tokens or (B, L, d_input) -> (B, L, d_out).
 Each block has a `resid` probe (the residual stream after it), for token dynamics.
+A block with `residual_in_fp32` (a checkpoint's flag, transformers' and mamba_ssm's) keeps the
+residual stream in float32 while its layers run in bfloat16 or float16.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import torch
 from torch import nn
 
 from workbench.specs import ModelSpec, SSMSpec, default_ssm
-from workbench.ssm.mamba2 import RMSNorm
+from workbench.ssm import alloc
+from workbench.ssm.mamba2 import HALF, RMSNorm
 from workbench.ssm.mixers import MIXERS
 from workbench.ssm.probe import probes
 from workbench.ssm.seeding import derive_seed, generator, seeded
@@ -22,6 +25,8 @@ NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm, "none": lambda d: nn.Ide
 
 
 class Block(nn.Module):
+    residual_in_fp32 = False  # set per block by the checkpoint loader
+
     def __init__(self, mixer: nn.Module, d_model: int, norm: str, mlp: bool, dropout: float, gen: torch.Generator):
         super().__init__()
         self.norm, self.mixer, self.drop = NORMS[norm](d_model), mixer, nn.Dropout(dropout)
@@ -43,13 +48,23 @@ class Block(nn.Module):
             x = x + self.mlp(x)
         return self.probes["resid"](x)
 
+    def _streams(self, x):
+        """(residual, the layer's input): with `residual_in_fp32` and half-precision weights the sum
+        x + mixer(norm(x)) is taken in float32, and the norm reads x rounded to the weights' dtype."""
+        w = next(self.mixer.parameters()).dtype
+        if not (self.residual_in_fp32 and w in HALF):
+            return x, x
+        return x.float(), x.to(w)
+
     def forward(self, x, reference: bool = False):
         mix = self.mixer.forward_ref if reference else self.mixer
-        return self._finish(x + self.drop(mix(self.norm(x))))
+        res, x = self._streams(x)
+        return self._finish(res + self.drop(mix(self.norm(x))))
 
     def step(self, x_t, state=None):
+        res, x_t = self._streams(x_t)
         y, state = self.mixer.step(self.norm(x_t), state)
-        return self._finish(x_t + self.drop(y)), state
+        return self._finish(res + self.drop(y)), state
 
 
 class SequenceModel(nn.Module):
@@ -65,7 +80,19 @@ class SequenceModel(nn.Module):
         """From encoded inputs h (B, L, H) to outputs: lets analysis differentiate w.r.t. embeddings."""
         for block in self.layers:
             h = block(h, reference=reference)
-        return self.decoder(self.norm(h))
+        return self._head(h)
+
+    def _head(self, h):
+        """decoder(norm(h)); a float32 residual stream (`residual_in_fp32`) is rounded to the head's dtype."""
+        nw = getattr(self.norm, "weight", None)
+        if isinstance(self.norm, nn.LayerNorm) and nw is not None and nw.dtype != h.dtype:
+            h = h.to(nw.dtype)  # layer_norm takes one dtype (RMSNorm reads the float32 stream as transformers' does)
+        h = self.norm(h)
+        w = getattr(self.decoder, "weight", None)
+        if w is not None and h.device.type == "cpu" and not torch.is_grad_enabled():
+            # inference: the layers' freed intermediates go back to the OS before the logits arrive
+            alloc.before_large(h[..., 0].numel() * w.shape[0] * w.element_size())
+        return self.decoder(h if w is None or w.dtype == h.dtype else h.to(w.dtype))
 
     def step(self, x_t: torch.Tensor, state: list | None = None):
         """One token: x_t (B,) or (B, d_input) -> (out (B, d_out), per-layer states)."""
@@ -75,7 +102,7 @@ class SequenceModel(nn.Module):
         for block, s in zip(self.layers, state):
             h, s = block.step(h, s)
             new.append(s)
-        return self.decoder(self.norm(h)), new
+        return self._head(h), new
 
 
 def build_model(model: ModelSpec, ssm: SSMSpec | None = None) -> SequenceModel:

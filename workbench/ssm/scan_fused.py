@@ -73,20 +73,24 @@ class FusedSelectiveScan(torch.autograd.Function):
         L, b, D = u.shape
         N, cplx = A.shape[-1], A.is_complex()
         state_dtype = A.dtype if cplx else u.dtype
-        T = ctx.T = chunk_steps(b, D, N)
+        T = chunk_steps(b, D, N)
+        if ctx is not None:
+            ctx.T = T
         dA, hs, tmp = (torch.empty(T, b, D, N, dtype=state_dtype, device=u.device) for _ in range(3))
         h = torch.zeros(b, D, N, dtype=state_dtype, device=u.device)
         y = torch.empty_like(u)
         entering = []
         for s in range(0, L, T):
             e, n = slice(s, min(s + T, L)), min(T, L - s)
-            entering.append(h)
+            if ctx is not None:  # kept for backward's recomputation only
+                entering.append(h)
             _chunk_states(dt[e], u[e], A, B[e], h, dA[:n], hs[:n])
             y_e = _sum(hs[:n], C[e][:, :, None, :], -1, tmp[:n])  # (n, b, D)
             y[e] = 2 * y_e.real if cplx else y_e
             h = hs[n - 1].clone()  # the buffer is overwritten by the next chunk
-        ctx.save_for_backward(u, dt, A, B, C, torch.stack(entering))
-        ctx.mark_non_differentiable(h)
+        if ctx is not None:
+            ctx.save_for_backward(u, dt, A, B, C, torch.stack(entering))
+            ctx.mark_non_differentiable(h)
         return y, h
 
     @staticmethod
@@ -137,5 +141,10 @@ threads.prime()  # the first load reading then needs no wait
 
 
 def fused_selective_scan(u, dt, A, B, C):
-    """(y (L, b, D), last state (b, D, N)); the last state carries no gradient."""
-    return FusedSelectiveScan.apply(u, dt, A, B, C)
+    """(y (L, b, D), last state (b, D, N)); the last state carries no gradient. Without gradients
+    (inference, probes) the forward runs outside autograd: no chunk's entering state is kept."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (u, dt, A, B, C)):
+        return FusedSelectiveScan.apply(u, dt, A, B, C)
+    b, D = u.shape[1:]
+    with threads.adaptive(chunk_steps(b, D, A.shape[-1]) * b * D * A.shape[-1]):
+        return FusedSelectiveScan._forward(None, u, dt, A, B, C)
