@@ -74,8 +74,9 @@ class App:
     def tick(self) -> None:
         """Read what is new: the selected run's steps and probes, and the run index."""
         try:
-            self.state.poll()
-            self.header.refresh()  # status and rate move without new metrics (paused, completed)
+            if not self.state.poll():  # new metrics refresh the header through their watcher
+                self.header.refresh()  # status and rate move without new metrics (paused, completed)
+            self.training.flush()  # curves held back by their redraw interval
             if self.runs_on_screen:  # the index is re-read when its tab is open (and on opening it)
                 self.runs.refresh()
             else:
