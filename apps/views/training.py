@@ -7,7 +7,7 @@ updates the Bokeh sources in place; a Tap on a curve and the step slider both se
 While a run is followed, its new metrics redraw the curves at most once every
 `redraw_interval()`: a redraw re-sends and repaints the whole history (server and browser), so
 on a machine the run shares, redrawing every second took CPU from the run itself. The header and
-the status line still move every second; any choice made on the page redraws at once.
+the status line move with every tick; any choice made on the page redraws at once.
 """
 
 from __future__ import annotations
