@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import panel as pn
 from tornado.ioloop import IOLoop
@@ -32,7 +33,13 @@ from .views.run_spec import RunSpecPanel
 from .views.runs import reap
 from .views.scrubber import StepScrubber
 
-_PREBUILD = threading.Lock()
+_PREBUILD = threading.Lock()  # one session build at a time (see create_app)
+
+# The share of the server's time reading the selected run may take: after a read that cost c
+# seconds of CPU the next waits c * (1/TICK_DUTY - 1), at most TICK_MAX_S (a run followed on the
+# Training tab: ~30 ms a read, one read in ~3 s). The browser redraws what each tick changes, at
+# about the server's cost again, on the cores the run needs; page events are answered at once.
+TICK_DUTY, TICK_MAX_S = 0.01, 5.0
 
 
 def configure() -> None:
@@ -77,12 +84,20 @@ class App:
         self.header, self.presets = RunHeader(state), PresetMenu(state)
         self.scrubber = StepScrubber(state)  # one probe step for every probe view, in the header
         self.runs_on_screen = True  # until a template's tabs say otherwise
+        self._next_tick = 0.0  # monotonic time before which `tick` leaves the selected run alone
 
     def tick(self) -> None:
-        """Read what is new: the selected run's steps and probes, and the run index."""
+        """Read what is new: the selected run's steps and probes (less often the more reading and
+        redrawing them cost, `TICK_DUTY`), and the run index while its tab is open (every second)."""
+        now = time.monotonic()
         try:
-            self.state.poll()
-            self.header.refresh()  # status and rate move without new metrics (paused, completed)
+            if now >= self._next_tick:
+                cpu = time.thread_time()
+                if not self.state.poll():  # new metrics refresh the header through their watcher
+                    self.header.refresh()  # status and rate move without new metrics (paused, completed)
+                self.training.flush()  # curves held back by their redraw interval
+                spent = time.thread_time() - cpu
+                self._next_tick = now + min(TICK_MAX_S, spent * (1 / TICK_DUTY - 1))
             if self.runs_on_screen:  # the index is re-read when its tab is open (and on opening it)
                 self.runs.refresh()
             else:

@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.dashboard import SET_WIDGET, open_page, serve, wait_done
+from benchmarks.dashboard import SET_WIDGET, open_page, wait_done
 from benchmarks.harness import RESULTS, machine
 from benchmarks.learning import CASES
+from benchmarks.serving import served
 
 CASE = "mamba/selective-copying"
 # widget title -> value, as benchmarks.learning.run_case trains the case (its spec and its train overrides)
@@ -80,11 +81,10 @@ def run(steps: int, pairs: int) -> dict:
     spec = None
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         runs = Path(tmp) / "runs"
-        proc, url = serve(runs)
-        try:
+        with served(runs) as srv:
             for mode in (["dashboard", "headless", "headless", "dashboard"] * pairs)[: 2 * pairs]:
                 if mode == "dashboard":
-                    rid = dashboard_run(p, url, runs, steps)
+                    rid = dashboard_run(p, srv.url, runs, steps)
                     spec = spec or open_run(rid, runs).spec
                 else:
                     rid, worker = runner.start(RunSpec.from_dict(spec, name="headless"), runs)
@@ -92,10 +92,7 @@ def run(steps: int, pairs: int) -> dict:
                     wait_done(runs, rid)
                 out[mode].append(wall_s(runs, rid))
                 print(json.dumps({"mode": mode, "wall_s": out[mode][-1]}), flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            time.sleep(1)
+        time.sleep(1)  # the last worker releases its files before the folder goes
     ratio = statistics.median(out["dashboard"]) / statistics.median(out["headless"])
     return {
         "case": CASE,

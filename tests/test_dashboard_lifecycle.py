@@ -118,3 +118,34 @@ def test_kernel_channels_listed_are_the_channels_drawn(state):
     view = KernelsView(state)
     labels = [el.label for el in view.shown("kernels").traverse(lambda e: e, [__import__("holoviews").Curve])]
     assert view.channels and labels == [f"channel {c}" for c in view.channels]
+
+
+def test_the_periodic_read_waits_longer_the_more_a_tick_costs(state, monkeypatch):
+    """A tick that cost c seconds of CPU leaves the next c * (1/TICK_DUTY - 1) seconds alone (at
+    most TICK_MAX_S): reading and redrawing stay a small share of cores a followed run needs."""
+    from apps import app as app_module
+
+    clock, cpu, polls = [100.0], [0.0], []
+    monkeypatch.setattr(app_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(app_module.time, "thread_time", lambda: cpu[0])
+    app = app_module.App(state)
+    app.runs_on_screen = False
+    cost = [0.03]
+
+    def poll():
+        polls.append(clock[0])
+        cpu[0] += cost[0]
+        return True
+
+    monkeypatch.setattr(state, "poll", poll)
+    wait = 0.03 * (1 / app_module.TICK_DUTY - 1)
+    for t in (100.0, 101.0, 100.0 + wait - 0.01, 100.0 + wait, 100.0 + wait + 1):
+        clock[0] = t
+        app.tick()
+    assert polls == [100.0, 100.0 + wait]
+    cost[0] = 10.0  # a very slow tick still leaves the page live
+    clock[0] += app_module.TICK_MAX_S
+    app.tick()
+    clock[0] += app_module.TICK_MAX_S
+    app.tick()
+    assert len(polls) == 4

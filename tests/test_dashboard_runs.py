@@ -217,3 +217,68 @@ def test_runs_view_exports_the_comparison(runs, state, tmp_path):
 
     with pytest.raises(ValueError, match="tick runs"):  # only placeholders: nothing to export
         comparison_figure([empty("a", "tick runs in the table"), empty("b")], "0 runs")
+
+
+def test_a_followed_runs_new_metrics_redraw_the_curves_at_most_once_per_interval(runs, state, monkeypatch):
+    """A redraw re-sends the whole history: new metrics of the run on show wait for the interval
+    (the tick's `flush` draws them once it has passed); a choice on the page redraws at once."""
+    from apps.views import training
+
+    clock = [1000.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    w = RunWriter.create(RunSpec(name="live", model=ModelSpec(d_model=4)).to_dict(), "live", runs[0])
+    try:
+        for s in range(1, 6):
+            w.log_metrics(s, {"loss": 1 / s})
+        w.flush()
+        view = TrainingView(state)
+        state.select_run(w.id)
+
+        def drawn():
+            return int(view._pipes[0].data.sizes["step"])
+
+        assert drawn() == 5  # a run's first metrics are drawn at once
+        w.log_metrics(6, {"loss": 1 / 6})
+        w.flush()
+        state.poll()
+        assert state.metrics.sizes["step"] == 6 and drawn() == 5  # held back
+        clock[0] += view.redraw_interval() / 2
+        view.flush()
+        assert drawn() == 5
+        clock[0] += view.redraw_interval()
+        view.flush()
+        assert drawn() == 6
+        w.log_metrics(7, {"loss": 1 / 7})
+        w.flush()
+        state.poll()
+        assert drawn() == 6
+        view.smoothing = 0.1  # a choice on the page
+        assert drawn() == 7
+    finally:
+        w.close()
+
+
+def test_a_followed_run_is_read_from_the_last_step_on_show(runs, state, monkeypatch):
+    """Each tick reads only the steps after those on show (a metric that starts late included),
+    and the result is the whole read's; a run that went back (a resume) is read whole again."""
+    from workbench.store.run import Run
+
+    w = RunWriter.create(RunSpec(name="live", model=ModelSpec(d_model=4)).to_dict(), "live", runs[0])
+    try:
+        for s in range(1, 4):
+            w.log_metrics(s, {"loss": 1 / s})
+        w.flush()
+        state.select_run(w.id)
+        asked = []
+        real = Run.metrics_after
+        monkeypatch.setattr(Run, "metrics_after", lambda self, step: asked.append(step) or real(self, step))
+        w.log_metrics(4, {"loss": 0.25, "test/token_accuracy": 0.5})
+        w.flush()
+        state.poll()
+        assert asked == [3]
+        xr.testing.assert_identical(state.metrics, state.open().metrics)
+        w.truncate_after(2)  # what resuming from a checkpoint at step 2 does
+        state.poll()
+        assert asked[-1] == -1 and list(state.metrics.step.values) == [1, 2]
+    finally:
+        w.close()

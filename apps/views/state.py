@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import param
 import xarray as xr
 
@@ -27,6 +28,23 @@ from workbench.train.probes import preview_run
 def preview_datasets(run: RunSpec, slow: bool = True, model=None) -> dict[str, xr.Dataset]:
     """What the views draw for the untrained model of `run` (the run probes' and the benchmark's function)."""
     return preview_run(run, fast_only=not slow, model=model)
+
+
+def append_steps(old: xr.Dataset, new: xr.Dataset) -> xr.Dataset:
+    """`old` followed by the later steps of `new`, over the union of their variables (NaN where absent)."""
+    if not new.sizes.get("step"):
+        return old
+    n_old, n_new = old.sizes["step"], new.sizes["step"]
+
+    def part(ds, name, n):
+        return ds[name].values if name in ds else np.full(n, np.nan)
+
+    names = sorted(set(old.data_vars) | set(new.data_vars))
+    return xr.Dataset(
+        {n: ("step", np.concatenate([part(old, n, n_old), part(new, n, n_new)])) for n in names},
+        coords={"step": np.concatenate([old.step.values, new.step.values])},
+        attrs=dict(old.attrs),
+    )
 
 
 class Workbench(param.Parameterized):
@@ -238,7 +256,7 @@ class Workbench(param.Parameterized):
             if seen == self._seen:
                 return False
             if last != self._seen[0]:
-                self.metrics = run.metrics
+                self.metrics = self._read_metrics(run, last)
             new_probes = len(probe_steps) != self._seen[1]
             if new_probes:
                 self._probes_stale = True
@@ -256,6 +274,14 @@ class Workbench(param.Parameterized):
         elif new_probes:  # publish once, and only what is new: views redraw on every publication
             self.show_step()
         return True
+
+    def _read_metrics(self, run, last: int) -> xr.Dataset:
+        """The run's metrics: only the steps after those on show are read while the run grows (a
+        whole re-read each second grew with the history); all of them when it went back (a resume)."""
+        old = self.metrics
+        if old is None or not old.sizes.get("step") or last < int(old.step.values[-1]):
+            return run.metrics
+        return append_steps(old, run.metrics_after(int(old.step.values[-1])))
 
     @property
     def shown_step(self) -> int | None:

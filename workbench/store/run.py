@@ -226,7 +226,11 @@ class Run:
     @property
     def metrics(self) -> xr.Dataset:
         """Every scalar metric as a variable over `step` (NaN where a metric was not logged)."""
-        rows = self._query("SELECT step, name, value FROM metrics ORDER BY step")
+        return self.metrics_after(-1)
+
+    def metrics_after(self, step: int) -> xr.Dataset:
+        """The metrics of the steps after `step`: what a watcher that has read up to `step` lacks."""
+        rows = self._query("SELECT step, name, value FROM metrics WHERE step > ? ORDER BY step", (int(step),))
         steps = sorted({r[0] for r in rows})
         names = sorted({r[1] for r in rows})
         pos = {s: i for i, s in enumerate(steps)}
