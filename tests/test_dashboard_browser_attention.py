@@ -64,6 +64,16 @@ def served_run(tmp_path_factory):
         yield srv.url, run_id
 
 
+def _run_row(browser, url: str, run_id: str):
+    """A fresh page on the Runs tab, and the run's row once listed."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url, wait_until="load", timeout=60_000)
+    page.locator(".bk-tab", has_text="Runs").first.click()
+    row = page.locator(".tabulator-row", has_text=run_id)
+    row.first.wait_for(timeout=30_000)
+    return page, row
+
+
 def test_a_runs_hidden_attention_is_drawn(served_run):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, run_id = served_run
@@ -71,11 +81,7 @@ def test_a_runs_hidden_attention_is_drawn(served_run):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(url, wait_until="load", timeout=60_000)
-            page.locator(".bk-tab", has_text="Runs").first.click()
-            row = page.locator(".tabulator-row", has_text=run_id)
-            row.first.wait_for(timeout=30_000)
+            page, row = _run_row(browser, url, run_id)
             row.locator("input[type=checkbox]").first.click()
             page.locator(".bk-tab", has_text="Token dynamics").first.click()
             deadline, seen = time.monotonic() + 60, None
@@ -106,11 +112,7 @@ def test_the_header_scrubber_moves_the_open_probe_view(served_run):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(url, wait_until="load", timeout=60_000)
-            page.locator(".bk-tab", has_text="Runs").first.click()
-            row = page.locator(".tabulator-row", has_text=run_id)
-            row.first.wait_for(timeout=30_000)
+            page, row = _run_row(browser, url, run_id)
             row.locator(".tabulator-cell").nth(2).click()  # a data cell: opens the run
             page.get_by_text("Probe step").first.wait_for(timeout=30_000)  # shown: the run has steps 0 and 2
             page.locator(".bk-tab", has_text="Kernels").first.click()

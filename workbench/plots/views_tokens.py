@@ -31,11 +31,22 @@ def token_norms_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: int = 3
     depth = n["depth"].values
     toks = np.linspace(0, n.sizes["token"] - 1, min(max_tokens, n.sizes["token"])).round().astype(int)
     words = token_ticks(n.isel(token=toks), "token")  # a model read on a text: its words on the colour bar
-    paths = colored_paths(
+    paths = token_paths(
         [(depth.astype(float), np.maximum(n.isel(token=t).values, 1e-30), int(t)) for t in toks],
         ["depth", "norm"],
-        "token",
-    ).opts(
+        words,
+    )
+    mean = hv.Curve(
+        (depth, np.exp(np.log(np.maximum(n.values, 1e-30)).mean(-1))), "depth", "norm", label="geometric mean"
+    ).opts(color="black", line_width=2.5, backend="bokeh")
+    return (paths * mean).opts(
+        title="Token norms ‖x‖ over depth", logy=True, xlabel="depth (blocks)", ylabel="‖x‖", backend="bokeh", **_SIZE
+    )
+
+
+def token_paths(paths: list[tuple], kdims: list[str], words) -> hv.Segments:
+    """One path per token coloured by its index, with the colour bar labelled by the words when there are any."""
+    return colored_paths(paths, kdims, "token").opts(
         color="token",
         cmap=CMAP,
         alpha=0.7,
@@ -43,12 +54,6 @@ def token_norms_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: int = 3
         colorbar=True,
         backend="bokeh",
         **({"cticks": words} if words else {}),
-    )
-    mean = hv.Curve(
-        (depth, np.exp(np.log(np.maximum(n.values, 1e-30)).mean(-1))), "depth", "norm", label="geometric mean"
-    ).opts(color="black", line_width=2.5, backend="bokeh")
-    return (paths * mean).opts(
-        title="Token norms ‖x‖ over depth", logy=True, xlabel="depth (blocks)", ylabel="‖x‖", backend="bokeh", **_SIZE
     )
 
 
@@ -59,18 +64,10 @@ def token_trajectories_view(ds: xr.Dataset | None, sample: int = 0, max_tokens: 
     p = ds["projection"].isel(sample=min(sample, ds.sizes["sample"] - 1))
     toks = np.linspace(0, p.sizes["token"] - 1, min(max_tokens, p.sizes["token"])).round().astype(int)
     words = token_ticks(p.isel(token=toks), "token")
-    paths = colored_paths(
+    paths = token_paths(
         [(p.isel(token=t, component=0).values, p.isel(token=t, component=1).values, int(t)) for t in toks],
         ["pc1", "pc2"],
-        "token",
-    ).opts(
-        color="token",
-        cmap=CMAP,
-        alpha=0.7,
-        line_width=1,
-        colorbar=True,
-        backend="bokeh",
-        **({"cticks": words} if words else {}),
+        words,
     )
     last = p.isel(depth=-1)
     end = hv.Points((last.isel(component=0).values, last.isel(component=1).values), ["pc1", "pc2"]).opts(
