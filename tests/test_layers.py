@@ -228,6 +228,24 @@ def test_every_mixer_honours_its_seed(layer):
     assert _differs(one, two), layer
 
 
+def test_skip_init_and_shapes_only():
+    from workbench.ssm.seeding import seeded, shapes_only, skip_init
+
+    ref = torch.nn.utils.skip_init(torch.nn.Conv1d, 6, 6, 3, groups=6, dtype=torch.float64)
+    ours = skip_init(torch.nn.Conv1d, 6, 6, 3, groups=6, dtype=torch.float64)
+    assert {k: (v.shape, v.dtype, v.device) for k, v in ours.state_dict().items()} == {
+        k: (v.shape, v.dtype, v.device) for k, v in ref.state_dict().items()
+    }
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in ours.parameters())
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    with shapes_only():  # no draw: the weights are about to be replaced
+        seeded(torch.nn.Linear, 4, 3, gen=gen)
+    assert torch.equal(gen.get_state(), state)
+    drawn = seeded(torch.nn.Linear, 4, 3, gen=gen)  # outside: the seeded default initialization again
+    assert not torch.equal(gen.get_state(), state) and drawn.weight.abs().max() <= 0.5
+
+
 # --- devices: nothing is allocated on the CPU behind the input's back ----------------------------
 
 

@@ -10,6 +10,7 @@ recurrent forms are the same function, and shorter chunks are faster on a CPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -25,7 +26,7 @@ from workbench.pretrained.weights import read_weights
 from workbench.ssm.mamba import Mamba
 from workbench.ssm.mamba2 import Mamba2, RMSNorm
 from workbench.ssm.model import Block, SequenceModel
-from workbench.ssm.seeding import generator, seeded
+from workbench.ssm.seeding import generator, seeded, shapes_only
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # checkpoint key (after 'backbone.') -> workbench key; anything else is an error
@@ -83,7 +84,9 @@ def _assemble(a: Arch, fill) -> SequenceModel:
     placeholder weights of one layer, not of the whole model, exist beside the checkpoint's."""
     blocks = []
     for i in range(a.n_layer):
-        block = Block(_mixer(a, seed=i), a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", i))
+        with shapes_only() if fill is not _no_fill else contextlib.nullcontext():  # every weight is replaced
+            mixer = _mixer(a, seed=i)
+        block = Block(mixer, a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", i))
         block.norm = _norm(a)
         block.residual_in_fp32 = a.residual_in_fp32
         fill(block, f"layers.{i}.")
@@ -98,7 +101,8 @@ def _assemble(a: Arch, fill) -> SequenceModel:
     else:
         with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
             ends = {
-                "encoder.": nn.Embedding(a.vocab_size, a.d_model),
+                # a given weight skips the N(0, 1) fill: on meta tensors that fill imports torch._dynamo (~2 s)
+                "encoder.": nn.Embedding(a.vocab_size, a.d_model, _weight=torch.empty(a.vocab_size, a.d_model)),
                 "norm.": _norm(a),
                 "decoder.": nn.Linear(a.d_model, a.vocab_size, bias=False),
             }
@@ -169,7 +173,9 @@ def _load_checked(a: Arch, given: dict[str, torch.Tensor]) -> SequenceModel:
 
 
 def _expected_keys(a: Arch) -> set[str]:
-    one = Block(_mixer(a, seed=0), a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", 0))
+    with shapes_only():
+        mixer = _mixer(a, seed=0)
+    one = Block(mixer, a.d_model, "none", mlp=False, dropout=0.0, gen=generator("pretrained", 0))
     one.norm = _norm(a)
     per = list(one.state_dict())
     keys = {f"layers.{i}.{k}" for i in range(a.n_layer) for k in per}

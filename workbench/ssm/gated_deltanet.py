@@ -27,7 +27,7 @@ from workbench.ssm.init import log_uniform_dt
 from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT
-from workbench.ssm.seeding import seeded
+from workbench.ssm.seeding import seeded, skip_init
 
 SILU_ONE = 1.2784645  # SiLU(b) = 1: the open gate
 
@@ -64,7 +64,7 @@ class GatedDeltaNet(DeltaNet):
         self.gate = gate
         if gate == "silu":
             # the gate starts open and input-independent; skip_init: no draw from the global RNG
-            self.g_proj = nn.utils.skip_init(nn.Linear, d_model, self.E)
+            self.g_proj = skip_init(nn.Linear, d_model, self.E)
             nn.init.zeros_(self.g_proj.weight)
             nn.init.constant_(self.g_proj.bias, SILU_ONE)
         self.probes = probes("q", "k", "v", "beta", "delta", "alpha", "out")

@@ -22,7 +22,7 @@ from workbench.ssm.optim_hints import hint
 from workbench.ssm.probe import probes
 from workbench.ssm.reparam import DT, RE_A
 from workbench.ssm.scan import selective_scan, selective_scan_ref
-from workbench.ssm.seeding import seeded
+from workbench.ssm.seeding import seeded, skip_init
 
 MAMBA_INITS = ("s4d-real", "s4d-lin", "s4d-inv", "s4d-legs", "random")
 GATES = {"none": lambda y, z: y, "silu": lambda y, z: y * F.silu(z), "glu": lambda y, z: y * torch.sigmoid(z)}
@@ -76,7 +76,7 @@ class Mamba(nn.Module):
             dt0 = dt0.clamp(min=1e-4)
         bias = inv_dt(dt0).float()  # (E,)
         if selective_delta:
-            self.dt_proj = nn.utils.skip_init(nn.Linear, self.R, E)
+            self.dt_proj = skip_init(nn.Linear, self.R, E)
             with torch.no_grad():
                 self.dt_proj.weight.uniform_(-(self.R**-0.5), self.R**-0.5, generator=gen)
                 self.dt_proj.bias.copy_(bias)
