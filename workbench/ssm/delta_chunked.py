@@ -49,12 +49,13 @@ def delta_rule_recurrent(q, k, v, beta, log_alpha=None, chunk=None, state=None):
 
 
 def _chunks(x, Q, n):
-    """(b, L, h, ...) zero-padded to n·Q -> (b, h, n, Q, ...)."""
+    """(b, L, h, ...) zero-padded to n·Q -> (b, h, n, Q, ...), contiguous: one copy here, where a
+    strided view would be copied again by every batched matrix product that reads it (and saved so)."""
     pad = n * Q - x.shape[1]
     if pad:
         x = F.pad(x, (0, 0) * (x.dim() - 2) + (0, pad))
     x = x.view(x.shape[0], n, Q, *x.shape[2:])
-    return x.movedim(3, 1)
+    return x.movedim(3, 1).contiguous()
 
 
 def _decay_matrix(g):
