@@ -96,14 +96,14 @@ class _ElementsWritten(TorchDispatchMode):
 
 def test_segmented_backward_work_per_token_does_not_grow_with_length():
     """Backward writes O(L) elements whatever the number of segments: each segment's input gradient
-    must not be a whole-length tensor (a slice's backward is one: 459 -> 2029 elements per token
-    from 8 to 64 segments; by split, 263 -> 265)."""
+    must not be a whole-length tensor (a slice's backward is one: 486 -> 2060 elements per token
+    from 8 to 64 segments; by split, 290 -> 296)."""
 
     def per_token(L):
         g = torch.Generator().manual_seed(0)
         q, k, v = (torch.randn(1, L, 1, 4, generator=g, requires_grad=True) for _ in range(3))
         beta, la = torch.rand(1, L, 1, generator=g), -torch.rand(1, L, 1, generator=g)
-        o, _ = delta_rule_chunked(q, k, v, beta.requires_grad_(), la.requires_grad_(), chunk=4, segment=8)
+        o, _ = delta_rule_chunked(q, k, v, beta.requires_grad_(), la.requires_grad_(), chunk=8, segment=8)
         with _ElementsWritten() as count:
             o.sum().backward()
         return count.n / L
