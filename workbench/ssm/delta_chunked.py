@@ -49,12 +49,13 @@ def delta_rule_recurrent(q, k, v, beta, log_alpha=None, chunk=None, state=None):
 
 
 def _chunks(x, Q, n):
-    """(b, L, h, ...) zero-padded to n·Q -> (b, h, n, Q, ...)."""
+    """(b, L, h, ...) zero-padded to n·Q -> (b, h, n, Q, ...), contiguous: one copy here, where a
+    strided view would be copied again by every batched matrix product that reads it (and saved so)."""
     pad = n * Q - x.shape[1]
     if pad:
         x = F.pad(x, (0, 0) * (x.dim() - 2) + (0, pad))
     x = x.view(x.shape[0], n, Q, *x.shape[2:])
-    return x.movedim(3, 1)
+    return x.movedim(3, 1).contiguous()
 
 
 def _decay_matrix(g):
@@ -88,11 +89,12 @@ def delta_rule_chunked(q, k, v, beta, log_alpha=None, chunk: int = 64, state=Non
     seg = max(Q, seg // Q * Q)
     if L <= seg:
         return _chunked_segment(q, k, v, beta, log_alpha, Q, state)
+    # split (not slicing): the backward of a slice is a zero tensor as long as the whole input with
+    # the slice's gradient in it, so slicing made backward O(L²/segment); split's is one concatenation
+    las = log_alpha.split(seg, 1) if log_alpha is not None else [None] * -(-L // seg)
     outs = []
-    for t in range(0, L, seg):
-        part = slice(t, t + seg)
-        la = log_alpha[:, part] if log_alpha is not None else None
-        o, state = _chunked_segment(q[:, part], k[:, part], v[:, part], beta[:, part], la, Q, state)
+    for q_s, k_s, v_s, b_s, la_s in zip(q.split(seg, 1), k.split(seg, 1), v.split(seg, 1), beta.split(seg, 1), las):
+        o, state = _chunked_segment(q_s, k_s, v_s, b_s, la_s, Q, state)
         outs.append(o)
     return torch.cat(outs, 1), state
 
