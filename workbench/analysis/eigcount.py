@@ -17,10 +17,13 @@ from __future__ import annotations
 import torch
 
 
-def count_above(M: torch.Tensor, rtol: float, atol: float = 0.0) -> torch.Tensor:
+def count_above(M: torch.Tensor, rtol: float, atol: float = 0.0, test: bool = True) -> torch.Tensor:
     """M (m, n, n) Hermitian PSD -> #{λ > max(rtol·λ_max, atol)} (m,) int64. M's diagonal is shifted
-    in place for the test and shifted back (a rounding-level change), so no copy of the batch is made."""
+    in place for the test and shifted back (a rounding-level change), so no copy of the batch is made.
+    test=False: eigvalsh for all (cheaper where few are full rank: the test costs a quarter of eigvalsh)."""
     m, n = M.shape[0], M.shape[-1]
+    if not test:
+        return _count(torch.linalg.eigvalsh(M), rtol, atol)
     th_hi = torch.clamp(rtol * torch.linalg.matrix_norm(M), min=atol)[:, None]  # (m, 1) ≥ the threshold
     diag = torch.diagonal(M, dim1=-2, dim2=-1)  # (m, n) view: M − θ_hi·I in place, then back
     diag -= th_hi
@@ -29,6 +32,10 @@ def count_above(M: torch.Tensor, rtol: float, atol: float = 0.0) -> torch.Tensor
     k = torch.full((m,), n, dtype=torch.long)  # info = 0: positive definite above th_hi, full rank
     idx = torch.nonzero(info)[:, 0]
     if idx.numel():  # the rest: the spectrum decides
-        lam = torch.linalg.eigvalsh(M[idx])  # (r, n) ascending
-        k[idx] = (lam > torch.clamp(rtol * lam[:, -1:].clamp(min=0), min=atol)).sum(-1)
+        k[idx] = _count(torch.linalg.eigvalsh(M[idx]), rtol, atol)
     return k
+
+
+def _count(lam: torch.Tensor, rtol: float, atol: float) -> torch.Tensor:
+    """lam (m, n) ascending -> #{λ > max(rtol·λ_max, atol)} (m,) int64."""
+    return (lam > torch.clamp(rtol * lam[:, -1:].clamp(min=0), min=atol)).sum(-1)
