@@ -4,7 +4,9 @@ A rank count needs no spectrum when it is full: if M − θ_hi·I is positive de
 θ_hi ≥ θ, every eigenvalue exceeds θ and the count is n. θ_hi = max(rtol·‖M‖_F, atol) will do
 (‖M‖_F ≥ λ_max, and close to it for the graded spectra of Hankel blocks), and one batched
 LAPACK Cholesky (~2 µs for 16×16, against ~12 µs for eigvalsh) decides it. The others take
-eigvalsh. At the Mamba benchmark's splits ~60% are full rank and all of them pass the test.
+eigvalsh. At the Mamba benchmark's splits ~60% are full rank and all of them pass the test; the ESS
+path (gram_ranks.py) certifies most of those by ranges of splits first and asks for the rest with
+test=False: only ~10% of the splits it leaves are full rank, too few to pay for the test.
 
 Tried and slower here, because every elementwise pass over a batch of 16×16 matrices costs about
 as much as a Cholesky: a Householder tridiagonal with Sturm counts (2.5× eigvalsh), and certifying

@@ -14,10 +14,10 @@ Two ways to the singular values, which agree (tests/test_ess.py):
   reachability, n columns), σ² are the eigenvalues of M = S^H G_o S (S S^H = G_r), with the
   Gramians G_r(i) = Σ_{c<i} R R^H and G_o(i) = Σ_{r≥i} O^H O built by one forward and one
   backward recursion: O(L·n³) per group, no L×L matrix. Squaring the singular values (and a
-  1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64. The rank needs no spectrum:
-  how many eigenvalues of M exceed the threshold is certified by Cholesky tests (eigcount.py),
-  LAPACK's eigvalsh only where those leave it open; the entropy ESS (measure "entropy" or
-  "both") takes every spectrum from eigvalsh.
+  1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64. The rank (gram_ranks.py)
+  needs no spectrum where it is full: runs of consecutive splits are certified ESS = n by one
+  Cholesky test, and only the others take eigvalsh, split by split; the entropy ESS (measure
+  "entropy" or "both") takes every spectrum from eigvalsh.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def ess_svd(T: torch.Tensor, positions, tol: float, atol: float = 0.0, measure: 
 
 
 EIG_CHUNK = 1024  # matrices per batch: each batch's factor, product and spectrum stay in cache
-STEPS = 64  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once
+STEPS = 8  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once: they stay in cache
 
 
 def _hankel_products(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:

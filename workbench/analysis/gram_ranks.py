@@ -20,6 +20,8 @@ by ranges of 4; the per-split work is left for the rest.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 from workbench.analysis.eigcount import count_above
@@ -102,8 +104,11 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
     t_idx = (p[:, None] + span).clamp(max=L - 1)  # (R, RANGE) steps p..p+RANGE-1
     valid = span[None, :] <= (q - p)[:, None]  # (R, RANGE) offsets that are splits
     rank = torch.full((R, RANGE, b, g), float(n), dtype=torch.float64)  # ESS per (range, offset)
-    step = max(1, budget // max(1, b * 3 * R * n * n))  # groups per pass: bounds the stored Gramians
-    for g0 in range(0, g, step):
+    workers = torch.get_num_threads()
+    step = max(1, budget // max(1, workers * b * 3 * R * n * n))  # groups per pass: bounds the stored Gramians
+    step = min(step, -(-g // workers))  # and every worker has a pass
+
+    def one_pass(g0):  # groups g0 : g0 + step, start to end; passes write disjoint groups of `rank`
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
         s = a.shape[2]
         Gp = torch.empty(R, b, s, n, n, dtype=dtype)  # G_r(p) per range
@@ -146,30 +151,43 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
         phi = torch.ones(R, b, s, n, dtype=dtype)  # Π_{k=p..q-1} a_k
         for k in range(RANGE - 1):
             phi = torch.where((k < q - p)[:, None, None, None], phi * a[t_idx[:, k]], phi)
-        ok = torch.empty(R, b, s, dtype=torch.bool)
         per = max(1, CHUNK // (b * s))  # ranges per batch
-        for j0 in range(0, R, per):
-            j1 = min(j0 + per, R)
-            ok[j0:j1] = _full_rank(
-                Gp[j0:j1].reshape(j1 - j0, -1, n, n),
-                Goq[j0:j1].reshape(j1 - j0, -1, n, n),
-                phi[j0:j1].reshape(j1 - j0, -1, n),
-                fro2[j0:j1].reshape(j1 - j0, -1),
-                p[j0:j1],
-                q[j0:j1],
-                L,
-                tol,
-                atol,
-            ).reshape(j1 - j0, b, s)
+        flat = lambda t, j0, j1: t[j0:j1].reshape(-1, b * s, *t.shape[3:])  # (ranges, groups, ...)
+        certify = lambda j0: _full_rank(
+            *(flat(t, j0, j0 + per) for t in (Gp, Goq, phi, fro2)), p[j0 : j0 + per], q[j0 : j0 + per], L, tol, atol
+        ).reshape(-1, b, s)
+        ok = torch.cat([certify(j0) for j0 in range(0, R, per)])  # (R, b, s)
         jj, bi, gi = torch.nonzero(~ok, as_tuple=True)  # (U,) each: ranges left to solve split by split
         per = max(1, CHUNK // RANGE)
-        for u0 in range(0, jj.numel(), per):
-            j, bj, gj = jj[u0 : u0 + per], bi[u0 : u0 + per], gi[u0 : u0 + per]
-            rank[j, :, bj, g0 + gj] = _split_ranks(
-                a, bb, c, Gp[j, bj, gj], Goq[j, bj, gj], p[j], q[j], bj, gj, tol, atol
-            )
+        parts = [(jj[u : u + per], bi[u : u + per], gi[u : u + per]) for u in range(0, jj.numel(), per)]
+        solve = lambda jbg: _split_ranks(a, bb, c, Gp[jbg], Goq[jbg], p[jbg[0]], q[jbg[0]], jbg[1], jbg[2], tol, atol)
+        for jbg in parts:
+            rank[jbg[0], :, jbg[1], g0 + jbg[2]] = solve(jbg)
+
+    _each(one_pass, range(0, g, step), workers)
     rank = torch.where(valid[:, :, None, None], rank, torch.nan)  # offsets past q are not splits
     return rank.reshape(R * RANGE, b, g)[valid.reshape(-1)]  # (P, b, g) in split order
+
+
+def _each(fn, items, workers: int) -> None:
+    """fn(x) for x in items, on `workers` threads with one torch thread each. Batched LAPACK calls
+    (eigvalsh, Cholesky: most of the time here) run one matrix after another on one core whatever
+    torch's thread count, and the elementwise steps are too small to gain from more threads (on a busy
+    machine every parallel region waits for its slowest thread); threads that each take a share of
+    the groups keep every core busy. A thread's first torch call takes the thread count set last."""
+    items = list(items)
+    workers = min(workers, len(items))
+    if workers <= 1:
+        for x in items:
+            fn(x)
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(fn, items))
+    finally:
+        torch.set_num_threads(before)
 
 
 def _split_ranks(a, bb, c, Gp, Goq, p, q, bj, gj, tol, atol) -> torch.Tensor:
