@@ -29,6 +29,7 @@ from workbench.analysis.eigcount import count_above
 JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-factorable
 RANGE = 4  # splits per range: more certify fewer splits (looser bounds), fewer leave more solves per split
 MARGIN = 1e-6  # relative slack on the certificate's threshold: rounding in the Gramians cannot decide it
+BOOK = 32  # backward steps per round of bookkeeping (G_o(q), the Frobenius bound's terms)
 CHUNK = 1024  # matrices per batch in the solves: each batch's factors and products stay in cache
 STEPS = 8  # time steps whose Gramian update factors (a aᴴ, b bᴴ, ...) are formed at once: they stay in cache
 
@@ -123,17 +124,19 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
                 cur = torch.addcmul(BB[t - t0], AA[t - t0], cur, out=Gp[j] if j >= 0 else None)
         Goq = torch.empty(R, b, s, n, n, dtype=dtype)  # G_o(q) per range
         fro2 = torch.zeros(R, b, s, dtype=torch.float64)  # ‖T'[p:, :q]‖_F² per range
-        buf = torch.zeros(STEPS + 1, b, s, n, n, dtype=dtype)  # buf[k] = G_o(t0 + k); buf[STEPS] = G_o(L) = 0 at first
-        for t1 in range(L - 1, splits[0] - 1, -STEPS):  # G_o(t) = (a_tᴴ a_t)∘(c_tᴴ c_t + G_o(t+1))
-            t0 = max(t1 - STEPS + 1, splits[0])
+        buf = torch.zeros(BOOK + 1, b, s, n, n, dtype=dtype)  # buf[k] = G_o(t0 + k); buf[BOOK] = G_o(L) = 0 at first
+        for t1 in range(L - 1, splits[0] - 1, -BOOK):  # G_o(t) = (a_tᴴ a_t)∘(c_tᴴ c_t + G_o(t+1))
+            t0 = max(t1 - BOOK + 1, splits[0])
             T = t1 - t0 + 1
-            if T != STEPS:  # a short last chunk: G_o(t1 + 1) where the loop below reads it
-                buf[T] = buf[STEPS]
-            AA = _outer(a[t0 : t1 + 1], a[t0 : t1 + 1]).conj()  # (T, b, s, n, n)
-            ac = (a[t0 : t1 + 1] * c[t0 : t1 + 1]).conj()
-            AC = _outer(ac, ac)  # (a_tᴴ a_t)∘(c_tᴴ c_t)
-            for k in range(T - 1, -1, -1):  # buf[k] = G_o(t0 + k)
-                torch.addcmul(AC[k], AA[k], buf[k + 1], out=buf[k])
+            if T != BOOK:  # a short last chunk: G_o(t1 + 1) where the loop below reads it
+                buf[T] = buf[BOOK]
+            for u1 in range(T - 1, -1, -STEPS):  # update factors STEPS at a time
+                u0 = max(u1 - STEPS + 1, 0)
+                at, ct = a[t0 + u0 : t0 + u1 + 1], c[t0 + u0 : t0 + u1 + 1]
+                AA, ac = _outer(at, at).conj(), (at * ct).conj()  # (T', b, s, n, n), (T', b, s, n)
+                AC = _outer(ac, ac)  # (a_tᴴ a_t)∘(c_tᴴ c_t)
+                for k in range(u1, u0 - 1, -1):  # buf[k] = G_o(t0 + k)
+                    torch.addcmul(AC[k - u0], AA[k - u0], buf[k + 1], out=buf[k])
             steps = torch.arange(t0, t1 + 1)  # (T,)
             j = inside_t[steps]  # columns t of T'[p:, :q]: b_tᴴ G_o(t+1) b_t
             k = torch.nonzero(j >= 0)[:, 0]
@@ -147,7 +150,7 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
             j = end_t[steps]
             k = torch.nonzero(j >= 0)[:, 0]
             Goq[j[k]] = buf[k]
-            buf[STEPS] = buf[0]  # G_o(t0) starts the next chunk
+            buf[BOOK] = buf[0]  # G_o(t0) starts the next chunk
         phi = torch.ones(R, b, s, n, dtype=dtype)  # Π_{k=p..q-1} a_k
         for k in range(RANGE - 1):
             phi = torch.where((k < q - p)[:, None, None, None], phi * a[t_idx[:, k]], phi)
