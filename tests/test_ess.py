@@ -267,8 +267,8 @@ def test_probe_takes_the_cheaper_way_and_the_same_answer():
 def test_ranges_certified_full_rank_equal_the_split_by_split_reference(monkeypatch, complex_modes):
     """gram_ranks (runs of splits certified full rank by one Cholesky test, the rest split by split)
     equals, at every split, the per-split spectra and the SVD of T built from the factors, over ranges
-    of 3 with a short last one, several group passes, solver batches and time chunks; some ranges are
-    certified and some are not, so both ways are exercised."""
+    of 3 with a short last one, group passes on two worker threads, solver batches and time chunks;
+    some ranges are certified and some are not, so both ways are exercised."""
     import workbench.analysis.ess as ess
     import workbench.analysis.gram_ranks as gr
 
@@ -282,10 +282,16 @@ def test_ranges_certified_full_rank_equal_the_split_by_split_reference(monkeypat
     seen = []
     full_rank = gr._full_rank
     monkeypatch.setattr(gr, "_full_rank", lambda *a: seen.append(full_rank(*a)) or seen[-1])
-    for k, v in {"RANGE": 3, "CHUNK": 7, "STEPS": 3, "BOOK": 7}.items():
+    for k, v in {"RANGE": 3, "CHUNK": 7, "STEPS": 3, "BOOK": 7, "MIN_GROUPS": 1}.items():
         monkeypatch.setattr(gr, k, v)
-    tol, budget = 1e-3, 2 * b * 3 * 14 * f.state_size**2  # two groups per pass: passes of 2 and 1
-    r, _ = ess.ess_gram(f, tol, budget=budget)
+    tol, budget = 1e-3, 2 * 2 * b * 3 * 14 * f.state_size**2  # two workers, two groups per pass: passes of 2 and 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the passes run on two worker threads
+    try:
+        r, _ = ess.ess_gram(f, tol, budget=budget)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
     spectra, _ = ess.ess_gram(f, tol, measure="both")
     svd, _ = ess_svd(operator_from_factors(f), range(1, L), tol)
     np.testing.assert_array_equal(r.numpy(), svd.numpy())

@@ -30,6 +30,7 @@ JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-f
 RANGE = 4  # splits per range: more certify fewer splits (looser bounds), fewer leave more solves per split
 MARGIN = 1e-6  # relative slack on the certificate's threshold: rounding in the Gramians cannot decide it
 BOOK = 32  # backward steps per round of bookkeeping (G_o(q), the Frobenius bound's terms)
+MIN_GROUPS = 16  # groups per worker thread at least: smaller passes are bound by Python's per-step overhead (one GIL)
 CHUNK = 1024  # matrices per batch in the solves: each batch's factors and products stay in cache
 STEPS = 8  # time steps whose Gramian update factors (a aᴴ, b bᴴ, ...) are formed at once: they stay in cache
 
@@ -105,7 +106,7 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
     t_idx = (p[:, None] + span).clamp(max=L - 1)  # (R, RANGE) steps p..p+RANGE-1
     valid = span[None, :] <= (q - p)[:, None]  # (R, RANGE) offsets that are splits
     rank = torch.full((R, RANGE, b, g), float(n), dtype=torch.float64)  # ESS per (range, offset)
-    workers = torch.get_num_threads()
+    workers = max(1, min(torch.get_num_threads(), b * g // MIN_GROUPS))
     step = max(1, budget // max(1, workers * b * 3 * R * n * n))  # groups per pass: bounds the stored Gramians
     step = min(step, -(-g // workers))  # and every worker has a pass
 
