@@ -174,22 +174,22 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
 
 
 def _each(fn, items, workers: int) -> None:
-    """fn(x) for x in items, on `workers` threads with one torch thread each. Batched LAPACK calls
+    """fn(x) for x in items, on `workers` threads, each with one torch thread. Batched LAPACK calls
     (eigvalsh, Cholesky: most of the time here) run one matrix after another on one core whatever
     torch's thread count, and the elementwise steps are too small to gain from more threads (on a busy
     machine every parallel region waits for its slowest thread); threads that each take a share of
     the groups keep every core busy. A thread's first torch call takes the thread count set last."""
     items = list(items)
     workers = min(workers, len(items))
-    if workers <= 1:
-        for x in items:
-            fn(x)
-        return
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(fn, items))
+        if workers <= 1:
+            for x in items:
+                fn(x)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(fn, items))
     finally:
         torch.set_num_threads(before)
 
