@@ -261,3 +261,58 @@ def test_probe_takes_the_cheaper_way_and_the_same_answer():
         ref = effective_state_size(model, x[:1], method="svd", positions=ds.position.values)
         assert ds.attrs["method"] == way and ds.sizes["sample"] == 1 and ds.sizes["position"] == 6
         np.testing.assert_array_equal(ds.ess.values, ref.ess.values)
+
+
+@pytest.mark.parametrize("complex_modes", [False, True])
+def test_ranges_certified_full_rank_equal_the_split_by_split_reference(monkeypatch, complex_modes):
+    """gram_ranks (runs of splits certified full rank by one Cholesky test, the rest split by split)
+    equals, at every split, the per-split spectra and the SVD of T built from the factors, over ranges
+    of 3 with a short last one, group passes on two worker threads, solver batches and time chunks;
+    some ranges are certified and some are not, so both ways are exercised."""
+    import workbench.analysis.ess as ess
+    import workbench.analysis.gram_ranks as gr
+
+    g = torch.Generator().manual_seed(5)
+    b, grp, L, n = 2, 3, 41, 3
+    dt = torch.complex128 if complex_modes else torch.float64
+    rnd = lambda: torch.randn(b, grp, L, n, generator=g, dtype=dt)
+    A = 0.9 * rnd() / rnd().abs().clamp(min=0.7)  # decays and growths of either sign or phase
+    f = Factors(*(_with_conjugates(A, rnd(), rnd()) if complex_modes else (A, rnd(), rnd())), "channel")
+    A.select(1, 2).mul_(0.05)  # group 2 forgets fast: its rank drops below n, so its ranges fail
+    seen = []
+    full_rank = gr._full_rank
+    monkeypatch.setattr(gr, "_full_rank", lambda *a: seen.append(full_rank(*a)) or seen[-1])
+    for k, v in {"RANGE": 3, "CHUNK": 7, "STEPS": 3, "BOOK": 7, "MIN_GROUPS": 1}.items():
+        monkeypatch.setattr(gr, k, v)
+    tol, budget = 1e-3, 2 * 2 * b * 3 * 14 * f.state_size**2  # two workers, two groups per pass: passes of 2 and 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the passes run on two worker threads
+    try:
+        r, _ = ess.ess_gram(f, tol, budget=budget)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    spectra, _ = ess.ess_gram(f, tol, measure="both")
+    svd, _ = ess_svd(operator_from_factors(f), range(1, L), tol)
+    np.testing.assert_array_equal(r.numpy(), svd.numpy())
+    np.testing.assert_array_equal(r.numpy(), spectra.numpy())
+    ok = torch.cat([s.flatten() for s in seen])
+    assert ok.any() and not ok.all()
+    assert int(r.max()) == f.state_size and int(r[:, 2].min()) < f.state_size
+
+
+def test_ranges_certify_most_full_rank_splits_of_a_mamba_layer(monkeypatch):
+    """A Mamba layer (N 4) at L 64: the ranks equal the SVD reference at every split, and most
+    full-rank splits are certified by their range (not solved one by one)."""
+    import workbench.analysis.gram_ranks as gr
+
+    layer = Mamba(d_model=4, d_state=4, seed=0).double()
+    x = _x(1, 64, 4)
+    solved = []
+    split_ranks = gr._split_ranks
+    monkeypatch.setattr(gr, "_split_ranks", lambda *a: solved.append(a[3].shape[0]) or split_ranks(*a))
+    ds = effective_state_size(layer, x)
+    ref = effective_state_size(layer, x, method="svd")
+    np.testing.assert_array_equal(ds.ess.values, ref.ess.values)
+    full = int((ds.ess.values == 4).sum())
+    assert full > ds.ess.size // 2 and ds.ess.size - sum(solved) * gr.RANGE > 0.8 * full

@@ -14,10 +14,10 @@ Two ways to the singular values, which agree (tests/test_ess.py):
   reachability, n columns), σ² are the eigenvalues of M = S^H G_o S (S S^H = G_r), with the
   Gramians G_r(i) = Σ_{c<i} R R^H and G_o(i) = Σ_{r≥i} O^H O built by one forward and one
   backward recursion: O(L·n³) per group, no L×L matrix. Squaring the singular values (and a
-  1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64. The rank needs no spectrum:
-  how many eigenvalues of M exceed the threshold is certified by Cholesky tests (eigcount.py),
-  LAPACK's eigvalsh only where those leave it open; the entropy ESS (measure "entropy" or
-  "both") takes every spectrum from eigvalsh.
+  1e-13 relative jitter on G_r) limits it to tol ≳ 1e-6 in float64. The rank (gram_ranks.py)
+  needs no spectrum where it is full: runs of consecutive splits are certified ESS = n by one
+  Cholesky test, and only the others take eigvalsh, split by split; the entropy ESS (measure
+  "entropy" or "both") takes every spectrum from eigvalsh.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from workbench.analysis.eigcount import count_above
+from workbench.analysis.gram_ranks import _hankel, _outer, gram_ranks
 from workbench.analysis.operators import (
     Factors,
     layer_inputs,
@@ -71,32 +71,13 @@ def ess_svd(T: torch.Tensor, positions, tol: float, atol: float = 0.0, measure: 
     return tuple(None if out[0][k] is None else torch.stack([o[k] for o in out], -1) for k in range(2))
 
 
-JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-factorable
-
-
-def _psd_factor(G: torch.Tensor) -> torch.Tensor:
-    """S with S S^H ≈ G (..., n, n): Cholesky of G + δI, δ = JITTER·tr(G)/n (eigh is ~10× slower).
-    G is left as it was (δ is added on its diagonal and taken off again: a rounding-level change)."""
-    n = G.shape[-1]
-    diag = torch.diagonal(G, dim1=-2, dim2=-1)  # (..., n) view: no pass over the whole batch
-    delta = (JITTER / n) * diag.real.sum(-1, keepdim=True).clamp(min=1e-300)  # (..., 1)
-    diag += delta
-    S, info = torch.linalg.cholesky_ex(G)
-    diag -= delta
-    if bool((info != 0).any()):  # not positive definite even with the jitter: the exact way
-        lam, V = torch.linalg.eigh(G)
-        return V * torch.sqrt(lam.clamp(min=0))[..., None, :]
-    return S
-
-
 EIG_CHUNK = 1024  # matrices per batch: each batch's factor, product and spectrum stay in cache
-STEPS = 64  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once
+STEPS = 8  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once: they stay in cache
 
 
 def _hankel_products(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
     """Gr, Go (m, n, n) Gramians -> M = S^H G_o S (m, n, n), S S^H = G_r: eig(M) = σ(T[i:, :i])²."""
-    S = _psd_factor(Gr)
-    return S.mH @ Go @ S
+    return _hankel(Gr, Go)
 
 
 def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
@@ -104,23 +85,13 @@ def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(torch.linalg.eigvalsh(_hankel_products(Gr, Go)).clamp(min=0))
 
 
-def _hankel_ranks(Gr: torch.Tensor, Go: torch.Tensor, tol: float, atol: float) -> torch.Tensor:
-    """Gr, Go (m, n, n) -> #{σ > max(tol·σ_1, atol)} (m,) float64: full rank by a Cholesky test, the rest by eigvalsh."""
-    return count_above(_hankel_products(Gr, Go), tol * tol, atol * atol).to(torch.float64)
-
-
-def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """u, v (..., n) -> u v^H (..., n, n): for a diagonal system every Gramian step is elementwise."""
-    return u[..., :, None] * v.conj()[..., None, :]
-
-
 def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure: str = "rank", budget: int = 1 << 24):
     """(ESS or None, entropy ESS or None) (b, g, P) at split positions (default: every one, 1..L-1).
 
-    Time-major: one fused step per position over every group of a pass (diagonal A makes each
-    Gramian update elementwise). The reachability pass stores G_r at the asked splits only; the
-    observability pass hands blocks of splits to the solver as it goes. measure "rank" needs a
-    spectrum only where the rank is not full (eigcount.py); an entropy needs every one (eigvalsh)."""
+    measure "rank": gram_ranks.py (runs of splits certified full rank by one test, the rest split by
+    split). An entropy needs every spectrum: time-major, one fused step per position over every group
+    of a pass (diagonal A makes each Gramian update elementwise); the reachability pass stores G_r at
+    the asked splits only, the observability pass hands blocks of splits to eigvalsh as it goes."""
     b, g, L, n = f.A.shape
     want = list(range(1, L)) if positions is None else [int(p) for p in positions]
     splits = sorted(set(want))  # (P,) ascending
@@ -130,9 +101,11 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure:
     P = len(splits)
     dtype = torch.complex128 if any(t.is_complex() for t in (f.A, f.B, f.C)) else torch.float64
     A, B, C = (t.to(dtype).permute(2, 0, 1, 3) for t in (f.A, f.B, f.C))  # (L, b, g, n)
+    back = torch.tensor([slot[i] for i in want])  # (P_asked,) in the caller's order
+    if measure == "rank":
+        return gram_ranks(A, B, C, splits, tol, atol, budget)[back].permute(1, 2, 0), None
     step = max(1, budget // max(1, b * P * n * n))  # groups per pass: bounds the stored Gramians
-    rank = torch.empty(P, b, g, dtype=torch.float64) if measure == "rank" else None
-    sig = torch.empty(P, b, g, n, dtype=torch.float64) if measure != "rank" else None
+    sig = torch.empty(P, b, g, n, dtype=torch.float64)
     for g0 in range(0, g, step):
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
         s = a.shape[2]
@@ -163,14 +136,8 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure:
                     continue
                 m = hi - k  # solve splits k..hi-1
                 G1, G2 = Gr[k:hi].reshape(-1, n, n), Gos[:m].flip(0).reshape(-1, n, n)
-                if rank is not None:
-                    rank[k:hi, :, g0 : g0 + s] = _hankel_ranks(G1, G2, tol, atol).reshape(m, b, s)
-                else:
-                    sig[k:hi, :, g0 : g0 + s] = _hankel_sigmas(G1, G2).reshape(m, b, s, n)
+                sig[k:hi, :, g0 : g0 + s] = _hankel_sigmas(G1, G2).reshape(m, b, s, n)
                 hi = k
-    back = torch.tensor([slot[i] for i in want])  # (P_asked,) in the caller's order
-    if rank is not None:
-        return rank[back].permute(1, 2, 0), None
     return _measures(sig[back].permute(1, 2, 0, 3), tol, atol, measure)
 
 
