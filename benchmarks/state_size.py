@@ -1,10 +1,12 @@
 """`python -m benchmarks.state_size [--run] [--runs-dir DIR] [--workers N]`: MQAR accuracy against state
 size (Zoology Fig. 2 / MAD), summarised from a runs folder of data/sweeps/state_size.yaml.
 
---run first runs the sweep there (18 trainings, ~1 min each on an idle core; a LocalCluster of
+--run first runs the sweep there (18 trainings, ~30-40 min on one core; a LocalCluster of
 --workers processes). Then every completed run in the folder becomes a row of
 results/state_size.json (with the machine and the load), results/state_size.md (the table and
-Zoology's ordering checked, `analysis.state_size.zoology_ordering`) and results/state_size.png.
+Zoology's ordering checked, `analysis.state_size.zoology_ordering`; results/state_size.notes.md, a
+hand-written reading, appended when present) and results/state_size.png, with the accuracies
+reachable without recall (chance over the values; a guess among the context's kv values) dashed.
 Notebook 07 reads the JSON in full mode.
 """
 
@@ -22,6 +24,7 @@ from benchmarks.harness import RESULTS, machine
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "data" / "sweeps" / "state_size.yaml"
 METRIC = "final.test/token_accuracy"
+NOTES = RESULTS / "state_size.notes.md"  # hand-written reading of the results, appended to the .md when present
 
 
 def completed_runs(runs_dir) -> pd.DataFrame:
@@ -33,7 +36,7 @@ def completed_runs(runs_dir) -> pd.DataFrame:
 
 
 def summarize(runs_dir) -> dict:
-    from workbench.analysis.state_size import zoology_ordering
+    from workbench.analysis.state_size import no_recall_baselines, zoology_ordering
     from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
     from workbench.specs import SweepSpec
@@ -45,15 +48,22 @@ def summarize(runs_dir) -> dict:
     have = set(zip(table["layer"], table["d_model"]))
     wanted = [(r.model.layer, r.model.d_model) for _, r in SweepSpec.from_yaml(SWEEP).configurations()]
     missing = [f"{k} d {d}" for k, d in wanted if (k, d) not in have]
+    task = SweepSpec.from_yaml(SWEEP).configurations()[0][1].task
+    setting = f"L {task.length()}, V {task.vocab()}, kv {task.num_kv}"
+    baselines = no_recall_baselines(task)
     RESULTS.mkdir(exist_ok=True)
     export(
-        state_size_plot(table, "MQAR (L 64, V 256, kv 8) accuracy against state size"), RESULTS / "state_size", "png"
+        state_size_plot(table, f"MQAR ({setting}) accuracy against state size", baselines),
+        RESULTS / "state_size",
+        "png",
     )
     out = {
         "machine": machine(),
         "load_average": os.getloadavg(),
         "sweep": str(SWEEP.relative_to(ROOT)),
         "metric": METRIC,
+        "setting": setting,
+        "baselines": baselines,
         "rows": table.to_dict("records"),
         "checks": checks.to_dict("records"),
         "missing": missing,
@@ -64,15 +74,38 @@ def summarize(runs_dir) -> dict:
         f"From `{out['sweep']}`, {len(table)} completed runs; `python -m benchmarks.state_size`. Load average at "
         f"summary {' '.join(f'{v:.1f}' for v in out['load_average'])}."
         + (f" Not completed ({len(missing)} of {len(wanted)}): {', '.join(missing)}." if missing else "")
+        + f" Task: MQAR {setting}; {_train_line()}.\n\n"
+        + "Levels reachable without recall: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items())
+        + " (dashed in the plot). "
+        + _above(table, baselines["context-value guess"])
         + "\n\n"
         + _markdown(table[["layer", "d_model", "state_size", "accuracy", "wall_s"]])
         + "\n\n## Zoology's ordering\n\n"
         + _markdown(checks)
         + "\n\n![accuracy against state size](state_size.png)\n"
+        + (f"\n## Reading\n\n{NOTES.read_text().strip()}\n" if NOTES.is_file() else "")
     )
     (RESULTS / "state_size.md").write_text(md)
     print(md)
     return out
+
+
+def _train_line() -> str:
+    from workbench.specs import SweepSpec
+
+    tr = SweepSpec.from_yaml(SWEEP).configurations()[0][1].train
+    return f"{tr.steps} steps of batch {tr.batch}, lr {tr.lr:g} ({tr.schedule}, warm-up {tr.warmup}), every layer alike"
+
+
+def _above(table: pd.DataFrame, level: float) -> str:
+    """Which layers clear `level` at their largest state size (each layer's widest run)."""
+    top = table.sort_values("state_size").groupby("layer").tail(1).sort_values("accuracy", ascending=False)
+    fmt = lambda g: ", ".join(f"{r.layer} {r.accuracy:.3f}" for r in g.itertuples()) or "none"
+    return (
+        f"At its largest state size, above {level:.3f}: {fmt(top[top.accuracy > level])}; "
+        f"not above: {fmt(top[top.accuracy <= level])}."
+    )
 
 
 def _markdown(df: pd.DataFrame) -> str:
