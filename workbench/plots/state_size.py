@@ -91,7 +91,15 @@ def state_size_plot(
             hv.HLine(y)
             .opts(color="gray", line_dash="dashed", line_width=1, backend="bokeh")
             .opts(color="gray", linestyle="--", linewidth=1, backend="matplotlib"),
-            hv.Text(x_right, y, f"{label} {y:.2f}", halign="right", valign="bottom", fontsize=8)
+            # below the line (the curves near a no-recall level sit on or above it); above it near the floor
+            hv.Text(
+                x_right,
+                y - 0.02 if y > 0.1 else y,  # clear of the markers sitting on the line
+                f"{label} {y:.2f}",
+                halign="right",
+                valign="top" if y > 0.1 else "bottom",
+                fontsize=8,
+            )
             .opts(text_color="gray", backend="bokeh")
             .opts(color="gray", backend="matplotlib"),
         ]
