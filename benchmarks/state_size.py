@@ -1,10 +1,12 @@
 """`python -m benchmarks.state_size [--run] [--runs-dir DIR] [--workers N]`: MQAR accuracy against state
 size (Zoology Fig. 2 / MAD), summarised from a runs folder of data/sweeps/state_size.yaml.
 
---run first runs the sweep there (18 trainings, ~1 min each on an idle core; a LocalCluster of
+--run first runs the sweep there (18 trainings, ~30-40 min on one core; a LocalCluster of
 --workers processes). Then every completed run in the folder becomes a row of
 results/state_size.json (with the machine and the load), results/state_size.md (the table and
-Zoology's ordering checked, `analysis.state_size.zoology_ordering`) and results/state_size.png.
+Zoology's ordering checked, `analysis.state_size.zoology_ordering`; results/state_size.notes.md, a
+hand-written reading, appended when present) and results/state_size.png, with the accuracies
+reachable without recall (chance over the values; a guess among the context's kv values) dashed.
 Notebook 07 reads the JSON in full mode.
 """
 
@@ -22,6 +24,8 @@ from benchmarks.harness import RESULTS, machine
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "data" / "sweeps" / "state_size.yaml"
 METRIC = "final.test/token_accuracy"
+HELDOUT = 1024  # sequences per final score: the training-time test set (train.batch of them) is too small
+NOTES = RESULTS / "state_size.notes.md"  # hand-written reading of the results, appended to the .md when present
 
 
 def completed_runs(runs_dir) -> pd.DataFrame:
@@ -32,29 +36,43 @@ def completed_runs(runs_dir) -> pd.DataFrame:
     return pd.DataFrame([r for r in index.query(Path(runs_dir), {}) if r["id"] in ok])
 
 
-def summarize(runs_dir) -> dict:
-    from workbench.analysis.state_size import zoology_ordering
+def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
+    from workbench.analysis.state_size import no_recall_baselines, zoology_ordering
     from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
     from workbench.specs import SweepSpec
 
     runs = completed_runs(runs_dir)
-    table = state_size_table(runs, METRIC).sort_values(["layer", "state_size"])
-    table["wall_s"] = [float(runs.set_index("id").loc[i, "final.wall_time_s"]) for i in table["id"]]
-    checks = zoology_ordering(table)
-    have = set(zip(table["layer"], table["d_model"]))
-    wanted = [(r.model.layer, r.model.d_model) for _, r in SweepSpec.from_yaml(SWEEP).configurations()]
-    missing = [f"{k} d {d}" for k, d in wanted if (k, d) not in have]
+    table = state_size_table(runs, METRIC)
+    by_id = runs.set_index("id")
+    table["lr"] = [json.loads(by_id.loc[i, "spec_json"])["train"]["lr"] for i in table["id"]]
+    table["wall_s"] = [float(by_id.loc[i, "final.wall_time_s"]) for i in table["id"]]
+    configs = SweepSpec.from_yaml(SWEEP).configurations()
+    task = configs[0][1].task
+    table = rescore(table, runs_dir, task.length(), heldout).sort_values(["layer", "state_size", "lr"])
+    # Zoology reports each layer at its best learning rate: one row per (layer, width), the best over lr
+    best = table.loc[table.groupby(["layer", "d_model"])["accuracy"].idxmax()].sort_values(["layer", "state_size"])
+    checks = zoology_ordering(best)
+    have = set(zip(table["layer"], table["d_model"], table["lr"]))
+    wanted = [(r.model.layer, r.model.d_model, r.train.lr) for _, r in configs]
+    missing = [f"{k} d {d} lr {lr:g}" for k, d, lr in wanted if (k, d, lr) not in have]
+    setting = f"L {task.length()}, V {task.vocab()}, kv {task.num_kv}"
+    baselines = no_recall_baselines(task)
     RESULTS.mkdir(exist_ok=True)
     export(
-        state_size_plot(table, "MQAR (L 64, V 256, kv 8) accuracy against state size"), RESULTS / "state_size", "png"
+        state_size_plot(best, f"MQAR ({setting}) accuracy against state size", baselines),
+        RESULTS / "state_size",
+        "png",
     )
     out = {
         "machine": machine(),
         "load_average": os.getloadavg(),
         "sweep": str(SWEEP.relative_to(ROOT)),
         "metric": METRIC,
-        "rows": table.to_dict("records"),
+        "setting": setting,
+        "baselines": baselines,
+        "rows": best.to_dict("records"),  # the best learning rate per (layer, width)
+        "all_rows": table.to_dict("records"),
         "checks": checks.to_dict("records"),
         "missing": missing,
     }
@@ -64,15 +82,65 @@ def summarize(runs_dir) -> dict:
         f"From `{out['sweep']}`, {len(table)} completed runs; `python -m benchmarks.state_size`. Load average at "
         f"summary {' '.join(f'{v:.1f}' for v in out['load_average'])}."
         + (f" Not completed ({len(missing)} of {len(wanted)}): {', '.join(missing)}." if missing else "")
+        + f" Task: MQAR {setting}; {_train_line()}.\n\n"
+        + "Levels reachable without recall: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items())
+        + " (dashed in the plot). "
+        + _above(best, baselines["context-value guess"])
         + "\n\n"
-        + _markdown(table[["layer", "d_model", "state_size", "accuracy", "wall_s"]])
-        + "\n\n## Zoology's ordering\n\n"
+        + f"accuracy: the last checkpoint on {heldout} held-out sequences (se: its binomial standard error); "
+        + "accuracy_train_test: the run's own final test score, on train.batch sequences.\n\n"
+        + "Every run; best: the learning rate the ordering and the plot take for that layer and width "
+        + "(Zoology reports each layer at its best learning rate).\n\n"
+        + _markdown(
+            table.assign(best=table["id"].isin(best["id"]))[
+                ["layer", "d_model", "state_size", "lr", "accuracy", "se", "accuracy_train_test", "best", "wall_s"]
+            ]
+        )
+        + "\n\n## Zoology's ordering (best learning rate per layer and width)\n\n"
         + _markdown(checks)
         + "\n\n![accuracy against state size](state_size.png)\n"
+        + (f"\n## Reading\n\n{NOTES.read_text().strip()}\n" if NOTES.is_file() else "")
     )
     (RESULTS / "state_size.md").write_text(md)
     print(md)
     return out
+
+
+def rescore(table: pd.DataFrame, runs_dir, L: int, heldout: int) -> pd.DataFrame:
+    """accuracy := each run's last checkpoint scored on `heldout` fresh test sequences (the training-time
+    score, on train.batch sequences, moves in steps of 1/(batch·kv) and is kept as accuracy_train_test);
+    se: its binomial standard error over the scored tokens."""
+    from workbench.cli_eval import evaluate_lengths
+    from workbench.store import open_run
+
+    out = table.rename(columns={"accuracy": "accuracy_train_test"})
+    scored = [evaluate_lengths(open_run(i, runs_dir), [L], batch=heldout, store=False) for i in out["id"]]
+    out["accuracy"] = [float(ds.accuracy.values[0]) for ds in scored]
+    n = [float(ds.scored.sum()) for ds in scored]  # scored tokens: heldout · kv
+    out["se"] = [(a * (1 - a) / k) ** 0.5 for a, k in zip(out["accuracy"], n)]
+    return out
+
+
+def _train_line() -> str:
+    from workbench.specs import SweepSpec
+
+    configs = SweepSpec.from_yaml(SWEEP).configurations()
+    tr, lrs = configs[0][1].train, sorted({r.train.lr for _, r in configs})
+    return (
+        f"{tr.steps} steps of batch {tr.batch} at lr {' and '.join(f'{v:g}' for v in lrs)} "
+        f"({tr.schedule}, warm-up {tr.warmup}), every layer alike"
+    )
+
+
+def _above(table: pd.DataFrame, level: float) -> str:
+    """Which layers clear `level` by more than two standard errors at their largest state size."""
+    top = table.sort_values("state_size").groupby("layer").tail(1).sort_values("accuracy", ascending=False)
+    clear = top.accuracy - 2 * top.se > level
+    fmt = lambda g: ", ".join(f"{r.layer} {r.accuracy:.3f}" for r in g.itertuples()) or "none"
+    return (
+        f"At its largest state size, above {level:.3f} by more than 2 se: {fmt(top[clear])}; not: {fmt(top[~clear])}."
+    )
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -86,13 +154,14 @@ def main(argv=None) -> None:
     p.add_argument("--run", action="store_true", help="run the sweep first (18 trainings)")
     p.add_argument("--runs-dir", default=str(ROOT / "runs" / "state-size"))
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--heldout", type=int, default=HELDOUT, help="held-out sequences per final score")
     ns = p.parse_args(argv)
     if ns.run:
         from workbench.specs import SweepSpec
         from workbench.sweep import run_sweep
 
         run_sweep(SweepSpec.from_yaml(SWEEP), ns.runs_dir, workers=ns.workers, threads=1, progress=print)
-    summarize(ns.runs_dir)
+    summarize(ns.runs_dir, ns.heldout)
 
 
 if __name__ == "__main__":

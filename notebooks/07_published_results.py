@@ -419,7 +419,7 @@ hv.Scatter(trials, "eig_max", ["log_norm_slope", "kind", "seed", "observed"]).op
 import json
 from pathlib import Path
 
-from workbench.analysis.state_size import state_elements, zoology_ordering
+from workbench.analysis.state_size import no_recall_baselines, state_elements, zoology_ordering
 from workbench.plots.state_size import state_size_plot
 
 if FAST:
@@ -437,10 +437,12 @@ if FAST:
             }
         )
     state_table = pd.DataFrame(sweep_rows)
+    levels = no_recall_baselines(spec.task)
 else:
     found = [p / "benchmarks/results/state_size.json" for p in (Path.cwd(), *Path.cwd().parents)]
     summary = json.loads(next(f for f in found if f.is_file()).read_text())
     state_table = pd.DataFrame(summary["rows"])
+    levels = summary.get("baselines")  # chance and a guess among the context's values: no recall needed
     if summary.get("missing"):
         print(f"the sweep's summary lacks {len(summary['missing'])} runs: {', '.join(summary['missing'])}")
 checks = zoology_ordering(state_table)
@@ -453,7 +455,7 @@ for claim, g in checks.groupby("claim", sort=False):
         bool(g.holds.all()),
     )
 print(state_table.to_string(index=False))
-state_size_plot(state_table).opts(legend_position="right", width=640, backend="bokeh")
+state_size_plot(state_table, baselines=levels).opts(legend_position="right", width=640, backend="bokeh")
 
 # %% [markdown]
 # ## Side by side

@@ -112,10 +112,11 @@ def test_state_elements_and_the_sweep_preset():
         state_elements(m("attention"))
     sweep = SweepSpec.from_yaml(Path(__file__).resolve().parents[1] / "data" / "sweeps" / "state_size.yaml")
     configs = sweep.configurations()
-    assert len(configs) == 18 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
+    assert len(configs) == 36 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
 
 
 def test_state_size_plot_one_line_per_layer():
+    import holoviews as hv
     import pandas as pd
 
     from workbench.plots.state_size import state_size_plot, state_size_table
@@ -136,6 +137,9 @@ def test_state_size_plot_one_line_per_layer():
     assert df["state_size"].tolist()[:2] == [32 * 16, 64 * 16]
     plot = state_size_plot(df)
     assert len(plot) == 4  # a curve and its points per layer
+    with_levels = state_size_plot(df, baselines={"chance": 1 / 32, "context-value guess": 0.25})
+    lines = [el for el in with_levels if isinstance(el, hv.HLine)]
+    assert [el.data for el in lines] == [1 / 32, 0.25] and len(with_levels) == 4 + 2 * 2  # a line and its label each
 
 
 def test_runs_view_lengths_pane_evaluates_and_plots(run):

@@ -32,3 +32,27 @@ def test_each_claim_can_fail():
     assert not checks.loc["d 16", "holds"]  # attention 0.2 < mamba 0.5
     assert not checks.loc["mamba d 16 (512) vs s4d d 32 (512)", "holds"]  # 0.5 < 0.6
     assert not checks.loc["mamba", "holds"] and checks.loc["s4d", "holds"]  # mamba drops 0.5 -> 0.4
+
+
+def test_no_recall_baselines_match_the_task():
+    """Every MQAR answer is one of the kv distinct values its context shows, drawn from V - V//2 values:
+    a uniform guess among the context's values scores 1/kv, one over all values 1/(V - V//2)."""
+    import torch
+
+    from workbench.analysis.state_size import no_recall_baselines
+    from workbench.specs import TaskSpec
+    from workbench.tasks import make_batch
+
+    task = TaskSpec(kind="mqar", seq_len=32, vocab_size=64, num_kv=4)
+    assert no_recall_baselines(task) == {"chance": 1 / 32, "context-value guess": 1 / 4}
+    b = make_batch(task, 256, torch.Generator().manual_seed(0))
+    context_values = b.inputs[:, 1 : 2 * task.num_kv : 2]  # (B, kv)
+    assert all(len(set(row.tolist())) == task.num_kv for row in context_values)
+    answers = [(b.targets[i][b.mask[i]], context_values[i]) for i in range(len(b.targets))]
+    assert all(torch.isin(a, c).all() and len(a) == task.num_kv for a, c in answers)
+    guess = context_values.gather(
+        1, torch.randint(0, task.num_kv, (256, task.num_kv), generator=torch.Generator().manual_seed(1))
+    )
+    hits = torch.stack([(guess[i] == a).float().mean() for i, (a, _) in enumerate(answers)]).mean()
+    assert abs(hits.item() - 0.25) < 0.04  # 1024 guesses: the standard error is 0.014
+    assert set(torch.unique(b.targets[b.mask]).tolist()) <= set(range(32, 64))

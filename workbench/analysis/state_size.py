@@ -34,6 +34,14 @@ def state_elements(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 
     return kinds[model.layer]()
 
 
+def no_recall_baselines(task) -> dict[str, float]:
+    """Accuracies an MQAR model reaches without recall (task: a TaskSpec of kind mqar): "chance", a
+    uniform guess over the V - V//2 values, and "context-value guess", a uniform guess among the kv
+    values the context shows (every answer is one of them, so no key matching is needed for 1/kv)."""
+    V, kv = task.vocab(), task.num_kv
+    return {"chance": 1 / (V - V // 2), "context-value guess": 1 / kv}
+
+
 GATED = ("mamba", "mamba2", "gla", "mlstm")  # input-dependent recurrences (Zoology's "gated" side)
 
 

@@ -43,8 +43,13 @@ def _no_minor_labels(plot, element) -> None:
     plot.handles["axis"].xaxis.set_minor_formatter(NullFormatter())
 
 
-def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state size") -> hv.Overlay:
-    """df: layer, state_size, accuracy (one row per run): mean over seeds per (layer, state size), log x."""
+def state_size_plot(
+    df: pd.DataFrame, title: str = "MQAR accuracy against state size", baselines: dict[str, float] | None = None
+) -> hv.Overlay:
+    """df: layer, state_size, accuracy (one row per run): mean over seeds per (layer, state size), log x.
+
+    baselines: label -> accuracy of a reference that needs no recall (e.g. chance), drawn as dashed
+    grey lines labelled at the right edge."""
     curves = []
     xticks = log_ticks(df["state_size"].min(), df["state_size"].max())
     layers = [k for k in ORDER if k in set(df["layer"])] + sorted(set(df["layer"]) - set(ORDER))
@@ -79,6 +84,24 @@ def state_size_plot(df: pd.DataFrame, title: str = "MQAR accuracy against state 
             hv.Scatter(d, "state_size", "accuracy", label=layer)
             .opts(color=color, size=7, tools=["hover"], **axes)
             .opts(s=30, **mpl),
+        ]
+    x_right = float(df["state_size"].max())
+    for label, y in (baselines or {}).items():
+        curves += [
+            hv.HLine(y)
+            .opts(color="gray", line_dash="dashed", line_width=1, backend="bokeh")
+            .opts(color="gray", linestyle="--", linewidth=1, backend="matplotlib"),
+            # below the line (the curves near a no-recall level sit on or above it); above it near the floor
+            hv.Text(
+                x_right,
+                y - 0.02 if y > 0.1 else y,  # clear of the markers sitting on the line
+                f"{label} {y:.2f}",
+                halign="right",
+                valign="top" if y > 0.1 else "bottom",
+                fontsize=8,
+            )
+            .opts(text_color="gray", backend="bokeh")
+            .opts(color="gray", backend="matplotlib"),
         ]
     return (
         hv.Overlay(curves)
