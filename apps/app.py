@@ -191,6 +191,7 @@ def create_app(state: Workbench | None = None, period_ms: int = 1000) -> pn.temp
         page = app.template()
         page.app = app  # for tests and notebooks
         return page
+    compat.serving()
     header, sidebar = pn.Row(sizing_mode="stretch_width"), pn.Column(loading("Loading the spec editor…"))
     main = pn.Column(loading("Building the model and its first preview…"), sizing_mode="stretch_width")
     page = page_template([header], [sidebar], main)

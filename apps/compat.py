@@ -178,6 +178,44 @@ def in_place(doc=None):
             models.invalidate()
 
 
+def _stylesheet_patch_exists() -> bool:
+    import panel.io.resources as resources
+    import panel.reactive as reactive
+
+    return all(callable(getattr(m, "patch_stylesheet", None)) for m in (resources, reactive)) and all(
+        isinstance(getattr(resources, k, None), str) for k in ("CDN_DIST", "LOCAL_DIST")
+    )
+
+
+def _no_cdn_stylesheets() -> None:
+    # Panel points a component's stylesheets at its document's `dist_url`, and at the CDN when the
+    # model has no document yet (a model made before it joins the page). Its imported stylesheets
+    # are shared between models through class-level caches, so one such call can re-point a
+    # stylesheet every open page uses to the CDN (seen under load: loading.css, markdown.css and the
+    # theme's CSS requested from cdn.holoviz.org). This server has Panel's files: never the CDN.
+    import panel.io.resources as resources
+    import panel.reactive as reactive
+
+    # Only in a process that serves the dashboard: a notebook's Panel output keeps Panel's own choice.
+    original, use_cdn = resources.patch_stylesheet, resources.use_cdn
+
+    def patch_stylesheet(stylesheet, dist_url):
+        local = _SERVING and dist_url == resources.CDN_DIST
+        return original(stylesheet, resources.LOCAL_DIST if local else dist_url)
+
+    resources.patch_stylesheet = reactive.patch_stylesheet = patch_stylesheet
+    resources.use_cdn = lambda: False if _SERVING else use_cdn()  # get_dist_path: loading.css too
+
+
+_SERVING = False
+
+
+def serving() -> None:
+    """This process serves the dashboard: its pages take Panel's files from this server only."""
+    global _SERVING
+    _SERVING = True
+
+
 PATCHES = [
     Patch(
         "panel-debounce",
@@ -205,6 +243,16 @@ PATCHES = [
         _no_mathjax,
         "Panel adding Bokeh's MathJax bundle to every page with an HTML or Markdown pane "
         "(`panel.io.resources._panel_use_mathjax`); loading it only for TeX content would remove this",
+    ),
+    Patch(
+        "no-cdn-stylesheets",
+        "panel",
+        (2, 0),
+        _stylesheet_patch_exists,
+        _no_cdn_stylesheets,
+        "Panel resolving a model's stylesheets to its CDN when the model has no document "
+        "(`panel.io.resources.patch_stylesheet` with `CDN_DIST`, `use_cdn`); resolving them when the "
+        "model joins a served document would remove this",
     ),
     Patch(
         "holoviews-options",

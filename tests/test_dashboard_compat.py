@@ -115,3 +115,22 @@ def test_in_place_recomputes_only_when_models_join_or_leave(monkeypatch):
     ids = {m.id for m in doc.models}
     real()
     assert ids == {m.id for m in doc.models}
+
+
+@pytest.mark.parametrize("serving", [True, False])
+def test_a_served_page_never_points_its_stylesheets_at_the_cdn(monkeypatch, serving):
+    """A model made before it joins a served document (no `dist_url` yet) gets its stylesheets
+    from this server; outside a server (a notebook) Panel's own choice, the CDN, stands."""
+    import panel as pn
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.resources import CDN_DIST
+    from panel.theme import Fast
+
+    compat.apply()
+    monkeypatch.setattr(compat, "_SERVING", serving)
+    pane = pn.pane.Markdown("x", design=Fast)  # markdown.css, loading.css, the design's theme CSS
+    root = pane.get_root()  # a fresh Document, without the template's dist_url
+    urls = [str(s.url) for s in root.select({"type": ImportedStyleSheet})]
+    assert any("markdown.css" in u for u in urls) and any("loading.css" in u for u in urls), urls
+    on_cdn = [u for u in urls if u.startswith(CDN_DIST)]
+    assert (not on_cdn) if serving else on_cdn, urls
