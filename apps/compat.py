@@ -192,7 +192,7 @@ def _no_cdn_stylesheets() -> None:
     # model has no document yet (a model made before it joins the page). Its imported stylesheets
     # are shared between models through class-level caches, so one such call can re-point a
     # stylesheet every open page uses to the CDN (seen under load: loading.css, markdown.css and the
-    # theme's CSS requested from cdn.holoviz.org). This server has Panel's files: never the CDN.
+    # theme's CSS requested from Panel's CDN). This server has Panel's files: they come from here.
     import panel.io.resources as resources
     import panel.reactive as reactive
 

@@ -27,7 +27,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from workbench.analysis.gram_ranks import _hankel, _outer, gram_ranks
+from workbench.analysis.gram_ranks import gram_ranks, hankel_products, outer
 from workbench.analysis.operators import (
     Factors,
     layer_inputs,
@@ -75,14 +75,9 @@ EIG_CHUNK = 1024  # matrices per batch: each batch's factor, product and spectru
 STEPS = 8  # time steps whose Gramian update factors (a a^H, b b^H, ...) are formed at once: they stay in cache
 
 
-def _hankel_products(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
-    """Gr, Go (m, n, n) Gramians -> M = S^H G_o S (m, n, n), S S^H = G_r: eig(M) = σ(T[i:, :i])²."""
-    return _hankel(Gr, Go)
-
-
 def _hankel_sigmas(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
     """Gr, Go (m, n, n) Gramians at m splits -> σ (m, n) ascending, by LAPACK's eigvalsh."""
-    return torch.sqrt(torch.linalg.eigvalsh(_hankel_products(Gr, Go)).clamp(min=0))
+    return torch.sqrt(torch.linalg.eigvalsh(hankel_products(Gr, Go)).clamp(min=0))
 
 
 def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure: str = "rank", budget: int = 1 << 24):
@@ -110,12 +105,12 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure:
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
         s = a.shape[2]
         Gr = torch.empty(P, b, s, n, n, dtype=dtype)  # G_r at each split
-        cur = _outer(bb[0], bb[0])  # G_r(1): input 0
+        cur = outer(bb[0], bb[0])  # G_r(1): input 0
         if slot[1] >= 0:
             Gr[slot[1]] = cur
         for t0 in range(1, splits[-1], STEPS):  # G_r(t+1) = (a_t a_t^H)∘G_r(t) + b_t b_t^H
             t1 = min(t0 + STEPS, splits[-1])
-            AA, BB = _outer(a[t0:t1], a[t0:t1]), _outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n): one op per step left
+            AA, BB = outer(a[t0:t1], a[t0:t1]), outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n): one op per step left
             for t in range(t0, t1):  # written in place where the split is asked for
                 cur = torch.addcmul(BB[t - t0], AA[t - t0], cur, out=Gr[slot[t + 1]] if slot[t + 1] >= 0 else None)
         Go = torch.zeros(b, s, n, n, dtype=dtype)
@@ -124,8 +119,8 @@ def ess_gram(f: Factors, tol: float, atol: float = 0.0, positions=None, measure:
         hi = P  # splits[hi:] are solved
         for t1 in range(L - 1, splits[0] - 1, -STEPS):  # G_o(t) = (a_t^H a_t)∘(c_t^H c_t + G_o(t+1)): outputs t..
             t0 = max(t1 - STEPS + 1, splits[0])
-            AA = _outer(a[t0 : t1 + 1], a[t0 : t1 + 1]).conj()  # (T, b, s, n, n)
-            AC = AA * _outer(c[t0 : t1 + 1].conj(), c[t0 : t1 + 1].conj())
+            AA = outer(a[t0 : t1 + 1], a[t0 : t1 + 1]).conj()  # (T, b, s, n, n)
+            AC = AA * outer(c[t0 : t1 + 1].conj(), c[t0 : t1 + 1].conj())
             for t in range(t1, t0 - 1, -1):
                 k = slot[t]
                 out = Gos[hi - 1 - k] if k >= 0 else None

@@ -35,7 +35,7 @@ CHUNK = 1024  # matrices per batch in the solves: each batch's factors and produ
 STEPS = 8  # time steps whose Gramian update factors (a aᴴ, b bᴴ, ...) are formed at once: they stay in cache
 
 
-def _outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """u, v (..., n) -> u vᴴ (..., n, n): for a diagonal system every Gramian step is elementwise."""
     return u[..., :, None] * v.conj()[..., None, :]
 
@@ -55,7 +55,7 @@ def _psd_factor(G: torch.Tensor) -> torch.Tensor:
     return S
 
 
-def _hankel(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
+def hankel_products(Gr: torch.Tensor, Go: torch.Tensor) -> torch.Tensor:
     """Gr, Go (m, n, n) Gramians -> M = Sᴴ G_o S (m, n, n), S Sᴴ = G_r: eig(M) = σ(T[i:, :i])²."""
     S = _psd_factor(Gr)
     return S.mH @ Go @ S
@@ -76,7 +76,7 @@ def _full_rank(Gp, Goq, phi, fro2, p, q, L, tol, atol) -> torch.Tensor:
     """The certificate for ranges (R,) on groups (R, m): G_r(p), G_o(q) (R, m, n, n), φ (R, m, n),
     ‖T'[p:, :q]‖_F² (R, m) -> (R, m) bool, True where every split p..q has ESS n."""
     n = Gp.shape[-1]
-    M = _hankel(_outer(phi, phi) * Gp, Goq)  # σ(T[q:, :p])² (R, m, n, n)
+    M = hankel_products(outer(phi, phi) * Gp, Goq)  # σ(T[q:, :p])² (R, m, n, n)
     th = (1 + MARGIN) * torch.clamp(tol * tol * fro2, min=atol * atol)  # (R, m)
     diag = torch.diagonal(M, dim1=-2, dim2=-1)
     diag -= th[..., None]
@@ -114,12 +114,12 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
         s = a.shape[2]
         Gp = torch.empty(R, b, s, n, n, dtype=dtype)  # G_r(p) per range
-        cur = _outer(bb[0], bb[0])  # G_r(1): input 0
+        cur = outer(bb[0], bb[0])  # G_r(1): input 0
         if start[1] >= 0:
             Gp[start[1]] = cur
         for t0 in range(1, ranges[-1][0], STEPS):  # G_r(t+1) = (a_t a_tᴴ)∘G_r(t) + b_t b_tᴴ
             t1 = min(t0 + STEPS, ranges[-1][0])
-            AA, BB = _outer(a[t0:t1], a[t0:t1]), _outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n)
+            AA, BB = outer(a[t0:t1], a[t0:t1]), outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n)
             for t in range(t0, t1):
                 j = start[t + 1]
                 cur = torch.addcmul(BB[t - t0], AA[t - t0], cur, out=Gp[j] if j >= 0 else None)
@@ -134,8 +134,8 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
             for u1 in range(T - 1, -1, -STEPS):  # update factors STEPS at a time
                 u0 = max(u1 - STEPS + 1, 0)
                 at, ct = a[t0 + u0 : t0 + u1 + 1], c[t0 + u0 : t0 + u1 + 1]
-                AA, ac = _outer(at, at).conj(), (at * ct).conj()  # (T', b, s, n, n), (T', b, s, n)
-                AC = _outer(ac, ac)  # (a_tᴴ a_t)∘(c_tᴴ c_t)
+                AA, ac = outer(at, at).conj(), (at * ct).conj()  # (T', b, s, n, n), (T', b, s, n)
+                AC = outer(ac, ac)  # (a_tᴴ a_t)∘(c_tᴴ c_t)
                 for k in range(u1, u0 - 1, -1):  # buf[k] = G_o(t0 + k)
                     torch.addcmul(AC[k - u0], AA[k - u0], buf[k + 1], out=buf[k])
             steps = torch.arange(t0, t1 + 1)  # (T,)
@@ -206,13 +206,13 @@ def _split_ranks(a, bb, c, Gp, Goq, p, q, bj, gj, tol, atol) -> torch.Tensor:
     Gr = [Gp]  # G_r(p + k) = (a aᴴ)∘G_r(p + k - 1) + b bᴴ at step p + k - 1
     for k in range(RANGE - 1):
         ak, bk = at(a, fwd[:, k]), at(bb, fwd[:, k])
-        Gr.append(_outer(ak, ak) * Gr[-1] + _outer(bk, bk))
+        Gr.append(outer(ak, ak) * Gr[-1] + outer(bk, bk))
     Go = [Goq]  # G_o(q - m) = (aᴴa)∘(cᴴc + G_o(q - m + 1)) at step q - m
     for m in range(1, RANGE):
         am, cm = at(a, back[:, m]), at(c, back[:, m])
-        Go.append(_outer(am, am).conj() * (_outer(cm.conj(), cm.conj()) + Go[-1]))
+        Go.append(outer(am, am).conj() * (outer(cm.conj(), cm.conj()) + Go[-1]))
     Go = torch.stack(Go, 1)  # (U, RANGE, n, n) by m
     m = ((q - p)[:, None] - span).clamp(min=0)  # (U, RANGE): offset k is m = q - p - k
     Go = Go[torch.arange(U)[:, None], m]  # (U, RANGE, n, n) by offset k
-    M = _hankel(torch.stack(Gr, 1).reshape(-1, n, n), Go.reshape(-1, n, n))
+    M = hankel_products(torch.stack(Gr, 1).reshape(-1, n, n), Go.reshape(-1, n, n))
     return count_above(M, tol * tol, atol * atol, test=False).reshape(U, RANGE).to(torch.float64)
