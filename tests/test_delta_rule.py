@@ -283,6 +283,35 @@ def test_needle_task_plants_one_pair_and_scores_the_query():
         TaskSpec.from_dict({"kind": "needle", "vocab_size": 3})
 
 
+@pytest.mark.parametrize("L", [23, 40])
+def test_needle_pair_haystack_is_recalled_and_the_needle_key_never_recurs(L):
+    spec = TaskSpec(kind="needle", seq_len=L, vocab_size=16, haystack="pairs")
+    train = make_batch(spec, 32, torch.Generator().manual_seed(1))
+    half, lead = 8, L % 2
+    recalls = 0
+    for x, y, m in zip(train.inputs.tolist(), train.targets.tolist(), train.mask.tolist()):
+        assert x[-2] == 0 and 1 <= x[-1] < half  # marker, then the needle's key
+        pairs = [(x[i], x[i + 1]) for i in range(lead, L - 2, 2)]
+        assert all(1 <= k < half <= v < 16 for k, v in pairs)
+        assert [k for k, _ in pairs].count(x[-1]) == 1  # the needle: its key appears once before the query
+        bound = {}  # a plain dictionary walk: the last value bound to each key
+        for j, (k, v) in enumerate(pairs):
+            i = lead + 2 * j
+            if m[i]:  # scored: a recall, whose value is the one bound last
+                assert k in bound and v == bound[k] and y[i] == v
+                recalls += 1
+            bound[k] = v
+        assert m[-1] and y[-1] == bound[x[-1]]
+        assert sum(m) == 1 + sum(m[lead : L - 2 : 2])  # nothing else scored
+    assert recalls > 32  # about half of the returning keys are recalls
+    held = test_batches(spec.replace(test_lengths=[30]), 8)["L=30"]
+    assert (held.mask.sum(1) == 1).all() and held.mask[:, -1].all()  # held-out: the needle alone
+    with pytest.raises(SpecError, match="task.vocab_size"):
+        TaskSpec.from_dict({"kind": "needle", "vocab_size": 5, "haystack": "pairs"})
+    with pytest.raises(SpecError, match="task.haystack"):
+        TaskSpec.from_dict({"kind": "needle", "haystack": "essays"})
+
+
 def test_default_ssm_of_the_new_layers():
     g = default_ssm("gated-deltanet")
     assert g.dt_transform == "softplus" and (g.dt_min, g.dt_max) == (1e-4, 1e-2)

@@ -69,7 +69,7 @@ RELEVANT: dict[tuple[str, str], dict[str, tuple] | list[dict[str, tuple]]] = {
     ("task", "seq_len"): {
         "task": tuple(k for k in TaskSpec.KINDS if k not in ("selective-copying", "digits", "digits-permuted"))
     },
-    ("task", "vocab_size"): {"task": ("mqar", "induction-heads")},
+    ("task", "vocab_size"): {"task": ("mqar", "induction-heads", "needle")},
     ("task", "num_kv"): {"task": ("mqar",)},
     ("task", "power_a"): {"task": ("mqar",)},
     ("task", "noise_len"): {"task": ("selective-copying",)},
@@ -77,7 +77,8 @@ RELEVANT: dict[tuple[str, str], dict[str, tuple] | list[dict[str, tuple]]] = {
     ("task", "alphabet"): {"task": ("selective-copying", "copying")},
     ("task", "copy_min"): {"task": ("copying",)},
     ("task", "copy_max"): {"task": ("copying",)},
-    ("task", "test_lengths"): {"task": ("induction-heads",)},
+    ("task", "test_lengths"): {"task": ("induction-heads", "needle")},
+    ("task", "haystack"): {"task": ("needle",)},
     ("task", "rho"): {"task": ("lf-memory",)},
     ("task", "lag"): {"task": ("delay",)},
     ("task", "cutoff"): {"task": ("delay",)},

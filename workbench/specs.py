@@ -379,6 +379,13 @@ class TaskSpec(Spec):
     alphabet = param.Integer(default=10, bounds=(2, 65536), doc="selective-copying, copying: number of data symbols.")
     copy_min = param.Integer(default=5, bounds=(1, 1 << 20), doc="copying: shortest string.")
     copy_max = param.Integer(default=20, bounds=(1, 1 << 20), doc="copying: longest string.")
+    haystack = param.Selector(
+        default="filler",
+        objects=["filler", "pairs"],
+        doc="needle: 'filler' = value look-alikes the model may ignore (a pass-key test); 'pairs' = key-value "
+        "pairs rebound and recalled throughout, trained on, so the model must write the haystack as a language "
+        "model writes text.",
+    )
     test_lengths = param.List(
         default=[256, 1024],
         item_type=int,
@@ -469,8 +476,16 @@ class TaskSpec(Spec):
                 raise SpecError(
                     "task.vocab_size", self.vocab(), "at least 4 for needle (keys from [1, V/2), values from [V/2, V))"
                 )
-            if min([L] + list(self.test_lengths)) < 3:
-                raise SpecError("task.seq_len", L, "at least 3 for needle (key, value, query), test lengths too")
+            if self.haystack == "pairs" and self.vocab() < 6:
+                raise SpecError(
+                    "task.vocab_size",
+                    self.vocab(),
+                    "at least 6 for needle with haystack 'pairs' (two keys, two values)",
+                )
+            shortest = 4 if self.haystack == "pairs" else 3
+            if min([L] + list(self.test_lengths)) < shortest:
+                what = "a pair, marker, query" if self.haystack == "pairs" else "key, value, query"
+                raise SpecError("task.seq_len", L, f"at least {shortest} for needle ({what}), test lengths too")
         if k == "copying" and L < 2 * self.copy_max:
             raise SpecError("task.seq_len", L, f"at least 2·task.copy_max = {2 * self.copy_max} for copying")
         if k == "delay" and self.lag >= L:
