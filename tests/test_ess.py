@@ -282,7 +282,7 @@ def test_ranges_certified_full_rank_equal_the_split_by_split_reference(monkeypat
     seen = []
     full_rank = gr._full_rank
     monkeypatch.setattr(gr, "_full_rank", lambda *a: seen.append(full_rank(*a)) or seen[-1])
-    for k, v in {"RANGE": 3, "CHUNK": 7, "STEPS": 3, "BOOK": 7, "MIN_GROUPS": 1}.items():
+    for k, v in {"RANGE": 3, "CHUNK": 7, "BLOCK": 2, "BLOCKS": 3, "MIN_GROUPS": 1}.items():
         monkeypatch.setattr(gr, k, v)
     tol, budget = 1e-3, 2 * 2 * b * 3 * 14 * f.state_size**2  # two workers, two groups per pass: passes of 2 and 1
     threads = torch.get_num_threads()

@@ -5,17 +5,32 @@ For a diagonal realization T[r, c] = c_r (Π_{k=c+1..r} a_k) b_c and a range of 
   a submatrix interlace: none exceeds the matrix's own of the same index);
 - every T_i is a submatrix of T'[p:, :q], T' being T without its diagonal (no T_i reaches it), so
   σ_1(T_i) ≤ ‖T'[p:, :q]‖_F.
-T[q:, :p] = O_q diag(φ) R_p with φ = Π_{k=p..q-1} a_k: its σ² are eig(Sᴴ G_o(q) S), S Sᴴ = (φφᴴ)∘G_r(p).
-‖T'[p:, :q]‖_F² = tr(G_r(p) G_o(p)) + Σ_{c=p..q-1} b_cᴴ G_o(c+1) b_c: the block T[p:, :p] and the
-columns p..q-1 below the diagonal. So if Sᴴ G_o(q) S − θI is positive definite (one Cholesky), with
+T[q:, :p] = O_q diag(φ) R_p with φ = Π_{k=p..q-1} a_k: its σ² are eig(M), M = Sᴴ G_o(q) S, S Sᴴ = (φφᴴ)∘G_r(p).
+‖T'[p:, :q]‖_F² splits into the block T[q:, :p], rows p..q-1 left of p, and columns p..q-1 below the diagonal:
+
+    ‖T[q:, :p]‖² = tr((φφᴴ)∘G_r(p) · G_o(q))   (≤ tr M: the Cholesky jitter only adds to it)
+    ‖T[r, :p]‖² = u_rᵀ G_r(p) ū_r,   u_r = c_r ∘ Π_{k=p..r} a_k
+    ‖T[c+1:, c]‖² = Σ_{r=c+1..q-1} |T[r, c]|² + v_cᴴ G_o(q) v_c,   v_c = Π_{k=c+1..q-1} a_k ∘ b_c
+
+(at most RANGE − 1 rows and columns, all from G_r(p), G_o(q) and the factors). So if M − θI is positive
+definite (one Cholesky), with
 
     θ = (1 + MARGIN) · max(tol² ‖T'[p:, :q]‖_F², atol²),
 
 every split of the range has σ_n above its threshold: ESS = n there, without a Gramian of its own.
 Ranges that fail (rank below n somewhere, or a bound too loose) rebuild each split's Gramians from the
 stored G_r(p) and G_o(q) (at most RANGE − 1 steps) and count eigenvalues per split (eigcount.py).
-At the Mamba benchmark's splits about 60% of the splits are full rank and most of them are certified
+At the Mamba benchmark's splits about 60% of the splits are full rank and 91% of those are certified
 by ranges of 4; the per-split work is left for the rest.
+
+The Gramians are needed only at the ranges' ends, so the recursions G_r(t+1) = (a_t a_tᴴ)∘G_r(t) + b_t b_tᴴ
+(and G_o, the same recursion run backwards) go a block of up to BLOCK steps at a time (`gramians`):
+
+    G(τ') = (ΦΦᴴ)∘G(τ) + W Wᴴ,   Φ = Π_{t=τ..τ'-1} a_t,   W = [π_t b_t]_{t=τ..τ'-1},   π_t = Π_{k=t+1..τ'-1} a_k,
+
+one multiply-add over the (n, n) Gramians per block instead of per step, and the rank-BLOCK products
+W Wᴴ of many blocks in one batched matmul (products of at most BLOCK factors, in log space no safer).
+It differs from the step-by-step recursion by rounding only (tests/test_gram_ranks.py).
 """
 
 from __future__ import annotations
@@ -29,10 +44,10 @@ from workbench.analysis.eigcount import count_above
 JITTER = 1e-13  # relative to tr(G)/n: makes a rank-deficient Gramian Cholesky-factorable
 RANGE = 4  # splits per range: more certify fewer splits (looser bounds), fewer leave more solves per split
 MARGIN = 1e-6  # relative slack on the certificate's threshold: rounding in the Gramians cannot decide it
-BOOK = 32  # backward steps per round of bookkeeping (G_o(q), the Frobenius bound's terms)
 MIN_GROUPS = 16  # groups per worker thread at least: smaller passes are bound by Python's per-step overhead (one GIL)
 CHUNK = 1024  # matrices per batch in the solves: each batch's factors and products stay in cache
-STEPS = 8  # time steps whose Gramian update factors (a aᴴ, b bᴴ, ...) are formed at once: they stay in cache
+BLOCK = 4  # time steps per block of the Gramian recursions: one multiply-add and a rank-BLOCK product each
+BLOCKS = 16  # blocks whose update terms are formed at once: they stay in cache
 
 
 def outer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -72,15 +87,96 @@ def _ranges(splits: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+def _checkpoints(targets: list[int], K: int) -> list[int]:
+    """Ascending targets (≥ 1) -> times 0 = τ_0 < τ_1 < ... holding every target, at most K apart."""
+    tau = [0]
+    for t in targets:
+        while t - tau[-1] > K:
+            tau.append(tau[-1] + K)
+        if t != tau[-1]:
+            tau.append(t)
+    return tau
+
+
+def gramians(alpha, beta, targets: list[int], out: torch.Tensor, slots: list[int], reverse: bool = False) -> None:
+    """x(t+1) = (α_t α_tᴴ)∘x(t) + β_t β_tᴴ from x(0) = 0, for α, β (T, b, s, n) (reverse: α_t = conj(alpha[T-1-t]),
+    likewise β): writes x(targets[k]) to out[slots[k]]. A block of steps τ..τ'-1 (at most BLOCK) is one update,
+        x(τ') = (Φ Φᴴ)∘x(τ) + W Wᴴ,   Φ = Π_{t=τ..τ'-1} α_t,   W = [π_t β_t]_t,   π_t = Π_{k=t+1..τ'-1} α_k,
+    (unrolling the recursion: every β_t β_tᴴ decays by the α after it): one pass over the (b, s, n, n) state per
+    block instead of one per step, and the rank-BLOCK sums W Wᴴ of many blocks in one batched product."""
+    T, b, s, n = alpha.shape
+    tau = _checkpoints(targets, BLOCK)
+    slot = dict(zip(targets, slots))
+    t0 = torch.tensor(tau[:-1])  # (Mb,) block starts
+    k = torch.arange(BLOCK)
+    pad = k[None, :] >= (torch.tensor(tau[1:]) - t0)[:, None]  # (Mb, K) steps past the block: α 1, β 0
+    idx = (t0[:, None] + k).clamp(max=T - 1)  # (Mb, K)
+    if reverse:
+        idx = T - 1 - idx
+    one = torch.ones((), dtype=alpha.dtype)
+    cur = torch.zeros(b, s, n, n, dtype=alpha.dtype)  # x(0)
+    for m0 in range(0, len(tau) - 1, BLOCKS):
+        m1 = min(m0 + BLOCKS, len(tau) - 1)
+        z = pad[m0:m1, :, None, None, None]
+        al, be = alpha[idx[m0:m1]], beta[idx[m0:m1]]  # (m, K, b, s, n)
+        if reverse:
+            al, be = al.conj(), be.conj()
+        al, be = torch.where(z, one, al), torch.where(z, 0 * one, be)
+        W = torch.empty(*be.shape[:1], *be.shape[2:], BLOCK, dtype=be.dtype)  # π_t β_t (m, b, s, n, K)
+        W[..., -1] = be[:, -1]
+        P = al[:, -1]  # Π_{j ≥ k} α_j, k = K - 1, ..., 0 (a loop: cumprod over a flipped dim is ~15× slower)
+        for k in range(BLOCK - 2, -1, -1):
+            torch.mul(be[:, k], P, out=W[..., k])
+            P = al[:, k] * P
+        WW, PP = W @ W.mH, outer(P, P)  # (m, b, s, n, n) each; P = Φ
+        for m in range(m1 - m0):
+            j = slot.get(tau[m0 + m + 1])
+            cur = torch.addcmul(WW[m], PP[m], cur, out=None if j is None else out[j])
+
+
+def _range_terms(a, bb, c, Gp, Goq, p, q):
+    """Ranges (R,) p..q on groups (b, s): factors (L, b, s, n), G_r(p), G_o(q) (R, b, s, n, n) ->
+    φ = Π_{k=p..q-1} a_k (R, b, s, n) and ‖T'[p:, :q]‖_F² (R, b, s) less ‖T[q:, :p]‖_F² (the certificate adds it):
+        Σ_{r=p..q-1} ‖T[r, :p]‖² + Σ_{c=p..q-1} ‖T[c+1:, c]‖²,
+    rows p..q-1 left of p (u_r = c_r Π_{k=p..r} a_k against G_r(p)) and columns p..q-1 below the diagonal
+    (rows c+1..q-1 entry by entry, rows from q on as v_c = Π_{k=c+1..q-1} a_k b_c against G_o(q))."""
+    K = RANGE - 1
+    L = a.shape[0]
+    span = torch.arange(K)
+    z = (span[None, :] >= (q - p)[:, None])[:, :, None, None, None]  # (R, K) steps p + k past q - 1
+    t = (p[:, None] + span).clamp(max=L - 1)  # (R, K)
+    one = torch.ones((), dtype=a.dtype)
+    al = torch.where(z, one, a[t])  # (R, K, b, s, n): a 1, b 0, c 0 past q - 1
+    be, ce = torch.where(z, 0 * one, bb[t]), torch.where(z, 0 * one, c[t])
+    U, V = (torch.empty(*be.shape[:1], *be.shape[2:], K, dtype=be.dtype) for _ in range(2))  # (R, b, s, n, K)
+    pre, suf = torch.ones_like(al[:, 0]), torch.ones_like(al[:, 0])
+    for k in range(K):  # u_r = c_r Π_{k=p..r} a_k, v_c = Π_{k=c+1..q-1} a_k b_c (loops: see gramians)
+        pre = pre * al[:, k]
+        torch.mul(ce[:, k], pre, out=U[..., k])
+        torch.mul(be[:, K - 1 - k], suf, out=V[..., K - 1 - k])
+        suf = suf * al[:, K - 1 - k]
+    phi = pre  # (R, b, s, n)
+    fro2 = (U * (Gp @ U.conj())).sum((-2, -1)).real + (V.conj() * (Goq @ V)).sum((-2, -1)).real  # (R, b, s)
+    for i in range(K - 1):  # T[r, c] for p ≤ c < r < q
+        run = be[:, i]
+        for r in range(i + 1, K):
+            run = run * al[:, r]
+            fro2 += (ce[:, r] * run).sum(-1).abs().square()
+    return phi, fro2
+
+
 def _full_rank(Gp, Goq, phi, fro2, p, q, L, tol, atol) -> torch.Tensor:
-    """The certificate for ranges (R,) on groups (R, m): G_r(p), G_o(q) (R, m, n, n), φ (R, m, n),
-    ‖T'[p:, :q]‖_F² (R, m) -> (R, m) bool, True where every split p..q has ESS n."""
-    n = Gp.shape[-1]
-    M = hankel_products(outer(phi, phi) * Gp, Goq)  # σ(T[q:, :p])² (R, m, n, n)
+    """The certificate for ranges (R,) on groups (R, m): G_r(p), G_o(q) (R, m, n, n), φ (R, m, n), the
+    Frobenius terms of _range_terms (R, m) -> (R, m) bool, True where every split p..q has ESS n."""
+    R, m, n = phi.shape
+    X = outer(phi, phi) * Gp  # (φφᴴ)∘G_r(p): T[q:, :p] = O_q diag(φ) R_p
+    M = hankel_products(X.reshape(-1, n, n), Goq.reshape(-1, n, n))  # σ(T[q:, :p])² (R·m, n, n)
+    diag = torch.diagonal(M, dim1=-2, dim2=-1)  # (R·m, n)
+    # + tr M = ‖T[q:, :p]‖_F² + δ tr G_o(q) (the jitter: an upper bound still) = ‖T'[p:, :q]‖_F²
+    fro2 = fro2 + diag.real.sum(-1).reshape(R, m)
     th = (1 + MARGIN) * torch.clamp(tol * tol * fro2, min=atol * atol)  # (R, m)
-    diag = torch.diagonal(M, dim1=-2, dim2=-1)
-    diag -= th[..., None]
-    ok = torch.linalg.cholesky_ex(M)[1] == 0
+    diag -= th.reshape(-1, 1)
+    ok = (torch.linalg.cholesky_ex(M)[1] == 0).reshape(R, m)
     room = (p >= n) & (L - q >= n)  # (R,) every split has n columns and n rows: a full rank n can exist
     return ok & room[:, None]
 
@@ -94,73 +190,30 @@ def gram_ranks(A, B, C, splits, tol: float, atol: float, budget: int = 1 << 24) 
     R = len(ranges)
     p = torch.tensor([r[0] for r in ranges])  # (R,)
     q = torch.tensor([r[1] for r in ranges])
-    start = [-1] * (L + 1)  # split -> the range it starts, or -1
-    end = [-1] * (L + 1)  # split -> the range it ends
-    inside = [-1] * (L + 1)  # step c -> the range whose columns p..q-1 hold it
-    for j, (i0, i1) in enumerate(ranges):
-        start[i0], end[i1] = j, j
-        for c in range(i0, i1):
-            inside[c] = j
-    start_t, end_t, inside_t = torch.tensor(start), torch.tensor(end), torch.tensor(inside)  # (L + 1,)
     span = torch.arange(RANGE)  # (RANGE,) offsets in a range
-    t_idx = (p[:, None] + span).clamp(max=L - 1)  # (R, RANGE) steps p..p+RANGE-1
     valid = span[None, :] <= (q - p)[:, None]  # (R, RANGE) offsets that are splits
     rank = torch.full((R, RANGE, b, g), float(n), dtype=torch.float64)  # ESS per (range, offset)
-    workers = max(1, min(torch.get_num_threads(), b * g // MIN_GROUPS))
+    workers = max(1, min(torch.get_num_threads(), b * g // MIN_GROUPS))  # effective_state_size: the free cores
     step = max(1, budget // max(1, workers * b * 3 * R * n * n))  # groups per pass: bounds the stored Gramians
-    step = min(step, -(-g // workers))  # and every worker has a pass
+    passes = -(-(-(-g // step)) // workers) * workers  # a multiple of the workers: every worker has as many
+    step = -(-g // passes)  # and passes of one size (the last may be short)
 
     def one_pass(g0):  # groups g0 : g0 + step, start to end; passes write disjoint groups of `rank`
         a, bb, c = A[:, :, g0 : g0 + step], B[:, :, g0 : g0 + step], C[:, :, g0 : g0 + step]  # (L, b, s, n)
         s = a.shape[2]
-        Gp = torch.empty(R, b, s, n, n, dtype=dtype)  # G_r(p) per range
-        cur = outer(bb[0], bb[0])  # G_r(1): input 0
-        if start[1] >= 0:
-            Gp[start[1]] = cur
-        for t0 in range(1, ranges[-1][0], STEPS):  # G_r(t+1) = (a_t a_tᴴ)∘G_r(t) + b_t b_tᴴ
-            t1 = min(t0 + STEPS, ranges[-1][0])
-            AA, BB = outer(a[t0:t1], a[t0:t1]), outer(bb[t0:t1], bb[t0:t1])  # (T, b, s, n, n)
-            for t in range(t0, t1):
-                j = start[t + 1]
-                cur = torch.addcmul(BB[t - t0], AA[t - t0], cur, out=Gp[j] if j >= 0 else None)
-        Goq = torch.empty(R, b, s, n, n, dtype=dtype)  # G_o(q) per range
-        fro2 = torch.zeros(R, b, s, dtype=torch.float64)  # ‖T'[p:, :q]‖_F² per range
-        buf = torch.zeros(BOOK + 1, b, s, n, n, dtype=dtype)  # buf[k] = G_o(t0 + k); buf[BOOK] = G_o(L) = 0 at first
-        for t1 in range(L - 1, splits[0] - 1, -BOOK):  # G_o(t) = (a_tᴴ a_t)∘(c_tᴴ c_t + G_o(t+1))
-            t0 = max(t1 - BOOK + 1, splits[0])
-            T = t1 - t0 + 1
-            if T != BOOK:  # a short last chunk: G_o(t1 + 1) where the loop below reads it
-                buf[T] = buf[BOOK]
-            for u1 in range(T - 1, -1, -STEPS):  # update factors STEPS at a time
-                u0 = max(u1 - STEPS + 1, 0)
-                at, ct = a[t0 + u0 : t0 + u1 + 1], c[t0 + u0 : t0 + u1 + 1]
-                AA, ac = outer(at, at).conj(), (at * ct).conj()  # (T', b, s, n, n), (T', b, s, n)
-                AC = outer(ac, ac)  # (a_tᴴ a_t)∘(c_tᴴ c_t)
-                for k in range(u1, u0 - 1, -1):  # buf[k] = G_o(t0 + k)
-                    torch.addcmul(AC[k - u0], AA[k - u0], buf[k + 1], out=buf[k])
-            steps = torch.arange(t0, t1 + 1)  # (T,)
-            j = inside_t[steps]  # columns t of T'[p:, :q]: b_tᴴ G_o(t+1) b_t
-            k = torch.nonzero(j >= 0)[:, 0]
-            if k.numel():
-                v = bb[t0 + k]  # (K, b, s, n)
-                fro2.index_add_(0, j[k], (v.conj() * (buf[k + 1] @ v[..., None])[..., 0]).sum(-1).real)
-            j = start_t[steps]  # the blocks T[p:, :p]: tr(G_r(p) G_o(p))
-            k = torch.nonzero(j >= 0)[:, 0]
-            if k.numel():
-                fro2.index_add_(0, j[k], (Gp[j[k]] * buf[k].conj()).sum((-2, -1)).real)
-            j = end_t[steps]
-            k = torch.nonzero(j >= 0)[:, 0]
-            Goq[j[k]] = buf[k]
-            buf[BOOK] = buf[0]  # G_o(t0) starts the next chunk
-        phi = torch.ones(R, b, s, n, dtype=dtype)  # Π_{k=p..q-1} a_k
-        for k in range(RANGE - 1):
-            phi = torch.where((k < q - p)[:, None, None, None], phi * a[t_idx[:, k]], phi)
+        Gp = torch.empty(R, b, s, n, n, dtype=dtype)  # G_r(p) per range: G_r(t+1) = (a_t a_tᴴ)∘G_r(t) + b_t b_tᴴ
+        gramians(a, bb, p.tolist(), Gp, list(range(R)))
+        Goq = torch.empty(R, b, s, n, n, dtype=dtype)  # G_o(q) per range: G_o(t) = (a_tᴴ a_t)∘(c_tᴴ c_t + G_o(t+1))
+        # is the same recursion on conj(a), conj(a c) from the end: x(L - t) = G_o(t), ranges in reverse order
+        gramians(a, a * c, (L - q).flip(0).tolist(), Goq, list(range(R - 1, -1, -1)), reverse=True)
         per = max(1, CHUNK // (b * s))  # ranges per batch
-        flat = lambda t, j0, j1: t[j0:j1].reshape(-1, b * s, *t.shape[3:])  # (ranges, groups, ...)
-        certify = lambda j0: _full_rank(
-            *(flat(t, j0, j0 + per) for t in (Gp, Goq, phi, fro2)), p[j0 : j0 + per], q[j0 : j0 + per], L, tol, atol
-        ).reshape(-1, b, s)
-        ok = torch.cat([certify(j0) for j0 in range(0, R, per)])  # (R, b, s)
+
+        def certify(j):  # ranges j (R',) -> (R', b, s) bool
+            phi, fro2 = _range_terms(a, bb, c, Gp[j], Goq[j], p[j], q[j])
+            flat = lambda t: t.reshape(t.shape[0], b * s, *t.shape[3:])  # (ranges, groups, ...)
+            return _full_rank(*map(flat, (Gp[j], Goq[j], phi, fro2)), p[j], q[j], L, tol, atol).reshape(-1, b, s)
+
+        ok = torch.cat([certify(slice(j0, j0 + per)) for j0 in range(0, R, per)])  # (R, b, s)
         jj, bi, gi = torch.nonzero(~ok, as_tuple=True)  # (U,) each: ranges left to solve split by split
         per = max(1, CHUNK // RANGE)
         parts = [(jj[u : u + per], bi[u : u + per], gi[u : u + per]) for u in range(0, jj.numel(), per)]
@@ -199,20 +252,19 @@ def _split_ranks(a, bb, c, Gp, Goq, p, q, bj, gj, tol, atol) -> torch.Tensor:
     -> ESS at every offset p + k, k < RANGE (U, RANGE); offsets past q get a number that is thrown away."""
     U, n = Gp.shape[0], Gp.shape[-1]
     L = a.shape[0]
-    span = torch.arange(RANGE)
-    fwd = (p[:, None] + span).clamp(max=L - 1)  # (U, RANGE) steps p + k
-    back = (q[:, None] - span).clamp(min=0)  # (U, RANGE) steps q - m
-    at = lambda x, t: x[t, bj, gj]  # (U, n) each range's factor at steps t (U,)
-    Gr = [Gp]  # G_r(p + k) = (a aᴴ)∘G_r(p + k - 1) + b bᴴ at step p + k - 1
-    for k in range(RANGE - 1):
-        ak, bk = at(a, fwd[:, k]), at(bb, fwd[:, k])
-        Gr.append(outer(ak, ak) * Gr[-1] + outer(bk, bk))
-    Go = [Goq]  # G_o(q - m) = (aᴴa)∘(cᴴc + G_o(q - m + 1)) at step q - m
-    for m in range(1, RANGE):
-        am, cm = at(a, back[:, m]), at(c, back[:, m])
-        Go.append(outer(am, am).conj() * (outer(cm.conj(), cm.conj()) + Go[-1]))
-    Go = torch.stack(Go, 1)  # (U, RANGE, n, n) by m
-    m = ((q - p)[:, None] - span).clamp(min=0)  # (U, RANGE): offset k is m = q - p - k
-    Go = Go[torch.arange(U)[:, None], m]  # (U, RANGE, n, n) by offset k
-    M = hankel_products(torch.stack(Gr, 1).reshape(-1, n, n), Go.reshape(-1, n, n))
+    span = torch.arange(RANGE - 1)
+    at = lambda x, t: x[t, bj[:, None], gj[:, None]]  # (U, RANGE - 1, n) each range's factors at steps t
+    t = (p[:, None] + span).clamp(max=L - 1)  # (U, RANGE - 1) steps p + k
+    ar, br, co = at(a, t), at(bb, t), at(c, t)
+    past = (span[None, :] >= (q - p)[:, None])[..., None]  # steps from q on: G_o(p + k) = G_o(q) there (a 1, c 0)
+    ao, co = torch.where(past, torch.ones_like(ar), ar), torch.where(past, torch.zeros_like(co), co)
+    ao, ac = ao.conj(), (ao * co).conj()
+    Gr = torch.empty(U, RANGE, n, n, dtype=Gp.dtype)  # G_r(p + k) by offset k
+    Go = torch.empty(U, RANGE, n, n, dtype=Gp.dtype)  # G_o(p + k) by offset k (≤ q - p)
+    Gr[:, 0], Go[:, -1] = Gp, Goq
+    for k in range(RANGE - 1):  # G_r(p+k+1) = (a aᴴ)∘G_r(p+k) + b bᴴ, G_o(p+k) = (aᴴa)∘(cᴴc + G_o(p+k+1)) at step p + k
+        torch.addcmul(outer(br[:, k], br[:, k]), outer(ar[:, k], ar[:, k]), Gr[:, k], out=Gr[:, k + 1])
+        j = RANGE - 2 - k  # (U, n, n) terms one step at a time: they stay in cache
+        torch.addcmul(outer(ac[:, j], ac[:, j]), outer(ao[:, j], ao[:, j]), Go[:, j + 1], out=Go[:, j])
+    M = hankel_products(Gr.reshape(-1, n, n), Go.reshape(-1, n, n))
     return count_above(M, tol * tol, atol * atol, test=False).reshape(U, RANGE).to(torch.float64)
