@@ -186,6 +186,16 @@ def table(rows: list[dict]) -> str:
             + f" | {r['steps']} | {r['wall_time_s']:.0f} |"
             for r in group
         ]
+        layers = {}  # layer -> its rows over seeds
+        for r in group:
+            layers.setdefault(r["case"].split("/")[0], []).append(r)
+        lines += [
+            f"| {layer}, mean of {len(rs)} seeds | | | "
+            + " | ".join(f"{sum(r['scores'][str(n)]['final'] for r in rs) / len(rs):.3f}" for n in Ls)
+            + " | | |"
+            for layer, rs in layers.items()
+            if len(rs) > 1
+        ]
         lines += [
             "",
             f"The paper ({paper}; 1.3B models trained at 4K), accuracy % at 1K / 2K / 4K / 8K: "
