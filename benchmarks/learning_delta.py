@@ -244,7 +244,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     tag = "learning-delta" if not ns.only else "learning-delta-" + "-".join(n.replace("/", "_") for n in ns.only)
     m = machine()
-    (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": m, "rows": rows}, indent=1))
+    if not ns.merge:  # merged rows live in learning-delta.json
+        (RESULTS / f"{tag}.json").write_text(json.dumps({"machine": m, "rows": rows}, indent=1))
     if ns.merge and ns.only and ns.steps_scale == 1.0:  # new rows for some cases: the rest stay as they were
         saved = json.loads((RESULTS / "learning-delta.json").read_text())
         new = {(r["case"], r["seed"]): r for r in rows}

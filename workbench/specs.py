@@ -480,7 +480,7 @@ class TaskSpec(Spec):
                 raise SpecError(
                     "task.vocab_size",
                     self.vocab(),
-                    "at least 6 for needle with haystack 'pairs' (two keys, two values)",
+                    "at least 6 for needle with haystack 'pairs' (keys from [1, V/2): the needle's and one other)",
                 )
             shortest = 4 if self.haystack == "pairs" else 3
             if min([L] + list(self.test_lengths)) < shortest:
