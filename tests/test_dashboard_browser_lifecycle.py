@@ -54,8 +54,10 @@ def test_run_lifecycle(server):  # noqa: F811
             page.get_by_role("button", name="Copy into the editor").click()
             page.locator(".wb-run", has_text="Preview").first.wait_for(timeout=60_000)
 
-            # 2. a run trains: the header's step advances
-            for title, value in (("Steps", 400), ("Probe every", 100), ("Eval every", 50)):
+            # 2. a run trains: the header's step advances. Long enough to still be live when the rate shows
+            # (400 steps of this model finish in seconds on a fast CPU, and a finished run shows no rate);
+            # the test stops it
+            for title, value in (("Steps", 100_000), ("Probe every", 100), ("Eval every", 50)):
                 assert page.evaluate(SET_WIDGET, [title, value]) >= 1, title
             page.wait_for_timeout(500)
             page.get_by_role("button", name="Train this spec").click()
