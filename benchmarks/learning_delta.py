@@ -50,6 +50,7 @@ NEEDLE_PAIRS = {
     "haystack": "pairs",
     "test_lengths": [256, 512, 1024, 2048],
 }
+NEEDLES = {"needle": (NEEDLE, "filler"), "needle-pairs": (NEEDLE_PAIRS, "key-value pairs, rebound and recalled")}
 # Yang et al. 2025, Table 2 (1.3B models trained at 4K): accuracy (%) at 1K, 2K, 4K, 8K
 PAPER = {
     "needle": (
@@ -148,7 +149,7 @@ def _label(r: dict) -> str:
 
 def table(rows: list[dict]) -> str:
     mqar = [r for r in rows if r["case"].endswith("/mqar")]
-    needle = [r for r in rows if r["case"].split("/")[1] in PAPER]
+    needle = [r for r in rows if r["case"].split("/")[1] in NEEDLES]
     lines = []
     if mqar:
         lines += [
@@ -167,8 +168,7 @@ def table(rows: list[dict]) -> str:
     for kind, train_len in sorted({(r["case"].split("/")[1], r.get("train_length", 0)) for r in needle}):
         group = [r for r in needle if r["case"].split("/")[1] == kind and r.get("train_length", 0) == train_len]
         Ls = sorted({int(n) for r in group for n in r["scores"]})
-        task = NEEDLE_PAIRS if kind == "needle-pairs" else NEEDLE
-        haystack = "key-value pairs, rebound and recalled" if kind == "needle-pairs" else "filler"
+        task, haystack = NEEDLES[kind]
         paper, numbers = PAPER[kind]
         lines += [
             (
