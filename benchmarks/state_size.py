@@ -1,8 +1,8 @@
 """`python -m benchmarks.state_size [--run] [--runs-dir DIR] [--workers N]`: MQAR accuracy against state
 size (Zoology Fig. 2 / MAD), summarised from a runs folder of data/sweeps/state_size.yaml.
 
---run first runs the sweep there (18 trainings, ~30-40 min on one core; a LocalCluster of
---workers processes). Then every completed run in the folder becomes a row of
+--run first runs the sweep there (72 trainings, ~75 min with 2 workers on 2 cores; a LocalCluster
+of --workers processes). Then every completed run in the folder becomes a row of
 results/state_size.json (with the machine and the load), results/state_size.md (the table and
 Zoology's ordering checked, `analysis.state_size.zoology_ordering`; results/state_size.notes.md, a
 hand-written reading, appended when present) and results/state_size.png, with the accuracies
@@ -37,7 +37,7 @@ def completed_runs(runs_dir) -> pd.DataFrame:
 
 
 def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
-    from workbench.analysis.state_size import no_recall_baselines, zoology_ordering
+    from workbench.analysis.state_size import at_best_lr, no_recall_baselines, zoology_ordering
     from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
     from workbench.specs import SweepSpec
@@ -45,17 +45,19 @@ def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
     runs = completed_runs(runs_dir)
     table = state_size_table(runs, METRIC)
     by_id = runs.set_index("id")
-    table["lr"] = [json.loads(by_id.loc[i, "spec_json"])["train"]["lr"] for i in table["id"]]
+    specs = {i: json.loads(by_id.loc[i, "spec_json"]) for i in table["id"]}
+    table["lr"] = [specs[i]["train"]["lr"] for i in table["id"]]
+    table["seed"] = [specs[i]["model"]["seed"] for i in table["id"]]
     table["wall_s"] = [float(by_id.loc[i, "final.wall_time_s"]) for i in table["id"]]
     configs = SweepSpec.from_yaml(SWEEP).configurations()
     task = configs[0][1].task
-    table = rescore(table, runs_dir, task.length(), heldout).sort_values(["layer", "state_size", "lr"])
-    # Zoology reports each layer at its best learning rate: one row per (layer, width), the best over lr
-    best = table.loc[table.groupby(["layer", "d_model"])["accuracy"].idxmax()].sort_values(["layer", "state_size"])
-    checks = zoology_ordering(best)
-    have = set(zip(table["layer"], table["d_model"], table["lr"]))
-    wanted = [(r.model.layer, r.model.d_model, r.train.lr) for _, r in configs]
-    missing = [f"{k} d {d} lr {lr:g}" for k, d, lr in wanted if (k, d, lr) not in have]
+    table = rescore(table, runs_dir, task.length(), heldout).sort_values(["layer", "state_size", "lr", "seed"])
+    # Zoology reports each layer at its best learning rate: every seed's run at the rate best on the mean
+    best = at_best_lr(table)
+    checks = zoology_ordering(best)  # on the mean over seeds
+    have = set(zip(table["layer"], table["d_model"], table["lr"], table["seed"]))
+    wanted = [(r.model.layer, r.model.d_model, r.train.lr, r.model.seed) for _, r in configs]
+    missing = [f"{k} d {d} lr {lr:g} seed {s}" for k, d, lr, s in wanted if (k, d, lr, s) not in have]
     setting = f"L {task.length()}, V {task.vocab()}, kv {task.num_kv}"
     baselines = no_recall_baselines(task)
     RESULTS.mkdir(exist_ok=True)
@@ -71,7 +73,7 @@ def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
         "metric": METRIC,
         "setting": setting,
         "baselines": baselines,
-        "rows": best.to_dict("records"),  # the best learning rate per (layer, width)
+        "rows": best.to_dict("records"),  # every seed's run at the best learning rate per (layer, width)
         "all_rows": table.to_dict("records"),
         "checks": checks.to_dict("records"),
         "missing": missing,
@@ -90,14 +92,17 @@ def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
         + "\n\n"
         + f"accuracy: the last checkpoint on {heldout} held-out sequences (se: its binomial standard error); "
         + "accuracy_train_test: the run's own final test score, on train.batch sequences.\n\n"
-        + "Every run; best: the learning rate the ordering and the plot take for that layer and width "
-        + "(Zoology reports each layer at its best learning rate).\n\n"
+        + "Each point at its best learning rate (Zoology reports each layer so), best by the mean over seeds; "
+        + "the ordering and the plot take the mean.\n\n"
+        + _markdown(_points(best))
+        + "\n\nEvery run; best: the learning rate the point takes.\n\n"
         + _markdown(
             table.assign(best=table["id"].isin(best["id"]))[
-                ["layer", "d_model", "state_size", "lr", "accuracy", "se", "accuracy_train_test", "best", "wall_s"]
+                ["layer", "d_model", "state_size", "lr", "seed", "accuracy", "se", "accuracy_train_test", "best"]
+                + ["wall_s"]
             ]
         )
-        + "\n\n## Zoology's ordering (best learning rate per layer and width)\n\n"
+        + "\n\n## Zoology's ordering (best learning rate per layer and width, mean over seeds)\n\n"
         + _markdown(checks)
         + "\n\n![accuracy against state size](state_size.png)\n"
         + (f"\n## Reading\n\n{NOTES.read_text().strip()}\n" if NOTES.is_file() else "")
@@ -133,10 +138,22 @@ def _train_line() -> str:
     )
 
 
+def _points(best: pd.DataFrame) -> pd.DataFrame:
+    """One row per (layer, width): its learning rate, the mean over seeds and each seed's accuracy."""
+    g = best.groupby(["layer", "d_model", "state_size", "lr"], as_index=False)
+    out = g["accuracy"].mean().rename(columns={"accuracy": "mean"})
+    seeds = g["accuracy"].agg(lambda a: " / ".join(f"{v:.3f}" for v in a))["accuracy"]
+    return out.assign(seeds=seeds.values).sort_values(["layer", "state_size"])
+
+
 def _above(table: pd.DataFrame, level: float) -> str:
-    """Which layers clear `level` by more than two standard errors at their largest state size."""
-    top = table.sort_values("state_size").groupby("layer").tail(1).sort_values("accuracy", ascending=False)
-    clear = top.accuracy - 2 * top.se > level
+    """Which layers clear `level` by more than two standard errors, in every seed, at their largest state size."""
+    runs = table.assign(clear=table.accuracy - 2 * table.se > level)
+    points = runs.groupby(["layer", "state_size"], as_index=False).agg(
+        accuracy=("accuracy", "mean"), clear=("clear", "all")
+    )
+    top = points.sort_values("state_size").groupby("layer").tail(1).sort_values("accuracy", ascending=False)
+    clear = top["clear"]
     fmt = lambda g: ", ".join(f"{r.layer} {r.accuracy:.3f}" for r in g.itertuples()) or "none"
     return (
         f"At its largest state size, above {level:.3f} by more than 2 se: {fmt(top[clear])}; not: {fmt(top[~clear])}."
@@ -151,7 +168,7 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.state_size")
-    p.add_argument("--run", action="store_true", help="run the sweep first (18 trainings)")
+    p.add_argument("--run", action="store_true", help="run the sweep first (72 trainings)")
     p.add_argument("--runs-dir", default=str(ROOT / "runs" / "state-size"))
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--heldout", type=int, default=HELDOUT, help="held-out sequences per final score")

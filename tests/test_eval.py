@@ -112,7 +112,7 @@ def test_state_elements_and_the_sweep_preset():
         state_elements(m("attention"))
     sweep = SweepSpec.from_yaml(Path(__file__).resolve().parents[1] / "data" / "sweeps" / "state_size.yaml")
     configs = sweep.configurations()
-    assert len(configs) == 36 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
+    assert len(configs) == 72 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
 
 
 def test_state_size_plot_one_line_per_layer():

@@ -56,3 +56,20 @@ def test_no_recall_baselines_match_the_task():
     hits = torch.stack([(guess[i] == a).float().mean() for i, (a, _) in enumerate(answers)]).mean()
     assert abs(hits.item() - 0.25) < 0.04  # 1024 guesses: the standard error is 0.014
     assert set(torch.unique(b.targets[b.mask]).tolist()) <= set(range(32, 64))
+
+
+def test_best_learning_rate_is_by_the_mean_over_seeds():
+    """lr 0.01 has the single best run (0.9) but the worse mean (0.55 against 0.6): 0.003 is kept, both seeds."""
+    from workbench.analysis.state_size import at_best_lr
+
+    runs = pd.DataFrame(
+        [
+            {"layer": "mamba", "d_model": 16, "lr": lr, "seed": s, "accuracy": a}
+            for lr, accs in ((0.003, (0.6, 0.6)), (0.01, (0.9, 0.2)))
+            for s, a in enumerate(accs)
+        ]
+        + [{"layer": "s4d", "d_model": 16, "lr": 0.01, "seed": 0, "accuracy": 0.3}]
+    )
+    best = at_best_lr(runs)
+    assert best[best.layer == "mamba"][["lr", "seed"]].values.tolist() == [[0.003, 0], [0.003, 1]]
+    assert best[best.layer == "s4d"].accuracy.tolist() == [0.3]

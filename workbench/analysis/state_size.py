@@ -94,3 +94,14 @@ def zoology_ordering(df, match: float = 1.25, tol: float = 0.02):
                 }
             )
     return pd.DataFrame(rows, columns=["claim", "where", "ours", "holds"])
+
+
+def at_best_lr(df):
+    """The runs of each (layer, d_model) at its best learning rate, as Zoology reports each point.
+
+    df: one row per run (layer, d_model, lr, accuracy; a seed column when there are several seeds).
+    "Best" is by the mean over seeds, so one lucky seed does not pick the rate; every seed's row at
+    that rate is kept, for the mean (zoology_ordering, the plot) and the spread."""
+    mean = df.groupby(["layer", "d_model", "lr"], as_index=False)["accuracy"].mean()
+    best = mean.loc[mean.groupby(["layer", "d_model"])["accuracy"].idxmax(), ["layer", "d_model", "lr"]]
+    return df.merge(best, on=["layer", "d_model", "lr"]).sort_values(["layer", "d_model"], kind="stable")
