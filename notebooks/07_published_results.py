@@ -122,11 +122,12 @@ for arch in ("no gate", "Mamba"):
 
 # %% [markdown]
 # ## Zoology, Figure 2: MQAR at one size
-# The paper's smallest point is L 64, d 64 with a vocabulary of 8192; attention solves it, gated convolutions do
-# not. We train attention, S4D (LTI) and Mamba (selective) at d 64 (2 layers, 2 heads) for 3000 steps of batch 32, on the state-size
-# sweep's task below (L 32, V 64, 4 key-value pairs), each at that sweep's best learning rate. Not at L 64: there
-# (V 256, 4 pairs) Mamba d 64 stayed at the level a guess among the context's values reaches (0.23 at lr 3e-3
-# and at 1e-3) or at chance (0.01 at 1e-2) for all 3000 steps, so the row would have compared an untrained Mamba.
+# The paper's smallest point is L 64, d 64 with a vocabulary of 8192; attention solves it, gated
+# convolutions do not. We train attention, S4D (LTI) and Mamba (selective) at d 64 (2 layers, 2 heads)
+# for 3000 steps of batch 32, on the state-size sweep's task below (L 32, V 64, 4 key-value pairs), each
+# at that sweep's best learning rate. Not at L 64: there (V 256, 4 pairs) Mamba d 64 stayed at the level a
+# guess among the context's values reaches (0.23 at lr 3e-3 and at 1e-3) or at chance (0.01 at 1e-2) for
+# all 3000 steps, so the row would have compared an untrained Mamba.
 
 # %%
 mqar = {
@@ -414,9 +415,10 @@ hv.Scatter(trials, "eig_max", ["log_norm_slope", "kind", "seed", "observed"]).op
 # ## Zoology Fig. 2 / MAD: accuracy against state size
 # Zoology's ordering on MQAR: attention best at every size it fits; input-dependent (gated) recurrences
 # (Mamba, Mamba-2, GLA, mLSTM) above LTI S4D at equal state size; accuracy rising with state size. The full
-# mode reads the sweep `data/sweeps/state_size.yaml` (6 layers × 3 widths) summarised by
-# `python -m benchmarks.state_size --run` into benchmarks/results/state_size.json; the fast mode trains
-# three tiny runs here.
+# mode reads the sweep `data/sweeps/state_size.yaml` (6 layers × 3 widths × 2 learning rates × 2 seeds,
+# 3000 steps each) summarised by `python -m benchmarks.state_size --run` into
+# benchmarks/results/state_size.json: every seed's run at each point's best learning rate, the checks on the
+# mean over seeds. The fast mode trains three tiny runs here.
 
 # %%
 import json
