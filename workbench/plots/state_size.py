@@ -53,9 +53,12 @@ def state_size_plot(
     curves = []
     xticks = log_ticks(df["state_size"].min(), df["state_size"].max())
     layers = [k for k in ORDER if k in set(df["layer"])] + sorted(set(df["layer"]) - set(ORDER))
-    for i, layer in enumerate(layers):
+    colors = {layer: OKABE_ITO[i % len(OKABE_ITO)] for i, layer in enumerate(layers)}
+    # attention drawn last, dashed, with hollow squares: its x is a KV cache, not a recurrent state, and
+    # where a recurrence also solves the task (accuracy 1 at the same size) both stay visible
+    for layer in sorted(layers, key=lambda k: k == "attention"):
         d = df[df["layer"] == layer].groupby("state_size", as_index=False)["accuracy"].mean().sort_values("state_size")
-        color = OKABE_ITO[i % len(OKABE_ITO)]
+        color, kv = colors[layer], layer == "attention"
         axes = dict(
             logx=True,
             xticks=xticks,
@@ -79,11 +82,26 @@ def state_size_plot(
         )  # what PNG/SVG/PDF export renders
         curves += [
             hv.Curve(d, "state_size", "accuracy", label=layer)
-            .opts(color=color, line_width=2, **axes)
-            .opts(linewidth=2, **mpl),
+            .opts(color=color, line_width=2, line_dash="dashed" if kv else "solid", **axes)
+            .opts(linewidth=2, linestyle="--" if kv else "-", **mpl),
             hv.Scatter(d, "state_size", "accuracy", label=layer)
-            .opts(color=color, size=7, tools=["hover"], **axes)
-            .opts(s=30, **mpl),
+            .opts(
+                color=color,
+                size=11 if kv else 7,
+                marker="square" if kv else "circle",
+                fill_alpha=0 if kv else 1,
+                line_width=2,
+                tools=["hover"],
+                **axes,
+            )
+            .opts(
+                s=70 if kv else 30,
+                marker="s" if kv else "o",
+                facecolors="none" if kv else color,
+                edgecolors=color,
+                linewidth=1.5,
+                **mpl,
+            ),
         ]
     x_right = float(df["state_size"].max())
     for label, y in (baselines or {}).items():
