@@ -122,7 +122,9 @@ def test_state_size_plot_one_line_per_layer():
     from workbench.plots.state_size import state_size_plot, state_size_table
 
     spec = lambda layer, d: json.dumps(
-        RunSpec.from_dict({"model": {"layer": layer, "d_model": d, "heads": 2}, "task": {"name": "mqar"}}).to_dict()
+        RunSpec.from_dict(
+            {"model": {"layer": layer, "d_model": d, "heads": 2, "seed": d}, "task": {"name": "mqar"}}
+        ).to_dict()
     )
     runs = pd.DataFrame(
         [
@@ -135,6 +137,7 @@ def test_state_size_plot_one_line_per_layer():
     df = state_size_table(runs, "final.acc")
     assert list(df["layer"]) == ["mamba", "mamba", "attention"]
     assert df["state_size"].tolist()[:2] == [32 * 16, 64 * 16]
+    assert df["seed"].tolist() == [16, 32, 16] and df["lr"].nunique() == 1  # model.seed from each spec
     plot = state_size_plot(df)
     assert len(plot) == 4  # a curve and its points per layer
     with_levels = state_size_plot(df, baselines={"chance": 1 / 32, "context-value guess": 0.25})

@@ -15,7 +15,7 @@ ORDER = ("attention", "mamba", "mamba2", "gla", "mlstm", "s4d", "lru", "mega-ema
 
 
 def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """From run-index rows (with spec_json or model.* columns): layer, d_model, state size, metric."""
+    """From run-index rows (with spec_json): layer, d_model, id, state size, lr, seed (model.seed), metric."""
     from workbench.analysis.state_size import state_elements
     from workbench.specs import RunSpec
 
@@ -30,6 +30,8 @@ def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
                 "d_model": spec.model.d_model,
                 "id": r.get("id", ""),
                 "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
+                "lr": spec.train.lr,
+                "seed": spec.model.seed,
                 "accuracy": float(r[metric]),
             }
         )
