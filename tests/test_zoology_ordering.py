@@ -73,3 +73,46 @@ def test_best_learning_rate_is_by_the_mean_over_seeds():
     best = at_best_lr(runs)
     assert best[best.layer == "mamba"][["lr", "seed"]].values.tolist() == [[0.003, 0], [0.003, 1]]
     assert best[best.layer == "s4d"].accuracy.tolist() == [0.3]
+
+
+def test_ess_tracks_recall_per_state_size():
+    """Bins by power of two (mlstm's 546 joins 512); a bin with one layer kind or without recall is not checked;
+    ρ is Spearman's within the bin, so reversing ESS against accuracy reverses the verdict."""
+    from workbench.analysis.state_size import ess_tracks_recall
+
+    runs = pd.DataFrame(
+        [
+            {"layer": "s4d", "state_size": 512, "ess": 3.0, "accuracy": 0.27},
+            {"layer": "mamba", "state_size": 512, "ess": 6.0, "accuracy": 0.99},
+            {"layer": "mlstm", "state_size": 546, "ess": 5.0, "accuracy": 0.60},
+            {"layer": "mamba", "state_size": 512, "ess": 4.0, "accuracy": 0.30},
+            {"layer": "gla", "state_size": 128, "ess": 2.0, "accuracy": 0.25},  # no recall in this bin
+            {"layer": "mlstm", "state_size": 146, "ess": 1.0, "accuracy": 0.30},
+            {"layer": "attention", "state_size": 4096, "ess": 1.0, "accuracy": 0.99},  # one kind
+            {"layer": "attention", "state_size": 4096, "ess": 2.0, "accuracy": 0.30},
+        ]
+    )
+    checks = ess_tracks_recall(runs)
+    assert checks["where"].tolist() == ["≈512 (mamba, mlstm, s4d; 4 runs)"]
+    assert checks.ours.iloc[0].startswith("ρ 1.00") and checks.holds.all()
+    flipped = ess_tracks_recall(runs.assign(ess=-runs.ess))
+    assert flipped.ours.iloc[0].startswith("ρ -1.00") and not flipped.holds.any()
+    assert len(ess_tracks_recall(runs, spread=0.0)) == 2  # the 128 bin is checked once recall is not asked
+
+
+def test_mean_ess_of_an_lti_layer_is_the_closed_form():
+    """A diagonal LTI layer with 11 real state dimensions: ESS_i = min(11, i, L − i); the mean over every
+    second split (the default positions) of that closed form, at a tolerance that resolves every mode."""
+    import numpy as np
+    import torch
+
+    from workbench.analysis.state_size import mean_ess
+    from workbench.specs import SSMSpec
+    from workbench.ssm.build import build_layer
+
+    torch.manual_seed(0)
+    lti = build_layer(SSMSpec(init="s4d-lin", d_state=12, dt_min=0.3, dt_max=0.6), d_model=2).double()
+    L = 40
+    want = np.mean([min(11, i, L - i) for i in range(2, L - 1, 2)])
+    assert mean_ess(lti, torch.randn(2, L, 2, dtype=torch.float64), tol=1e-6) == want
+    assert mean_ess(lti, torch.randn(2, L, 2, dtype=torch.float64), positions=[20], tol=1e-6) == 11
