@@ -115,8 +115,9 @@ def ess_tracks_recall(df, spread: float = 0.25):
     Runs share a state-size bin when their sizes round to the same power of two (the plot's log axis:
     mLSTM's 546 joins 512). A bin is checked when it holds at least two layer kinds and its accuracies
     span at least `spread` (at MQAR kv 4 the no-recall level is 1/kv = 0.25; a span of one more such
-    step means some run recalls): a bin where no run leaves that level has no recall to rank. One row per checked bin: claim,
-    where, ours (Spearman ρ of ESS against accuracy, its p-value), holds (ρ > 0)."""
+    step means some run recalls): a bin where no run leaves that level has no recall to rank.
+    One row per checked bin: claim, where, ours (Spearman ρ of ESS against accuracy, its p-value),
+    holds (ρ > 0)."""
     import numpy as np
     import pandas as pd
     from scipy.stats import spearmanr
