@@ -110,9 +110,13 @@ def test_state_elements_and_the_sweep_preset():
     assert state_elements(m("attention"), seq_len=64) == 2 * 64 * 64
     with pytest.raises(SpecError, match="seq_len"):
         state_elements(m("attention"))
-    sweep = SweepSpec.from_yaml(Path(__file__).resolve().parents[1] / "data" / "sweeps" / "state_size.yaml")
+    sweep_dir = Path(__file__).resolve().parents[1] / "data" / "sweeps"
+    sweep = SweepSpec.from_yaml(sweep_dir / "state_size.yaml")
     configs = sweep.configurations()
     assert len(configs) == 72 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
+    on_n = SweepSpec.from_yaml(sweep_dir / "state_size_d64.yaml").configurations()  # the state set by N at d 64
+    sizes = {(c.model.layer, state_elements(c.model, c.ssm)) for _, c in on_n}
+    assert len(on_n) == 16 and sizes == {("mamba", 512), ("mamba", 1024), ("s4d", 256), ("s4d", 512)}
 
 
 def test_state_size_plot_one_line_per_layer():
