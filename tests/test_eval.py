@@ -116,7 +116,13 @@ def test_state_elements_and_the_sweep_preset():
     assert len(configs) == 72 and {c[1].model.layer for c in configs} >= {"s4d", "mamba", "attention"}
     on_n = SweepSpec.from_yaml(sweep_dir / "state_size_d64.yaml").configurations()  # the state set by N at d 64
     sizes = {(c.model.layer, state_elements(c.model, c.ssm)) for _, c in on_n}
-    assert len(on_n) == 16 and sizes == {("mamba", 512), ("mamba", 1024), ("s4d", 256), ("s4d", 512)}
+    assert len(on_n) == 24 and sizes == {(k, n) for k in ("mamba", "mamba2") for n in (512, 1024)} | {
+        ("s4d", 256),
+        ("s4d", 512),
+    }
+    on_heads = SweepSpec.from_yaml(sweep_dir / "state_size_d64_heads.yaml").configurations()  # set by the heads
+    sizes = {(c.model.layer, state_elements(c.model, c.ssm)) for _, c in on_heads}
+    assert len(on_heads) == 16 and sizes == {("gla", 512), ("gla", 1024), ("mlstm", 584), ("mlstm", 1092)}
 
 
 def test_state_size_plot_one_line_per_layer():
