@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "data" / "sweeps" / "state_size.yaml"
 METRIC = "final.test/token_accuracy"
 HELDOUT = 1024  # sequences per final score: the training-time test set (train.batch of them) is too small
-ESS_SEQUENCES = 2  # per run's mean ESS: the rank of every split of every channel, so 2 sequences suffice
 NOTES = RESULTS / "state_size.notes.md"  # hand-written reading of the results, appended to the .md when present
 
 
@@ -38,10 +37,19 @@ def completed_runs(runs_dir) -> pd.DataFrame:
 
 
 def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
-    from workbench.analysis.state_size import at_best_lr, ess_tracks_recall, no_recall_baselines, zoology_ordering
+    from workbench.analysis.state_size import (
+        ESS_SEQUENCES,
+        ESS_TOL,
+        at_best_lr,
+        ess_tracks_recall,
+        no_recall_baselines,
+        run_mean_ess,
+        zoology_ordering,
+    )
     from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
     from workbench.specs import SweepSpec
+    from workbench.store import open_run
 
     runs = completed_runs(runs_dir)
     table = state_size_table(runs, METRIC)
@@ -50,7 +58,7 @@ def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
     configs = SweepSpec.from_yaml(SWEEP).configurations()
     task = configs[0][1].task
     table = rescore(table, runs_dir, task.length(), heldout).sort_values(["layer", "state_size", "lr", "seed"])
-    table["ess"] = run_ess(table, runs_dir, task)
+    table["ess"] = [run_mean_ess(open_run(i, runs_dir)) for i in table["id"]]
     # Zoology reports each layer at its best learning rate: every seed's run at the rate best on the mean
     best = at_best_lr(table)
     checks = zoology_ordering(best)  # on the mean over seeds
@@ -106,7 +114,7 @@ def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
         + "\n\n## Zoology's ordering (best learning rate per layer and width, mean over seeds)\n\n"
         + _markdown(checks)
         + "\n\n## Effective state size against recall (every run)\n\n"
-        + f"ess: the run's mean ESS (rank at tolerance 1e-3) over its layers, channels or heads, {ESS_SEQUENCES} "
+        + f"ess: the run's mean ESS (rank at tolerance {ESS_TOL:g}) over its layers, channels or heads, {ESS_SEQUENCES} "
         + "held-out sequences and every second split. Spearman ρ against accuracy over all "
         + f"{len(table)} runs: ESS {_rho(table, 'ess')}, state size {_rho(table, 'state_size')}. "
         + "At equal state size (power-of-two bins with two or more layer kinds and some recall):\n\n"
@@ -132,17 +140,6 @@ def rescore(table: pd.DataFrame, runs_dir, L: int, heldout: int) -> pd.DataFrame
     n = [float(ds.scored.sum()) for ds in scored]  # scored tokens: heldout · kv
     out["se"] = [(a * (1 - a) / k) ** 0.5 for a, k in zip(out["accuracy"], n)]
     return out
-
-
-def run_ess(table: pd.DataFrame, runs_dir, task) -> list[float]:
-    """Each run's mean ESS (`analysis.state_size.mean_ess`) on the same ESS_SEQUENCES held-out sequences."""
-    from workbench.analysis.state_size import mean_ess
-    from workbench.store import open_run
-    from workbench.tasks import test_batches
-    from workbench.train import load_model
-
-    x = next(iter(test_batches(task, ESS_SEQUENCES).values())).inputs  # (ESS_SEQUENCES, L) tokens
-    return [mean_ess(load_model(open_run(i, runs_dir)), x) for i in table["id"]]
 
 
 def _rho(table: pd.DataFrame, column: str) -> str:

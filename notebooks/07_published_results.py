@@ -36,7 +36,7 @@ from workbench.analysis import legs_convergence
 from workbench.plots import legs_convergence_plot
 from workbench.specs import RunSpec
 from workbench.store import open_run
-from workbench.train import load_model, runner
+from workbench.train import runner
 from workbench.train.worker import run_worker
 
 hv.extension("bokeh", inline=True)
@@ -419,13 +419,12 @@ from pathlib import Path
 
 from workbench.analysis.state_size import (
     ess_tracks_recall,
-    mean_ess,
     no_recall_baselines,
+    run_mean_ess,
     state_elements,
     zoology_ordering,
 )
 from workbench.plots.state_size import state_size_plot
-from workbench.tasks import test_batches
 
 if FAST:
     sweep_rows = []
@@ -435,14 +434,13 @@ if FAST:
         ss_acc = train(ss_model, ss_task, 10, ssm={"d_state": 16}) / 100  # the sweep's model
         run = open_run(RUNS[layer, "mqar"])
         spec = RunSpec.from_dict(run.spec)
-        x_ess = next(iter(test_batches(spec.task, 2).values())).inputs  # (2, L) held-out tokens
         sweep_rows.append(
             {
                 "layer": layer,
                 "d_model": d,
                 "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
                 "accuracy": ss_acc,
-                "ess": mean_ess(load_model(run), x_ess),
+                "ess": run_mean_ess(run),
             }
         )
     state_table = all_runs = pd.DataFrame(sweep_rows)
