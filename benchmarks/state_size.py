@@ -38,18 +38,17 @@ def completed_runs(runs_dir) -> pd.DataFrame:
 
 def summarize(runs_dir, heldout: int = HELDOUT) -> dict:
     from workbench.analysis.state_size import (
-        ESS_SEQUENCES,
         ESS_TOL,
         at_best_lr,
         ess_tracks_recall,
         no_recall_baselines,
-        run_mean_ess,
         zoology_ordering,
     )
     from workbench.plots.export import export
     from workbench.plots.state_size import state_size_plot, state_size_table
     from workbench.specs import SweepSpec
     from workbench.store import open_run
+    from workbench.train.run_ess import ESS_SEQUENCES, run_mean_ess
 
     runs = completed_runs(runs_dir)
     table = state_size_table(runs, METRIC)

@@ -420,11 +420,11 @@ from pathlib import Path
 from workbench.analysis.state_size import (
     ess_tracks_recall,
     no_recall_baselines,
-    run_mean_ess,
     state_elements,
     zoology_ordering,
 )
 from workbench.plots.state_size import state_size_plot
+from workbench.train.run_ess import run_mean_ess
 
 if FAST:
     sweep_rows = []

@@ -140,7 +140,6 @@ def ess_tracks_recall(df, spread: float = 0.25):
 
 
 ESS_TOL = 1e-3  # relative rank tolerance of a run's mean ESS (effective_state_size's default)
-ESS_SEQUENCES = 2  # held-out sequences per run: the rank of every split of every channel, so 2 suffice
 
 
 def mean_ess(model, x, positions=None, tol: float = ESS_TOL) -> float:
@@ -151,15 +150,3 @@ def mean_ess(model, x, positions=None, tol: float = ESS_TOL) -> float:
     L = x.shape[1]
     positions = range(2, L - 1, 2) if positions is None else positions
     return float(effective_state_size(model, x, tol=tol, positions=positions).ess.mean())
-
-
-def run_mean_ess(run, sequences: int = ESS_SEQUENCES, tol: float = ESS_TOL) -> float:
-    """A trained run's mean ESS (`mean_ess`) on the first `sequences` held-out sequences of its own task,
-    so runs of one sweep (one task spec) are measured on the same inputs."""
-    from workbench.specs import RunSpec
-    from workbench.tasks import test_batches
-    from workbench.train import load_model
-
-    task = RunSpec.from_dict(run.spec).task
-    x = next(iter(test_batches(task, sequences).values())).inputs  # (sequences, L) tokens
-    return mean_ess(load_model(run), x, tol=tol)
