@@ -155,6 +155,39 @@ def test_state_size_plot_one_line_per_layer():
     assert [el.data for el in lines] == [1 / 32, 0.25] and len(with_levels) == 4 + 2 * 2  # a line and its label each
 
 
+def test_state_size_plot_draws_each_layers_best_configuration_at_a_size():
+    """Mamba reaches 512 as d 16 N 16 and as d 64 N 4: the plot's point is the better configuration's mean
+    over seeds (never the average of both), and the table records what set the state."""
+    import pandas as pd
+
+    from workbench.plots.state_size import state_size_plot, state_size_table
+
+    spec = lambda d, n, seed: json.dumps(
+        RunSpec.from_dict(
+            {
+                "model": {"layer": "mamba", "d_model": d, "heads": 2, "seed": seed},
+                "ssm": {"d_state": n},
+                "task": {"name": "mqar"},
+            }
+        ).to_dict()
+    )
+    runs = pd.DataFrame(
+        [
+            {"id": f"r{i}", "spec_json": spec(d, n, seed), "final.acc": acc}
+            for i, (d, n, seed, acc) in enumerate(
+                [(16, 16, 0, 0.3), (16, 16, 1, 0.2), (64, 4, 0, 0.7), (64, 4, 1, 0.9)]
+            )
+        ]
+    )
+    df = state_size_table(runs, "final.acc")
+    assert df[["d_model", "d_state", "heads", "state_size"]].drop_duplicates().values.tolist() == [
+        [16, 16, 2, 512],
+        [64, 4, 2, 512],
+    ]
+    points = state_size_plot(df).get(1)  # the mamba Scatter
+    assert points.dframe()[["state_size", "accuracy", "d_model", "d_state"]].values.tolist() == [[512, 0.8, 64, 4]]
+
+
 def test_runs_view_lengths_pane_evaluates_and_plots(run):
     from apps.views.lengths import LengthsPane
 

@@ -1,6 +1,7 @@
 """Zoology Fig. 2's ordering checked on a table of runs: each claim can hold or fail."""
 
 import pandas as pd
+import pytest
 
 from workbench.analysis.state_size import zoology_ordering
 
@@ -32,6 +33,64 @@ def test_each_claim_can_fail():
     assert not checks.loc["d 16", "holds"]  # attention 0.2 < mamba 0.5
     assert not checks.loc["mamba d 16 (512) vs s4d d 32 (512)", "holds"]  # 0.5 < 0.6
     assert not checks.loc["mamba", "holds"] and checks.loc["s4d", "holds"]  # mamba drops 0.5 -> 0.4
+
+
+def _configs(acc):
+    """(layer, d_model, d_state, heads) -> accuracy, state sizes from state_elements (L 32)."""
+    from workbench.analysis.state_size import state_elements
+    from workbench.specs import ModelSpec, SSMSpec, default_ssm
+
+    rows = []
+    for (k, d, n, h), a in acc.items():
+        ssm = SSMSpec(**{**default_ssm(k).to_dict(), "d_state": n}) if k in ("s4d", "mamba") else None
+        size = state_elements(ModelSpec(layer=k, d_model=d, heads=h), ssm, 32)
+        rows.append({"layer": k, "d_model": d, "d_state": n, "heads": h, "state_size": size, "accuracy": a})
+    return pd.DataFrame(rows)
+
+
+MAMBA_AXES = {
+    ("mamba", 16, 16, 2): 0.27,  # 512: the width axis' small Mamba recalls nothing
+    ("mamba", 32, 16, 2): 0.28,  # 1024
+    ("mamba", 64, 16, 2): 1.0,  # 2048
+    ("mamba", 64, 4, 2): 0.77,  # 512 again, at d 64 with N 4
+    ("mamba", 64, 8, 2): 0.86,  # 1024
+    ("s4d", 16, 16, 2): 0.24,  # 256
+    ("s4d", 32, 16, 2): 0.275,  # 512
+    ("s4d", 64, 16, 2): 0.29,  # 1024
+    ("s4d", 64, 4, 2): 0.25,  # 256
+    ("s4d", 64, 8, 2): 0.27,  # 512
+    ("gla", 64, 16, 8): 0.29,  # 512: eight heads of 8
+    ("gla", 64, 16, 4): 0.38,  # 1024
+    ("gla", 64, 16, 2): 0.99,  # 2048
+}
+
+
+def test_gated_against_lti_compares_each_layers_best_configuration_at_a_state_size():
+    """Two configurations reach Mamba's 512 (d 16 N 16 and d 64 N 4) and two reach S4D's (d 32 N 16 and
+    d 64 N 8): each layer's best one is compared, and every axis a layer was run on is a "rises" series."""
+    checks = zoology_ordering(_configs(MAMBA_AXES))
+    gated = checks[checks.claim.str.startswith("gated")].set_index("where").ours.to_dict()
+    assert gated == {
+        "mamba d 64 N 4 (512) vs s4d d 32 N 16 (512)": "0.770 vs 0.275",
+        "mamba d 64 N 8 (1024) vs s4d d 64 N 16 (1024)": "0.860 vs 0.290",
+        "gla d 64 8 heads (512) vs s4d d 32 N 16 (512)": "0.290 vs 0.275",
+        "gla d 64 4 heads (1024) vs s4d d 64 N 16 (1024)": "0.380 vs 0.290",
+    }
+    rises = checks[checks.claim == "rises with state size"].set_index("where").ours.to_dict()
+    assert rises == {
+        "gla": "0.290 → 0.380 → 0.990",  # heads 8 → 4 → 2, in order of state size; its only axis
+        "mamba by width": "0.270 → 0.280 → 1.000",
+        "mamba by N at d 64": "0.770 → 0.860 → 1.000",
+        "s4d by width": "0.240 → 0.275 → 0.290",
+        "s4d by N at d 64": "0.250 → 0.270 → 0.290",
+    }
+    assert checks.holds.all()
+    # without the d 64 N 4 run, Mamba's best at 512 is d 16 (0.27 < S4D's 0.275): the claim fails there
+    worse = zoology_ordering(_configs({**MAMBA_AXES, ("mamba", 64, 4, 2): 0.2})).set_index("where")
+    assert not worse.loc["mamba d 16 N 16 (512) vs s4d d 32 N 16 (512)", "holds"]
+    # a drop along N at d 64 fails that axis alone
+    drop = zoology_ordering(_configs({**MAMBA_AXES, ("mamba", 64, 8, 2): 0.5})).set_index("where")
+    assert not drop.loc["mamba by N at d 64", "holds"] and drop.loc["mamba by width", "holds"]
 
 
 def test_no_recall_baselines_match_the_task():
@@ -73,6 +132,13 @@ def test_best_learning_rate_is_by_the_mean_over_seeds():
     best = at_best_lr(runs)
     assert best[best.layer == "mamba"][["lr", "seed"]].values.tolist() == [[0.003, 0], [0.003, 1]]
     assert best[best.layer == "s4d"].accuracy.tolist() == [0.3]
+    # a configuration is the layer with every setting present: N 4 and N 16 each keep their own best rate
+    by_n = pd.concat([runs.assign(d_state=16), runs.assign(d_state=4, accuracy=runs.accuracy[::-1].values)])
+    best_n = at_best_lr(by_n)
+    assert best_n[best_n.layer == "mamba"].groupby("d_state").lr.unique().map(list).to_dict() == {
+        4: [0.01],
+        16: [0.003],
+    }
 
 
 def test_ess_tracks_recall_per_state_size():
@@ -82,22 +148,23 @@ def test_ess_tracks_recall_per_state_size():
 
     runs = pd.DataFrame(
         [
-            {"layer": "s4d", "state_size": 512, "ess": 3.0, "accuracy": 0.27},
-            {"layer": "mamba", "state_size": 512, "ess": 6.0, "accuracy": 0.99},
-            {"layer": "mlstm", "state_size": 546, "ess": 5.0, "accuracy": 0.60},
-            {"layer": "mamba", "state_size": 512, "ess": 4.0, "accuracy": 0.30},
-            {"layer": "gla", "state_size": 128, "ess": 2.0, "accuracy": 0.25},  # no recall in this bin
-            {"layer": "mlstm", "state_size": 146, "ess": 1.0, "accuracy": 0.30},
-            {"layer": "attention", "state_size": 4096, "ess": 1.0, "accuracy": 0.99},  # one kind
-            {"layer": "attention", "state_size": 4096, "ess": 2.0, "accuracy": 0.30},
+            {"layer": "s4d", "state_size": 512, "total_ess": 3.0, "accuracy": 0.27},
+            {"layer": "mamba", "state_size": 512, "total_ess": 6.0, "accuracy": 0.99},
+            {"layer": "mlstm", "state_size": 546, "total_ess": 5.0, "accuracy": 0.60},
+            {"layer": "mamba", "state_size": 512, "total_ess": 4.0, "accuracy": 0.30},
+            {"layer": "gla", "state_size": 128, "total_ess": 2.0, "accuracy": 0.25},  # no recall in this bin
+            {"layer": "mlstm", "state_size": 146, "total_ess": 1.0, "accuracy": 0.30},
+            {"layer": "attention", "state_size": 4096, "total_ess": 1.0, "accuracy": 0.99},  # one kind
+            {"layer": "attention", "state_size": 4096, "total_ess": 2.0, "accuracy": 0.30},
         ]
     )
     checks = ess_tracks_recall(runs)
     assert checks["where"].tolist() == ["≈512 (mamba, mlstm, s4d; 4 runs)"]
     assert checks.ours.iloc[0].startswith("ρ 1.00") and checks.holds.all()
-    flipped = ess_tracks_recall(runs.assign(ess=-runs.ess))
+    flipped = ess_tracks_recall(runs.assign(total_ess=-runs.total_ess))
     assert flipped.ours.iloc[0].startswith("ρ -1.00") and not flipped.holds.any()
     assert len(ess_tracks_recall(runs, spread=0.0)) == 2  # the 128 bin is checked once recall is not asked
+    assert ess_tracks_recall(runs.rename(columns={"total_ess": "ess"}), column="ess").equals(checks)
 
 
 def test_mean_ess_of_an_lti_layer_is_the_closed_form():
@@ -116,3 +183,32 @@ def test_mean_ess_of_an_lti_layer_is_the_closed_form():
     want = np.mean([min(11, i, L - i) for i in range(2, L - 1, 2)])
     assert mean_ess(lti, torch.randn(2, L, 2, dtype=torch.float64), tol=1e-6) == want
     assert mean_ess(lti, torch.randn(2, L, 2, dtype=torch.float64), positions=[20], tol=1e-6) == 11
+
+
+@pytest.mark.parametrize("layer", ["s4d", "mamba", "mamba2", "gla", "mlstm", "attention"])
+def test_group_rank_bound_holds_and_recurrences_reach_it(layer):
+    """Every group's ESS stays within group_rank_bound (N, or d_model/heads, or L) on random weights and
+    inputs, the selective and gated recurrences reach it at a middle split, and total_ess stays within
+    state_elements."""
+    import torch
+
+    from workbench.analysis.ess import effective_state_size
+    from workbench.analysis.state_size import group_rank_bound, state_elements, total_ess
+    from workbench.specs import ModelSpec, SSMSpec, default_ssm
+    from workbench.ssm.model import build_model
+
+    L = 24
+    spec = ModelSpec(layer=layer, d_model=8, heads=2, n_layers=1, vocab_size=16, d_output=16)
+    ssm = SSMSpec(**{**default_ssm(layer).to_dict(), "d_state": 4})
+    torch.manual_seed(0)
+    model = build_model(spec, ssm).double()
+    x = torch.randint(0, 16, (2, L), generator=torch.Generator().manual_seed(0))
+    ess = effective_state_size(model, x, tol=1e-6).ess
+    bound = group_rank_bound(spec, ssm, L)
+    assert bound == {"attention": L, "gla": 4, "mlstm": 4}.get(layer, 4)
+    assert int(ess.max()) <= bound
+    # attention's rank is min(i, L - i) <= L/2 (its cache holds every token); S4D reaches N where every
+    # mode outlives the tolerance (its closed form, test_mean_ess_of_an_lti_layer_is_the_closed_form)
+    if layer not in ("attention", "s4d"):
+        assert int(ess.sel(position=L // 2).max()) == bound
+    assert total_ess(float(ess.mean()), spec, ssm, L) <= state_elements(spec, ssm, L)

@@ -15,9 +15,10 @@ ORDER = ("attention", "mamba", "mamba2", "gla", "mlstm", "s4d", "lru", "mega-ema
 
 
 def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """From run-index rows (with spec_json): layer, d_model, id, state size, lr, seed (model.seed), metric."""
+    """From run-index rows (with spec_json): layer, d_model, d_state, heads, id, state size, lr, seed
+    (model.seed), metric."""
     from workbench.analysis.state_size import state_elements
-    from workbench.specs import RunSpec
+    from workbench.specs import RunSpec, default_ssm
 
     rows = []
     for _, r in runs.iterrows():
@@ -28,6 +29,8 @@ def state_size_table(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
             {
                 "layer": spec.model.layer,
                 "d_model": spec.model.d_model,
+                "d_state": (spec.ssm or default_ssm(spec.model.layer)).d_state,
+                "heads": spec.model.heads,
                 "id": r.get("id", ""),
                 "state_size": state_elements(spec.model, spec.ssm, spec.task.length()),
                 "lr": spec.train.lr,
@@ -48,10 +51,14 @@ def _no_minor_labels(plot, element) -> None:
 def state_size_plot(
     df: pd.DataFrame, title: str = "MQAR accuracy against state size", baselines: dict[str, float] | None = None
 ) -> hv.Overlay:
-    """df: layer, state_size, accuracy (one row per run): mean over seeds per (layer, state size), log x.
+    """df: layer, state_size, accuracy (one row per run; d_model, d_state, heads where configurations
+    differ): mean over seeds per configuration, and at each (layer, state size) its best configuration
+    (`analysis.state_size.frontier`), log x.
 
     baselines: label -> accuracy of a reference that needs no recall (e.g. chance), drawn as dashed
     grey lines labelled at the right edge."""
+    from workbench.analysis.state_size import SETTINGS, configurations, frontier
+
     curves = []
     xticks = log_ticks(df["state_size"].min(), df["state_size"].max())
     layers = [k for k in ORDER if k in set(df["layer"])] + sorted(set(df["layer"]) - set(ORDER))
@@ -59,7 +66,8 @@ def state_size_plot(
     # attention drawn last, dashed, with hollow squares: its x is a KV cache, not a recurrent state, and
     # where a recurrence also solves the task (accuracy 1 at the same size) both stay visible
     for layer in sorted(layers, key=lambda k: k == "attention"):
-        d = df[df["layer"] == layer].groupby("state_size", as_index=False)["accuracy"].mean().sort_values("state_size")
+        d = frontier(configurations(df[df["layer"] == layer])).sort_values("state_size")
+        hover = [c for c in SETTINGS if c in d.columns]
         color, kv = colors[layer], layer == "attention"
         axes = dict(
             logx=True,
@@ -86,7 +94,7 @@ def state_size_plot(
             hv.Curve(d, "state_size", "accuracy", label=layer)
             .opts(color=color, line_width=2, line_dash="dashed" if kv else "solid", **axes)
             .opts(linewidth=2, linestyle="--" if kv else "-", **mpl),
-            hv.Scatter(d, "state_size", "accuracy", label=layer)
+            hv.Scatter(d, "state_size", ["accuracy", *hover], label=layer)
             .opts(
                 color=color,
                 size=11 if kv else 7,

@@ -1,8 +1,8 @@
-"""A trained run's mean effective state size, measured on its own task's held-out sequences."""
+"""A trained run's mean and total effective state size, measured on its own task's held-out sequences."""
 
 from __future__ import annotations
 
-from workbench.analysis.state_size import ESS_TOL, mean_ess
+from workbench.analysis.state_size import ESS_TOL, mean_ess, total_ess
 
 ESS_SEQUENCES = 2  # held-out sequences per run: the rank of every split of every channel, so 2 suffice
 
@@ -17,3 +17,12 @@ def run_mean_ess(run, sequences: int = ESS_SEQUENCES, tol: float = ESS_TOL) -> f
     task = RunSpec.from_dict(run.spec).task
     x = next(iter(test_batches(task, sequences).values())).inputs  # (sequences, L) tokens
     return mean_ess(load_model(run), x, tol=tol)
+
+
+def run_ess(run, sequences: int = ESS_SEQUENCES, tol: float = ESS_TOL) -> dict[str, float]:
+    """{"ess": the run's mean per-group ESS, "total_ess": the same on the state-size axis (`total_ess`)}."""
+    from workbench.specs import RunSpec
+
+    spec = RunSpec.from_dict(run.spec)
+    ess = run_mean_ess(run, sequences, tol)
+    return {"ess": ess, "total_ess": total_ess(ess, spec.model, spec.ssm, spec.task.length())}
