@@ -107,6 +107,8 @@ def test_state_elements_and_the_sweep_preset():
     m = lambda layer, **kw: ModelSpec(layer=layer, d_model=64, heads=4, **kw)
     assert state_elements(m("mamba")) == 128 * 16  # expand 2 · d 64 channels × N 16
     assert state_elements(m("gla")) == 4 * 16 * 16
+    assert state_elements(m("gated-deltanet")) == 4 * 16 * 16  # S_t is d_v × d_k per head
+    assert state_elements(m("rg-lru", expand=2)) == 128  # one real state per recurrence channel
     assert state_elements(m("attention"), seq_len=64) == 2 * 64 * 64
     with pytest.raises(SpecError, match="seq_len"):
         state_elements(m("attention"))

@@ -185,7 +185,9 @@ def test_mean_ess_of_an_lti_layer_is_the_closed_form():
     assert mean_ess(lti, torch.randn(2, L, 2, dtype=torch.float64), positions=[20], tol=1e-6) == 11
 
 
-@pytest.mark.parametrize("layer", ["s4d", "mamba", "mamba2", "gla", "mlstm", "attention"])
+@pytest.mark.parametrize(
+    "layer", ["s4d", "mamba", "mamba2", "gla", "mlstm", "deltanet", "gated-deltanet", "rg-lru", "attention"]
+)
 def test_group_rank_bound_holds_and_recurrences_reach_it(layer):
     """Every group's ESS stays within group_rank_bound (N, or d_model/heads, or L) on random weights and
     inputs, the selective and gated recurrences reach it at a middle split, and total_ess stays within
@@ -205,7 +207,7 @@ def test_group_rank_bound_holds_and_recurrences_reach_it(layer):
     x = torch.randint(0, 16, (2, L), generator=torch.Generator().manual_seed(0))
     ess = effective_state_size(model, x, tol=1e-6).ess
     bound = group_rank_bound(spec, ssm, L)
-    assert bound == {"attention": L, "gla": 4, "mlstm": 4}.get(layer, 4)
+    assert bound == {"attention": L, "rg-lru": 1}.get(layer, 4)
     assert int(ess.max()) <= bound
     # attention's rank is min(i, L - i) <= L/2 (its cache holds every token); S4D reaches N where every
     # mode outlives the tolerance (its closed form, test_mean_ess_of_an_lti_layer_is_the_closed_form)

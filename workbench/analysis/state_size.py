@@ -24,6 +24,9 @@ def state_elements(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 
         "mamba2": lambda: E * N,  # heads × (E/heads) × N
         "gla": lambda: heads * (H // heads) ** 2,  # d_k × d_v per head
         "mlstm": lambda: heads * ((H // heads) ** 2 + H // heads + 1),  # C, n, m per head
+        "deltanet": lambda: heads * (H // heads) ** 2,  # S_t, d_v × d_k per head
+        "gated-deltanet": lambda: heads * (H // heads) ** 2,
+        "rg-lru": lambda: E,  # one real state per recurrence channel
     }
     if model.layer == "attention":
         if seq_len < 1:
@@ -37,7 +40,8 @@ def state_elements(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 
 def group_rank_bound(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 0) -> int:
     """The largest ESS one group of the layer (a channel, or a head) can reach: rank T[i:, :i] is at most
     the dimension of the state that carries one group's past (N for a diagonal SSM; 2N for the LRU's N
-    complex modes; d_k = d_model/heads for a linear-attention head; L for attention's cache)."""
+    complex modes; d_k = d_model/heads for a linear-attention or delta-rule head; 1 for an RG-LRU channel;
+    L for attention's cache)."""
     ssm = ssm or default_ssm(model.layer)
     if model.layer == "attention":
         if seq_len < 1:
@@ -47,9 +51,13 @@ def group_rank_bound(model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int 
         return model.d_model // model.heads
     if model.layer == "lru":
         return 2 * ssm.d_state
+    if model.layer == "rg-lru":
+        return 1
     if model.layer in BY_N:
         return ssm.d_state
-    raise SpecError("model.layer", model.layer, "one of " + ", ".join(sorted({*BY_N, *BY_HEADS, "attention"})))
+    raise SpecError(
+        "model.layer", model.layer, "one of " + ", ".join(sorted({*BY_N, *BY_HEADS, "rg-lru", "attention"}))
+    )
 
 
 def total_ess(ess: float, model: ModelSpec, ssm: SSMSpec | None = None, seq_len: int = 0) -> float:
@@ -68,10 +76,11 @@ def no_recall_baselines(task) -> dict[str, float]:
     return {"chance": 1 / (V - V // 2), "context-value guess": 1 / kv}
 
 
-GATED = ("mamba", "mamba2", "gla", "mlstm")  # input-dependent recurrences (Zoology's "gated" side)
+# input-dependent recurrences (Zoology's "gated" side)
+GATED = ("mamba", "mamba2", "gla", "mlstm", "deltanet", "gated-deltanet", "rg-lru")
 SETTINGS = ("d_model", "d_state", "heads")  # what a configuration sets; its state size follows (state_elements)
 BY_N = ("s4d", "mega-ema", "lru", "mamba", "mamba2")  # layers whose state grows with d_state (N)
-BY_HEADS = ("gla", "mlstm")  # layers whose state is set by the head size d_model/heads
+BY_HEADS = ("gla", "mlstm", "deltanet", "gated-deltanet")  # state set by the head size d_model/heads
 
 
 def _settings(df) -> list[str]:
